@@ -1,0 +1,151 @@
+/* cli.c - option parsers, number formatting, messages and the progress bar. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+int fs_parse_duration(const char *s, uint64_t *ns)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0 || !isfinite(v)) return -1;
+    double mult = 1e9;
+    if (strcmp(end, "ms") == 0) mult = 1e6;
+    else if (strcmp(end, "us") == 0) mult = 1e3;
+    else if (strcmp(end, "ns") == 0) mult = 1;
+    else if (strcmp(end, "s") == 0 || *end == 0) mult = 1e9;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) mult = 60e9;
+    else if (strcmp(end, "h") == 0) mult = 3600e9;
+    else if (strcmp(end, "d") == 0) mult = 86400e9;
+    else return -1;
+    double r = v * mult;
+    if (r > 1.8e19) return -1;
+    *ns = (uint64_t)llround(r);
+    return 0;
+}
+
+static int parse_scaled(const char *s, uint64_t *v, double base)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || errno || d < 0 || !isfinite(d)) return -1;
+    double m = 1;
+    switch (*end) {
+    case 'k': case 'K': m = base; end++; break;
+    case 'M': m = base * base; end++; break;
+    case 'G': m = base * base * base; end++; break;
+    case 'T': m = base * base * base * base; end++; break;
+    }
+    if (*end == 'B' || *end == 'i') end++;
+    if (*end) return -1;
+    double r = d * m;
+    if (r > 1.8e19) return -1;
+    *v = (uint64_t)r;
+    return 0;
+}
+
+int fs_parse_count(const char *s, uint64_t *v) { return parse_scaled(s, v, 1000); }
+int fs_parse_bytes(const char *s, uint64_t *v) { return parse_scaled(s, v, 1024); }
+
+const char *fs_human_int(uint64_t v, char *buf, size_t len)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 2 < len; i++) {
+        if (i && (n - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+const char *fs_human_bytes(double v, char *buf, size_t len)
+{
+    static const char *const u[] = { "B", "kB", "MB", "GB", "TB" };
+    int i = 0;
+    while (v >= 1000 && i < 4) v /= 1000, i++;
+    snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+    return buf;
+}
+
+int fs_cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "flowsift %s: error: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+void fs_cli_warn(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "flowsift %s: warning: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+double fs_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double fs_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+void fs_progress_init(struct fs_progress *p, int enabled, uint64_t total_bytes)
+{
+    p->enabled = enabled;
+    p->total_bytes = total_bytes;
+    p->start = p->last_draw = fs_now_seconds();
+}
+
+void fs_progress_update(struct fs_progress *p, uint64_t bytes, uint64_t packets, uint64_t flows)
+{
+    if (!p->enabled) return;
+    double now = fs_now_seconds();
+    if (now - p->last_draw < 0.2) return;
+    p->last_draw = now;
+    double el = now - p->start;
+    char b1[32], b2[32], b3[32];
+    double rate = el > 0 ? (double)packets / el / 1e6 : 0;
+    if (p->total_bytes) {
+        double frac = (double)bytes / (double)p->total_bytes;
+        if (frac > 1) frac = 1;
+        int width = 30, fill = (int)(frac * width);
+        char bar[31];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        double eta = frac > 0.001 ? el / frac - el : 0;
+        fprintf(stderr, "\r[%s] %3.0f%%  %s / %s  %.2f Mpps  %s flows  ETA %.0fs \033[K", bar, frac * 100,
+                fs_human_bytes((double)bytes, b1, sizeof b1), fs_human_bytes((double)p->total_bytes, b2, sizeof b2),
+                rate, fs_human_int(flows, b3, sizeof b3), eta);
+    } else {
+        fprintf(stderr, "\r%s read  %.2f Mpps  %s flows \033[K", fs_human_bytes((double)bytes, b1, sizeof b1), rate,
+                fs_human_int(flows, b3, sizeof b3));
+    }
+}
+
+void fs_progress_done(struct fs_progress *p)
+{
+    if (p->enabled && p->last_draw > p->start) fprintf(stderr, "\r\033[K");
+}

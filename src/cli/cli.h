@@ -1,0 +1,45 @@
+/*
+ * cli.h - what the subcommands of the flowsift program share: option value
+ * parsers, human-readable numbers, the progress bar and error printing.
+ */
+#ifndef FS_CLI_H
+#define FS_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define FS_VERSION "0.1.0"
+
+/* "1.5", "250ms", "2m", "1h", "30s" -> ns. Returns 0 on success. */
+int fs_parse_duration(const char *s, uint64_t *ns);
+/* "1000", "10k", "4M", "2G" (powers of 1000) -> count. */
+int fs_parse_count(const char *s, uint64_t *v);
+/* "4G", "512M", "100k" (powers of 1024) or a plain byte count. */
+int fs_parse_bytes(const char *s, uint64_t *v);
+
+/* 1234567 -> "1,234,567" into buf. */
+const char *fs_human_int(uint64_t v, char *buf, size_t len);
+/* bytes -> "1.2 GB" (powers of 1000). */
+const char *fs_human_bytes(double v, char *buf, size_t len);
+
+/* Prints "flowsift CMD: message" to stderr and returns 1 (for use as exit code). */
+int fs_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fs_cli_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Progress bar on stderr, redrawn at most 5 times a second. */
+struct fs_progress {
+    int enabled;
+    uint64_t total_bytes;     /* 0 = unknown */
+    double start, last_draw;
+};
+void fs_progress_init(struct fs_progress *p, int enabled, uint64_t total_bytes);
+void fs_progress_update(struct fs_progress *p, uint64_t bytes, uint64_t packets, uint64_t flows);
+void fs_progress_done(struct fs_progress *p);
+
+double fs_now_seconds(void);   /* monotonic clock */
+double fs_cpu_seconds(void);   /* user + system of this process */
+
+int fs_cmd_extract(int argc, char **argv);
+int fs_cmd_fields(int argc, char **argv);
+
+#endif

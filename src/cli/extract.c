@@ -1,0 +1,417 @@
+/*
+ * extract.c - `flowsift extract`: captures -> flows with features -> CSV/JSON.
+ *
+ * The inputs are one continuous capture: files are ordered by their first
+ * packet and read through one decoder and one meter, so a flow cut by a file
+ * boundary comes out as one flow. A damaged file stops the run after flushing
+ * what was read (exit 1), or with --keep-going is reported and skipped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../capture/capture.h"
+#include "../capture/inputs.h"
+#include "../decode/decode.h"
+#include "../field/field.h"
+#include "../filter/filter.h"
+#include "../flow/meter.h"
+#include "../output/writer.h"
+#include "cli.h"
+
+static const char *const reason_keys[FS_REASON_COUNT] = {
+    "linktype", "not_ip", "truncated", "malformed", "fragment", "frag_orphan", "tunnel", "tunnel_bad", "snaplen",
+};
+
+struct extract {
+    struct fs_decoder dec;
+    struct fs_meter meter;
+    struct fs_writer writer;
+    struct fs_filter *filter;
+    struct fs_field_ctx ctx;
+    uint64_t filtered_out;
+    uint64_t files_read, files_damaged, bytes_read;
+    int quiet;
+};
+
+static void on_flow(void *arg, struct fs_flow *f)
+{
+    struct extract *x = arg;
+    if (x->filter && !fs_filter_match(x->filter, f, &x->ctx)) {
+        x->filtered_out++;
+        return;
+    }
+    fs_writer_flow(&x->writer, f);
+}
+
+static void help(void)
+{
+    char memcap[32];
+    printf("usage: flowsift extract [OPTIONS] INPUT...\n"
+           "\n"
+           "Reads packet captures (pcap, pcapng; files, directories, or - for standard input) as one continuous\n"
+           "capture and writes one record per bidirectional flow, with counts, sizes, timing and TCP flag\n"
+           "statistics overall and per direction. Files are read in the order of their first packet.\n"
+           "\n"
+           "output:\n"
+           "  -o, --output FILE        where to write records; - is standard output        [-]\n"
+           "  -F, --format FMT         csv (with a header line) or json (one object a line) [csv]\n"
+           "      --fields LIST        comma-separated fields or a preset name              [default]\n"
+           "      --preset NAME        the same as --fields NAME\n"
+           "  -f, --filter EXPR        write only flows that match EXPR (see docs/filter.md),\n"
+           "                           e.g. 'paysize == 0', 'proto tcp and dstp 22'\n"
+           "\n"
+           "flow semantics:\n"
+           "      --idle-timeout T     end a flow after T without packets; 0 = never      [120s]\n"
+           "      --active-timeout T   end a flow older than T, continuing as a new flow; 0 = never [1800s]\n"
+           "      --tcp-teardown on|off  end TCP flows on FIN from both sides or RST        [on]\n"
+           "      --close-grace T      packets within T after a teardown still belong to the flow [1s]\n"
+           "      --size BASIS         packet size: ip (IP total length), frame (bytes on the wire)\n"
+           "                           or payload (transport payload)                      [ip]\n"
+           "      --stddev KIND        population or sample standard deviations          [population]\n"
+           "      --decap LIST         tunnels to decapsulate: gre,vxlan,geneve,gtp,ipip, all or none;\n"
+           "                           a tunnel not listed is metered as its outer flow   [all]\n"
+           "      --no-vlan-key        do not separate flows by VLAN id\n"
+           "      --max-flows N        live flows held at most; beyond, the least recently active flow\n"
+           "                           is ended with reason 'evict' and counted           [%s]\n"
+           "\n"
+           "inputs and errors:\n"
+           "      --files-from FILE    read input paths from FILE, one a line (- = standard input)\n"
+           "      --keep-going         after a damaged file, go on with the next (exit 0)\n"
+           "\n"
+           "reporting:\n"
+           "      --stats FILE         write the run's counters as JSON to FILE\n"
+           "  -q, --quiet              no summary on standard error\n"
+           "      --progress on|off|auto  progress bar on standard error                  [auto: if a terminal]\n"
+           "  -h, --help               this text\n"
+           "\n"
+           "Times take s (default), ms, us, m, h; counts take k, M, G. Field list: flowsift fields.\n"
+           "Exit status: 0 done, 1 an input could not be read completely or output failed, 2 bad usage.\n",
+           fs_human_int((4ull << 30) / fs_meter_entry_size(), memcap, sizeof memcap));
+}
+
+static int parse_decap(const char *s, unsigned *mask)
+{
+    if (strcmp(s, "all") == 0) { *mask = FS_DECAP_ALL; return 0; }
+    if (strcmp(s, "none") == 0) { *mask = 0; return 0; }
+    unsigned m = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        unsigned k;
+        for (k = 1; k < FS_TUNNEL_COUNT; k++)
+            if (strcmp(t, fs_tunnel_name(k)) == 0) break;
+        if (k == FS_TUNNEL_COUNT) return -1;
+        m |= 1u << k;
+    }
+    *mask = m;
+    return 0;
+}
+
+static void write_stats(const char *path, const struct extract *x, double elapsed, double cpu)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f) {
+        fs_cli_warn("extract", "cannot write stats to '%s': %s", path, strerror(errno));
+        return;
+    }
+    const struct fs_decode_stats *d = &x->dec.stats;
+    const struct fs_meter_stats *m = &x->meter.stats;
+    fprintf(f, "{\"files\":%llu,\"files_damaged\":%llu,\"bytes\":%llu,\"packets\":%llu,\"decoded\":%llu",
+            (unsigned long long)x->files_read, (unsigned long long)x->files_damaged,
+            (unsigned long long)x->bytes_read, (unsigned long long)d->packets, (unsigned long long)d->decoded);
+    fprintf(f, ",\"reasons\":{");
+    for (int i = 0; i < FS_REASON_COUNT; i++)
+        fprintf(f, "%s\"%s\":%llu", i ? "," : "", reason_keys[i], (unsigned long long)d->count[i]);
+    fprintf(f, "},\"flows\":%llu,\"flows_written\":%llu,\"flows_filtered_out\":%llu,\"live_peak\":%llu,\"ended\":{",
+            (unsigned long long)m->flows_emitted, (unsigned long long)x->writer.records,
+            (unsigned long long)x->filtered_out, (unsigned long long)m->live_peak);
+    for (int i = 1; i < FS_END_COUNT; i++)
+        fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", fs_end_reason_name((unsigned)i),
+                (unsigned long long)m->ended[i]);
+    fprintf(f, "},\"elapsed_s\":%.6f,\"cpu_s\":%.6f}\n", elapsed, cpu);
+    if (f != stdout) fclose(f);
+}
+
+static void summary(const struct extract *x, double elapsed)
+{
+    const struct fs_decode_stats *d = &x->dec.stats;
+    const struct fs_meter_stats *m = &x->meter.stats;
+    char a[32], b[32], c[32];
+    uint64_t skipped = 0;
+    for (int i = 0; i < FS_SKIP_COUNT; i++) skipped += d->count[i];
+    double el = elapsed > 1e-9 ? elapsed : 1e-9;
+    fprintf(stderr, "flowsift extract: %llu file%s, %s packets, %s in %.2f s (%.2f Mpps, %.2f Gbit/s)\n",
+            (unsigned long long)x->files_read, x->files_read == 1 ? "" : "s", fs_human_int(d->packets, a, sizeof a),
+            fs_human_bytes((double)x->bytes_read, b, sizeof b), elapsed, (double)d->packets / el / 1e6,
+            (double)x->bytes_read * 8 / el / 1e9);
+    fprintf(stderr, "  decoded   %s\n", fs_human_int(d->decoded, a, sizeof a));
+    fprintf(stderr, "  skipped   %s", fs_human_int(skipped, a, sizeof a));
+    const char *sep = " (";
+    for (int i = 0; i < FS_SKIP_COUNT; i++)
+        if (d->count[i]) {
+            fprintf(stderr, "%s%s %s", sep, fs_decode_reason_name((unsigned)i), fs_human_int(d->count[i], a, sizeof a));
+            sep = ", ";
+        }
+    fprintf(stderr, "%s\n", skipped ? ")" : "");
+    sep = "  noted     ";
+    for (int i = FS_SKIP_COUNT; i < FS_REASON_COUNT; i++)
+        if (d->count[i]) {
+            fprintf(stderr, "%s%s %s", sep, fs_decode_reason_name((unsigned)i), fs_human_int(d->count[i], a, sizeof a));
+            sep = ", ";
+        }
+    if (strcmp(sep, ", ") == 0) fputc('\n', stderr);
+    fprintf(stderr, "  flows     %s written", fs_human_int(x->writer.records, a, sizeof a));
+    if (x->filter) fprintf(stderr, ", %s filtered out", fs_human_int(x->filtered_out, b, sizeof b));
+    fprintf(stderr, "; ended by");
+    sep = " ";
+    for (int i = 1; i < FS_END_COUNT; i++)
+        if (m->ended[i]) {
+            fprintf(stderr, "%s%s %s", sep, fs_end_reason_name((unsigned)i), fs_human_int(m->ended[i], a, sizeof a));
+            sep = ", ";
+        }
+    fprintf(stderr, "\n  memory    %s live flows at most (%s)\n", fs_human_int(m->live_peak, a, sizeof a),
+            fs_human_bytes((double)m->live_peak * (double)fs_meter_entry_size(), c, sizeof c));
+    if (m->ended[FS_END_EVICT])
+        fprintf(stderr, "  warning   %s flows were evicted by --max-flows before their timeout\n",
+                fs_human_int(m->ended[FS_END_EVICT], a, sizeof a));
+    if (x->files_damaged)
+        fprintf(stderr, "  damaged   %llu file%s (see the errors above)\n", (unsigned long long)x->files_damaged,
+                x->files_damaged == 1 ? "" : "s");
+}
+
+enum {
+    OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
+    OPT_NOVLAN, OPT_MAXFLOWS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
+};
+
+int fs_cmd_extract(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "output", required_argument, 0, 'o' },     { "format", required_argument, 0, 'F' },
+        { "fields", required_argument, 0, OPT_FIELDS }, { "preset", required_argument, 0, OPT_PRESET },
+        { "filter", required_argument, 0, 'f' },     { "idle-timeout", required_argument, 0, OPT_IDLE },
+        { "active-timeout", required_argument, 0, OPT_ACTIVE }, { "tcp-teardown", required_argument, 0, OPT_TEARDOWN },
+        { "close-grace", required_argument, 0, OPT_GRACE }, { "size", required_argument, 0, OPT_SIZE },
+        { "stddev", required_argument, 0, OPT_STDDEV }, { "decap", required_argument, 0, OPT_DECAP },
+        { "no-vlan-key", no_argument, 0, OPT_NOVLAN }, { "max-flows", required_argument, 0, OPT_MAXFLOWS },
+        { "files-from", required_argument, 0, OPT_FILESFROM }, { "keep-going", no_argument, 0, OPT_KEEPGOING },
+        { "stats", required_argument, 0, OPT_STATS }, { "quiet", no_argument, 0, 'q' },
+        { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL;
+    enum fs_format format = FS_FORMAT_CSV;
+    struct fs_meter_opts mo;
+    struct fs_decode_opts dopt;
+    fs_meter_opts_default(&mo);
+    fs_decode_opts_default(&dopt);
+    struct extract x;
+    memset(&x, 0, sizeof x);
+    struct fs_input_list inputs;
+    fs_inputs_init(&inputs);
+    int keep_going = 0, progress_mode = -1, c;
+    char err[512];
+    const char *C = "extract";
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:F:f:qh", opts, NULL)) != -1) {
+        uint64_t v;
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case 'F':
+            if (strcmp(optarg, "csv") == 0) format = FS_FORMAT_CSV;
+            else if (strcmp(optarg, "json") == 0 || strcmp(optarg, "jsonl") == 0) format = FS_FORMAT_JSON;
+            else return fs_cli_error(C, "--format takes csv or json, not '%s'", optarg) + 1;
+            break;
+        case OPT_FIELDS:
+        case OPT_PRESET: fields_spec = optarg; break;
+        case 'f': filter_expr = optarg; break;
+        case OPT_IDLE:
+        case OPT_ACTIVE:
+        case OPT_GRACE:
+            if (fs_parse_duration(optarg, &v)) return fs_cli_error(C, "'%s' is not a duration", optarg) + 1;
+            if (c == OPT_IDLE) mo.idle_ns = v;
+            else if (c == OPT_ACTIVE) mo.active_ns = v;
+            else mo.close_grace_ns = v;
+            break;
+        case OPT_TEARDOWN:
+            if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+                return fs_cli_error(C, "--tcp-teardown takes on or off") + 1;
+            mo.tcp_teardown = strcmp(optarg, "on") == 0;
+            break;
+        case OPT_SIZE:
+            if (strcmp(optarg, "ip") == 0) mo.size_basis = FS_SIZE_IP;
+            else if (strcmp(optarg, "frame") == 0) mo.size_basis = FS_SIZE_FRAME;
+            else if (strcmp(optarg, "payload") == 0) mo.size_basis = FS_SIZE_PAYLOAD;
+            else return fs_cli_error(C, "--size takes ip, frame or payload, not '%s'", optarg) + 1;
+            break;
+        case OPT_STDDEV:
+            if (strcmp(optarg, "population") == 0) x.ctx.sample_stddev = 0;
+            else if (strcmp(optarg, "sample") == 0) x.ctx.sample_stddev = 1;
+            else return fs_cli_error(C, "--stddev takes population or sample") + 1;
+            break;
+        case OPT_DECAP:
+            if (parse_decap(optarg, &dopt.decap))
+                return fs_cli_error(C, "--decap takes all, none or a list of gre,vxlan,geneve,gtp,ipip") + 1;
+            break;
+        case OPT_NOVLAN: dopt.vlan_in_key = 0; break;
+        case OPT_MAXFLOWS:
+            if (fs_parse_count(optarg, &v) || v == 0) return fs_cli_error(C, "--max-flows takes a positive count") + 1;
+            mo.max_flows = v;
+            break;
+        case OPT_FILESFROM:
+            if (fs_inputs_add_from(&inputs, optarg, err, sizeof err)) {
+                fs_inputs_release(&inputs);
+                return fs_cli_error(C, "%s", err);
+            }
+            break;
+        case OPT_KEEPGOING: keep_going = 1; break;
+        case OPT_STATS: stats_path = optarg; break;
+        case 'q': x.quiet = 1; break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "on") == 0) progress_mode = 1;
+            else if (strcmp(optarg, "off") == 0) progress_mode = 0;
+            else if (strcmp(optarg, "auto") == 0) progress_mode = -1;
+            else return fs_cli_error(C, "--progress takes on, off or auto") + 1;
+            break;
+        case 'h': help(); fs_inputs_release(&inputs); return 0;
+        default: fs_inputs_release(&inputs); fprintf(stderr, "Try 'flowsift extract --help'.\n"); return 2;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        if (fs_inputs_add(&inputs, argv[i], err, sizeof err)) {
+            fs_inputs_release(&inputs);
+            return fs_cli_error(C, "%s", err);
+        }
+    if (inputs.n == 0 && optind >= argc) {
+        fs_inputs_release(&inputs);
+        fprintf(stderr, "flowsift extract: no input (give capture files, directories or -)\n"
+                        "Try 'flowsift extract --help'.\n");
+        return 2;
+    }
+
+    int fields[FS_WRITER_MAX_FIELDS];
+    size_t bad = 0;
+    int nfields = fs_field_parse_list(fields_spec, fields, FS_WRITER_MAX_FIELDS, &bad);
+    if (nfields <= 0) {
+        fs_inputs_release(&inputs);
+        return fs_cli_error(C, "--fields: unknown field or preset at '%s' (see 'flowsift fields')", fields_spec + bad) + 1;
+    }
+    if (filter_expr) {
+        size_t col = 0;
+        if (fs_filter_compile(filter_expr, &x.filter, err, sizeof err, &col)) {
+            fprintf(stderr, "flowsift extract: error in --filter at column %zu: %s\n  %s\n  %*s^\n", col, err,
+                    filter_expr, (int)(col ? col - 1 : 0), "");
+            fs_inputs_release(&inputs);
+            return 2;
+        }
+    }
+    fs_inputs_order(&inputs);
+    if (inputs.skipped_not_capture)
+        fs_cli_warn(C, "skipped %llu file%s in directories that are not captures",
+                    (unsigned long long)inputs.skipped_not_capture, inputs.skipped_not_capture == 1 ? "" : "s");
+
+    int rc = 0;
+    if (fs_decoder_init(&x.dec, &dopt) || fs_meter_init(&x.meter, &mo, on_flow, &x)) {
+        fs_inputs_release(&inputs);
+        return fs_cli_error(C, "out of memory");
+    }
+    if (fs_writer_open(&x.writer, out_path, format, fields, nfields, &x.ctx)) {
+        rc = fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
+        goto out;
+    }
+    int ns = 0;
+    for (size_t i = 0; i < inputs.n; i++) ns |= inputs.v[i].nanosecond;
+    fs_writer_set_time_decimals(&x.writer, ns ? 9 : 6);
+
+    struct fs_progress prog;
+    fs_progress_init(&prog, progress_mode == -1 ? (isatty(2) && !x.quiet) : progress_mode, inputs.total_bytes);
+    double t0 = fs_now_seconds(), cpu0 = fs_cpu_seconds();
+    uint64_t done_bytes = 0;
+    for (size_t i = 0; i < inputs.n; i++) {
+        struct fs_capture *cap;
+        fs_result r = fs_capture_open(&cap, inputs.v[i].path, err, sizeof err);
+        if (r) {
+            fs_cli_error(C, "%s", err);
+            x.files_damaged++;
+            if (!keep_going) { rc = 1; break; }
+            continue;
+        }
+        if (strcmp(inputs.v[i].path, "-") == 0 && fs_capture_is_nanosecond(cap)) fs_writer_set_time_decimals(&x.writer, 9);
+        x.files_read++;
+        struct fs_capture_pkt cp;
+        struct fs_pkt pkt;
+        uint64_t n = 0;
+        while ((r = fs_capture_next(cap, &cp)) == FS_OK) {
+            if (fs_decode(&x.dec, &cp, &pkt) && fs_meter_packet(&x.meter, &pkt) != FS_OK) {
+                r = FS_ERR_NOMEM;
+                snprintf(err, sizeof err, "out of memory for flows after %llu live flows; lower --max-flows",
+                         (unsigned long long)x.meter.live);
+                break;
+            }
+            if ((++n & 0xffff) == 0)
+                fs_progress_update(&prog, done_bytes + fs_capture_bytes_read(cap), x.dec.stats.packets,
+                                   x.meter.stats.flows_created);
+        }
+        uint64_t got = fs_capture_bytes_read(cap);
+        x.bytes_read += got;
+        done_bytes += inputs.v[i].size ? inputs.v[i].size : got;
+        if (r != FS_EOF) {
+            fs_progress_done(&prog);
+            if (r == FS_ERR_NOMEM) fs_cli_error(C, "%s", err);
+            else fs_cli_error(C, "%s (%llu packets read from this file are kept)", fs_capture_error(cap),
+                              (unsigned long long)n);
+            x.files_damaged++;
+            fs_capture_free(cap);
+            if (!keep_going || r == FS_ERR_NOMEM) { rc = 1; break; }
+            continue;
+        }
+        fs_capture_free(cap);
+    }
+    fs_meter_flush(&x.meter);
+    fs_progress_done(&prog);
+    double elapsed = fs_now_seconds() - t0, cpu = fs_cpu_seconds() - cpu0;
+    if (fs_writer_close(&x.writer)) {
+        rc = fs_cli_error(C, "writing '%s' failed: %s", out_path, strerror(x.writer.out.err));
+    }
+    if (!x.quiet) summary(&x, elapsed);
+    if (stats_path) write_stats(stats_path, &x, elapsed, cpu);
+out:
+    fs_meter_release(&x.meter);
+    fs_decoder_release(&x.dec);
+    fs_filter_free(x.filter);
+    fs_inputs_release(&inputs);
+    return rc;
+}
+
+static void md_preset(void *arg, const char *name, const char *fields, const char *help)
+{
+    (void)arg;
+    printf("| `%s` | %s | %s |\n", name, help, fields);
+}
+
+int fs_cmd_fields(int argc, char **argv)
+{
+    int md = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    if (argc > 1 && !md) {
+        printf("usage: flowsift fields [--markdown]\n\nLists every flow record field with its type, unit and "
+               "meaning; --markdown prints the table of docs/fields.md.\n");
+        return strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ? 0 : 2;
+    }
+    static const char *const types[] = { "integer", "real", "time", "address", "word" };
+    if (md) {
+        printf("| field | type | unit | meaning |\n|---|---|---|---|\n");
+    }
+    for (size_t i = 0; i < fs_field_count(); i++) {
+        const struct fs_field *f = fs_field_at(i);
+        if (md) printf("| `%s` | %s | %s | %s |\n", f->name, types[f->type], f->unit, f->help);
+        else printf("%-14s %-8s %-8s %s\n", f->name, types[f->type], f->unit, f->help);
+    }
+    if (md) {
+        printf("\n## Presets\n\n| preset | what | fields |\n|---|---|---|\n");
+        fs_field_presets_each(md_preset, NULL);
+    }
+    return 0;
+}

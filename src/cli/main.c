@@ -1,0 +1,38 @@
+/*
+ * main.c - the flowsift program: dispatches to a subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int usage(FILE *f)
+{
+    fprintf(f,
+            "usage: flowsift COMMAND [OPTIONS] ...\n"
+            "\n"
+            "Network traffic analytics: packet captures and flow exports to flows, statistics and answers.\n"
+            "\n"
+            "commands:\n"
+            "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
+            "  fields    list the fields of a flow record, with units\n"
+            "  version   print the version\n"
+            "\n"
+            "Run 'flowsift COMMAND --help' for the options of a command; docs/ has the manual pages.\n");
+    return f == stderr ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return usage(stderr);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "extract") == 0) return fs_cmd_extract(argc - 1, argv + 1);
+    if (strcmp(cmd, "fields") == 0) return fs_cmd_fields(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("flowsift %s\n", FS_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) return usage(stdout);
+    fprintf(stderr, "flowsift: '%s' is not a command\n\n", cmd);
+    return usage(stderr);
+}

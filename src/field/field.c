@@ -1,0 +1,326 @@
+/*
+ * field.c - the field table and how each value is computed from a record.
+ *
+ * Totals are derived from the two directions (sums add, minima and maxima
+ * combine); means and standard deviations come from sums and sums of squares,
+ * so nothing printed here needs more than the mergeable record.
+ */
+#include "field.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum metric {
+    M_FIRST, M_LAST, M_DURATION, M_SRCADDR, M_DSTADDR, M_SRCP, M_DSTP, M_PROTO, M_IPVER, M_VLAN, M_VLAN2,
+    M_TUNNEL, M_TUNNEL_ID, M_ICMP_TYPE, M_ICMP_CODE, M_END,
+    /* per direction or total */
+    M_PACKETS, M_SIZE, M_PAYSIZE, M_NOPAY, M_AVGPS, M_MINPS, M_MAXPS, M_STDDPS, M_AVGPAYS, M_MINPAYS, M_MAXPAYS,
+    M_STDDPAYS, M_AVGIAT, M_MINIAT, M_MAXIAT, M_STDDIAT, M_FLAGS, M_FLAG0 /* + FS_TCP_* */
+};
+
+#define T(n, ty, unit, dec, m, help) { n, ty, unit, help, dec, m, -1 }
+
+static const struct fs_field base_fields[] = {
+    T("first", FS_FT_TIME, "s", 0, M_FIRST, "time of the first packet, seconds since 1970-01-01 UTC"),
+    T("last", FS_FT_TIME, "s", 0, M_LAST, "time of the last packet"),
+    T("duration", FS_FT_DOUBLE, "s", 6, M_DURATION, "last - first"),
+    T("srcaddr", FS_FT_ADDR, "", 0, M_SRCADDR, "source (initiator) address"),
+    T("dstaddr", FS_FT_ADDR, "", 0, M_DSTADDR, "destination (responder) address"),
+    T("srcp", FS_FT_U64, "", 0, M_SRCP, "source port (0 when the protocol has none)"),
+    T("dstp", FS_FT_U64, "", 0, M_DSTP, "destination port"),
+    T("proto", FS_FT_U64, "", 0, M_PROTO, "IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...)"),
+    T("ipver", FS_FT_U64, "", 0, M_IPVER, "IP version, 4 or 6"),
+    T("vlan", FS_FT_U64, "", 0, M_VLAN, "outer 802.1Q VLAN id, 0 if untagged"),
+    T("vlan2", FS_FT_U64, "", 0, M_VLAN2, "inner (QinQ) VLAN id, 0 if none"),
+    T("tunnel", FS_FT_STR, "", 0, M_TUNNEL, "innermost tunnel decapsulated: gre, vxlan, geneve, gtp, ipip or empty"),
+    T("tunnel_id", FS_FT_U64, "", 0, M_TUNNEL_ID, "VXLAN/Geneve VNI, GTP TEID or GRE key; 0 if none"),
+    T("icmp_type", FS_FT_U64, "", 0, M_ICMP_TYPE, "ICMP/ICMPv6 type of the first packet; empty for other protocols"),
+    T("icmp_code", FS_FT_U64, "", 0, M_ICMP_CODE, "ICMP/ICMPv6 code of the first packet; empty for other protocols"),
+    T("end", FS_FT_STR, "", 0, M_END, "why the flow ended: idle, active-timeout, fin, rst, eof, evict"),
+};
+
+struct dir_metric {
+    const char *name;
+    enum fs_ftype type;
+    const char *unit;
+    int decimals;
+    int metric;
+    const char *help;
+};
+
+static const struct dir_metric dir_metrics[] = {
+    { "packets", FS_FT_U64, "packets", 0, M_PACKETS, "packets" },
+    { "size", FS_FT_U64, "bytes", 0, M_SIZE, "sum of packet sizes (see --size)" },
+    { "paysize", FS_FT_U64, "bytes", 0, M_PAYSIZE, "sum of transport payload sizes" },
+    { "nopay", FS_FT_U64, "packets", 0, M_NOPAY, "packets without transport payload" },
+    { "avgps", FS_FT_DOUBLE, "bytes", 3, M_AVGPS, "mean packet size" },
+    { "minps", FS_FT_U64, "bytes", 0, M_MINPS, "smallest packet size" },
+    { "maxps", FS_FT_U64, "bytes", 0, M_MAXPS, "largest packet size" },
+    { "stddps", FS_FT_DOUBLE, "bytes", 3, M_STDDPS, "standard deviation of packet size" },
+    { "avgpays", FS_FT_DOUBLE, "bytes", 3, M_AVGPAYS, "mean payload size" },
+    { "minpays", FS_FT_U64, "bytes", 0, M_MINPAYS, "smallest payload size" },
+    { "maxpays", FS_FT_U64, "bytes", 0, M_MAXPAYS, "largest payload size" },
+    { "stddpays", FS_FT_DOUBLE, "bytes", 3, M_STDDPAYS, "standard deviation of payload size" },
+    { "avgiat", FS_FT_DOUBLE, "us", 3, M_AVGIAT, "mean inter-arrival time" },
+    { "miniat", FS_FT_DOUBLE, "us", 3, M_MINIAT, "smallest inter-arrival time" },
+    { "maxiat", FS_FT_DOUBLE, "us", 3, M_MAXIAT, "largest inter-arrival time" },
+    { "stddiat", FS_FT_DOUBLE, "us", 3, M_STDDIAT, "standard deviation of inter-arrival time" },
+    { "flags", FS_FT_STR, "", 0, M_FLAGS, "TCP flags seen, as CEUAPRSF with '.' for absent ones" },
+    { "fin", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_FIN, "packets with TCP FIN" },
+    { "syn", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_SYN, "packets with TCP SYN" },
+    { "rst", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_RST, "packets with TCP RST" },
+    { "psh", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_PSH, "packets with TCP PSH" },
+    { "ack", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_ACK, "packets with TCP ACK" },
+    { "urg", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_URG, "packets with TCP URG" },
+    { "ece", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_ECE, "packets with TCP ECE" },
+    { "cwr", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_CWR, "packets with TCP CWR" },
+};
+
+#define NBASE (sizeof base_fields / sizeof base_fields[0])
+#define NDIRM (sizeof dir_metrics / sizeof dir_metrics[0])
+#define NFIELDS (NBASE + 3 * NDIRM)
+
+static struct fs_field table[NFIELDS];
+static char names[3 * NDIRM][32];
+static char helps[3 * NDIRM][128];
+static int table_ready;
+
+static void build(void)
+{
+    if (table_ready) return;
+    size_t n = 0;
+    for (size_t i = 0; i < NBASE; i++) table[n++] = base_fields[i];
+    static const char *const prefix[3] = { "", "src_", "dst_" };
+    static const char *const whose[3] = { "", " sent by the source", " sent by the destination" };
+    for (int d = 0; d < 3; d++) {
+        for (size_t i = 0; i < NDIRM; i++) {
+            size_t k = (size_t)d * NDIRM + i;
+            snprintf(names[k], sizeof names[k], "%s%s", prefix[d], dir_metrics[i].name);
+            snprintf(helps[k], sizeof helps[k], "%s%s", dir_metrics[i].help, whose[d]);
+            table[n++] = (struct fs_field){ names[k], dir_metrics[i].type, dir_metrics[i].unit, helps[k],
+                                            dir_metrics[i].decimals, dir_metrics[i].metric, d - 1 };
+        }
+    }
+    table_ready = 1;
+}
+
+size_t fs_field_count(void)
+{
+    build();
+    return NFIELDS;
+}
+
+const struct fs_field *fs_field_at(size_t i)
+{
+    build();
+    return i < NFIELDS ? &table[i] : NULL;
+}
+
+static const struct { const char *alias, *name; } aliases[] = {
+    { "nopayloadcnt", "nopay" }, { "bytes", "size" }, { "sport", "srcp" }, { "dport", "dstp" },
+    { "src", "srcaddr" }, { "dst", "dstaddr" }, { "srcip", "srcaddr" }, { "dstip", "dstaddr" },
+    { "srcport", "srcp" }, { "dstport", "dstp" }, { "pkts", "packets" }, { "start", "first" },
+    { "src_bytes", "src_size" }, { "dst_bytes", "dst_size" }, { "src_pkts", "src_packets" },
+    { "dst_pkts", "dst_packets" },
+};
+
+int fs_field_find(const char *name)
+{
+    build();
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcmp(name, aliases[i].alias) == 0) name = aliases[i].name;
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (strcmp(name, table[i].name) == 0) return (int)i;
+    return -1;
+}
+
+/* Per-direction or total aggregate of the record. */
+struct agg {
+    uint64_t packets, bytes, payload, nopay, first, last;
+    fs_u128 size_sq, pay_sq, iat_sq;
+    uint64_t size_min, size_max, pay_min, pay_max, iat_min, iat_max;
+    uint64_t flags[FS_TCP_NFLAGS];
+    uint8_t flags_or;
+};
+
+static void agg_of(const struct fs_flow *f, int dir, struct agg *a)
+{
+    memset(a, 0, sizeof *a);
+    if (dir >= 0) {
+        const struct fs_flow_dir *d = &f->dir[dir];
+        *a = (struct agg){ d->packets, d->bytes, d->payload, d->nopay, d->first_ns, d->last_ns, d->size_sq, d->pay_sq,
+                           d->iat_sq, d->size_min, d->size_max, d->pay_min, d->pay_max, d->iat_min, d->iat_max,
+                           { 0 }, d->flags_or };
+        for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] = d->flags[i];
+        return;
+    }
+    int any = 0;
+    for (int k = 0; k < 2; k++) {
+        const struct fs_flow_dir *d = &f->dir[k];
+        if (!d->packets) continue;
+        a->packets += d->packets;
+        a->bytes += d->bytes;
+        a->payload += d->payload;
+        a->nopay += d->nopay;
+        a->size_sq += d->size_sq;
+        a->pay_sq += d->pay_sq;
+        if (!any || d->size_min < a->size_min) a->size_min = d->size_min;
+        if (!any || d->pay_min < a->pay_min) a->pay_min = d->pay_min;
+        if (d->size_max > a->size_max) a->size_max = d->size_max;
+        if (d->pay_max > a->pay_max) a->pay_max = d->pay_max;
+        for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] += d->flags[i];
+        a->flags_or |= d->flags_or;
+        any = 1;
+    }
+    a->first = f->first_ns;
+    a->last = f->last_ns;
+    a->iat_sq = f->iat_sq;
+    a->iat_min = f->iat_min;
+    a->iat_max = f->iat_max;
+}
+
+static void set_u(struct fs_value *v, uint64_t u)
+{
+    v->type = FS_FT_U64;
+    v->u = u;
+}
+
+static void set_d(struct fs_value *v, double d)
+{
+    v->type = FS_FT_DOUBLE;
+    v->d = d;
+}
+
+void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field_ctx *ctx, struct fs_value *v)
+{
+    build();
+    const struct fs_field *fd = &table[field];
+    v->missing = 0;
+    v->type = fd->type;
+    int sample = ctx && ctx->sample_stddev;
+    switch (fd->metric) {
+    case M_FIRST: v->u = f->first_ns; return;
+    case M_LAST: v->u = f->last_ns; return;
+    case M_DURATION: set_d(v, (double)(f->last_ns - f->first_ns) / 1e9); return;
+    case M_SRCADDR:
+    case M_DSTADDR:
+        memcpy(v->addr, fd->metric == M_SRCADDR ? f->key.a : f->key.b, 16);
+        v->ipver = f->key.ipver;
+        return;
+    case M_SRCP: set_u(v, f->key.pa); return;
+    case M_DSTP: set_u(v, f->key.pb); return;
+    case M_PROTO: set_u(v, f->key.proto); return;
+    case M_IPVER: set_u(v, f->key.ipver); return;
+    case M_VLAN: set_u(v, f->key.vlan); return;
+    case M_VLAN2: set_u(v, f->key.vlan2); return;
+    case M_TUNNEL: v->s = fs_tunnel_name(f->key.tunnel_type); return;
+    case M_TUNNEL_ID: set_u(v, f->key.tunnel_id); return;
+    case M_ICMP_TYPE:
+    case M_ICMP_CODE:
+        set_u(v, fd->metric == M_ICMP_TYPE ? f->icmp_type : f->icmp_code);
+        v->missing = !(f->state & FS_FLOW_HAS_ICMP);
+        return;
+    case M_END: v->s = fs_end_reason_name(f->end_reason); return;
+    }
+    struct agg a;
+    agg_of(f, fd->dir, &a);
+    uint64_t n = a.packets;
+    switch (fd->metric) {
+    case M_PACKETS: set_u(v, n); return;
+    case M_SIZE: set_u(v, a.bytes); return;
+    case M_PAYSIZE: set_u(v, a.payload); return;
+    case M_NOPAY: set_u(v, a.nopay); return;
+    case M_AVGPS: set_d(v, fs_stat_of(n, (double)a.bytes, (long double)a.size_sq, sample).mean); return;
+    case M_STDDPS: set_d(v, fs_stat_of(n, (double)a.bytes, (long double)a.size_sq, sample).stddev); return;
+    case M_MINPS: set_u(v, n ? a.size_min : 0); return;
+    case M_MAXPS: set_u(v, a.size_max); return;
+    case M_AVGPAYS: set_d(v, fs_stat_of(n, (double)a.payload, (long double)a.pay_sq, sample).mean); return;
+    case M_STDDPAYS: set_d(v, fs_stat_of(n, (double)a.payload, (long double)a.pay_sq, sample).stddev); return;
+    case M_MINPAYS: set_u(v, n ? a.pay_min : 0); return;
+    case M_MAXPAYS: set_u(v, a.pay_max); return;
+    case M_AVGIAT:
+    case M_STDDIAT: {
+        /* n-1 gaps whose sum is last - first */
+        uint64_t k = n >= 2 ? n - 1 : 0;
+        struct fs_stat st = fs_stat_of(k, (double)(a.last - a.first), (long double)a.iat_sq, sample);
+        set_d(v, (fd->metric == M_AVGIAT ? st.mean : st.stddev) / 1000.0);
+        return;
+    }
+    case M_MINIAT: set_d(v, n >= 2 ? (double)a.iat_min / 1000.0 : 0); return;
+    case M_MAXIAT: set_d(v, n >= 2 ? (double)a.iat_max / 1000.0 : 0); return;
+    case M_FLAGS: {
+        static const char letters[] = "FSRPAUEC";
+        for (int i = 0; i < 8; i++) v->buf[7 - i] = (a.flags_or >> i) & 1 ? letters[i] : '.';
+        v->buf[8] = 0;
+        v->s = v->buf;
+        v->type = FS_FT_STR;
+        return;
+    }
+    default:
+        if (fd->metric >= M_FLAG0 && fd->metric < M_FLAG0 + FS_TCP_NFLAGS) {
+            set_u(v, a.flags[fd->metric - M_FLAG0]);
+            return;
+        }
+    }
+    v->missing = 1;
+}
+
+static const struct { const char *name, *fields, *help; } presets[] = {
+    { "default",
+      "first,last,duration,srcaddr,dstaddr,srcp,dstp,proto,vlan,tunnel,packets,size,paysize,nopay,src_packets,"
+      "dst_packets,src_size,dst_size,src_paysize,dst_paysize,avgps,minps,maxps,stddps,avgpays,minpays,maxpays,"
+      "stddpays,avgiat,miniat,maxiat,stddiat,flags,end",
+      "addresses, counts per direction, size and timing statistics" },
+    { "cassandra",
+      "srcaddr,dstaddr,srcp,dstp,proto,size,avgps,minps,maxps,packets,paysize,avgpays,minpays,maxpays,stddps,"
+      "stddpays,duration,nopayloadcnt",
+      "the columns of the published Cassandra flow table (Brno design)" },
+    { "brief", "first,srcaddr,srcp,dstaddr,dstp,proto,packets,size,duration,end", "one short line per flow" },
+    { "all", NULL, "every field (see `flowsift fields`)" },
+};
+
+const char *fs_field_preset(const char *name)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(presets[i].name, name) == 0) return presets[i].fields ? presets[i].fields : "*";
+    return NULL;
+}
+
+void fs_field_presets_each(void (*fn)(void *arg, const char *name, const char *fields, const char *help), void *arg)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        fn(arg, presets[i].name, presets[i].fields ? presets[i].fields : "(all)", presets[i].help);
+}
+
+int fs_field_parse_list(const char *spec, int *out, int max, size_t *bad)
+{
+    build();
+    const char *p = fs_field_preset(spec);
+    if (p && strcmp(p, "*") == 0) {
+        int n = 0;
+        for (size_t i = 0; i < NFIELDS && n < max; i++) out[n++] = (int)i;
+        return n;
+    }
+    const char *s = p ? p : spec;
+    int n = 0;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        char name[64];
+        if (len == 0 || len >= sizeof name || n >= max) {
+            if (bad) *bad = p ? 0 : (size_t)(s - spec);
+            return -1;
+        }
+        memcpy(name, s, len);
+        name[len] = 0;
+        int id = fs_field_find(name);
+        if (id < 0) {
+            if (bad) *bad = p ? 0 : (size_t)(s - spec);
+            return -1;
+        }
+        out[n++] = id;
+        s += len;
+        if (*s == ',') s++;
+    }
+    return n;
+}

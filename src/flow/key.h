@@ -1,0 +1,82 @@
+/*
+ * key.h - the flow key: what makes two packets part of one flow.
+ *
+ * A key is the 5-tuple plus VLAN ids and tunnel id, 48 bytes, compared with
+ * memcmp (padding is always zero). Addresses are 16 bytes; IPv4 uses the first 4
+ * and leaves the rest zero. A packet's key is "as seen" (a = sender); the flow
+ * table works on the canonical form, where (a, pa) <= (b, pb), so both directions
+ * of a conversation hash and compare alike.
+ */
+#ifndef FS_KEY_H
+#define FS_KEY_H
+
+#include <stdint.h>
+#include <string.h>
+
+struct fs_flow_key {
+    uint8_t a[16];        /* source address as seen / lower address when canonical */
+    uint8_t b[16];
+    uint16_t pa, pb;      /* ports (0 for protocols without ports) */
+    uint16_t vlan;        /* outer 802.1Q id, 0 = none (or not part of the key) */
+    uint16_t vlan2;       /* inner (QinQ) id, 0 = none */
+    uint32_t tunnel_id;   /* VXLAN/Geneve VNI, GTP TEID, GRE key; 0 = none */
+    uint8_t proto;        /* IP protocol number */
+    uint8_t ipver;        /* 4 or 6 */
+    uint8_t tunnel_type;  /* enum fs_tunnel of the innermost decapsulated tunnel */
+    uint8_t pad;
+};
+
+_Static_assert(sizeof(struct fs_flow_key) == 48, "flow key must stay 48 bytes");
+
+enum fs_tunnel {
+    FS_TUNNEL_NONE = 0,
+    FS_TUNNEL_GRE,
+    FS_TUNNEL_VXLAN,
+    FS_TUNNEL_GENEVE,
+    FS_TUNNEL_GTP,
+    FS_TUNNEL_IPIP,
+    FS_TUNNEL_COUNT
+};
+
+const char *fs_tunnel_name(unsigned t);
+
+/* Swaps the two endpoints in place. */
+static inline void fs_key_swap(struct fs_flow_key *k)
+{
+    uint8_t t[16];
+    memcpy(t, k->a, 16);
+    memcpy(k->a, k->b, 16);
+    memcpy(k->b, t, 16);
+    uint16_t p = k->pa;
+    k->pa = k->pb;
+    k->pb = p;
+}
+
+/* Puts k in canonical order; returns 1 if it swapped (the packet goes b -> a). */
+static inline int fs_key_canonicalize(struct fs_flow_key *k)
+{
+    int c = memcmp(k->a, k->b, 16);
+    if (c > 0 || (c == 0 && k->pa > k->pb)) {
+        fs_key_swap(k);
+        return 1;
+    }
+    return 0;
+}
+
+/* Seeded hash of a canonical key: symmetric because the key is canonical. */
+static inline uint64_t fs_key_hash(const struct fs_flow_key *k, uint64_t seed)
+{
+    uint64_t w[6];
+    memcpy(w, k, sizeof w);
+    uint64_t h = seed ^ 0x243f6a8885a308d3ull;
+    for (int i = 0; i < 6; i++) {
+        h ^= w[i];
+        h *= 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return h;
+}
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * meter.c - flow table with O(1) timeouts. See meter.h for the design.
+ */
+#include "meter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL UINT32_MAX
+#define CHUNK_BITS 16
+#define CHUNK_SIZE (1u << CHUNK_BITS)
+#define DEFAULT_MEMCAP (4ull << 30)
+
+struct fs_meter_entry {
+    struct fs_flow flow;
+    uint64_t hash;
+    uint64_t touched_ns;   /* meter time of the last packet (orders the lru list) */
+    uint64_t created_ns;   /* meter time of the first packet (orders the age list) */
+    uint64_t close_at_ns;  /* closing flows: end of the grace period */
+    uint32_t hnext;        /* bucket chain, or free list */
+    uint32_t l_prev, l_next; /* lru list, or closing list */
+    uint32_t a_prev, a_next; /* age list */
+};
+
+size_t fs_meter_entry_size(void) { return sizeof(struct fs_meter_entry); }
+
+void fs_meter_opts_default(struct fs_meter_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->idle_ns = 120ull * 1000000000ull;
+    o->active_ns = 1800ull * 1000000000ull;
+    o->close_grace_ns = 1000000000ull;
+    o->tcp_teardown = 1;
+    o->max_flows = DEFAULT_MEMCAP / sizeof(struct fs_meter_entry);
+    o->size_basis = FS_SIZE_IP;
+    o->seed = 0x5eed5eed5eed5eedull;
+}
+
+static inline struct fs_meter_entry *E(const struct fs_meter *m, uint32_t i)
+{
+    return &m->chunks[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)];
+}
+
+/* ---- intrusive lists: `a` selects the age links, else the l links ---- */
+
+static void list_append(struct fs_meter *m, uint32_t *head, uint32_t *tail, uint32_t i, int a)
+{
+    struct fs_meter_entry *e = E(m, i);
+    uint32_t *prev = a ? &e->a_prev : &e->l_prev, *next = a ? &e->a_next : &e->l_next;
+    *prev = *tail;
+    *next = NIL;
+    if (*tail != NIL) {
+        struct fs_meter_entry *t = E(m, *tail);
+        if (a) t->a_next = i;
+        else t->l_next = i;
+    } else {
+        *head = i;
+    }
+    *tail = i;
+}
+
+static void list_remove(struct fs_meter *m, uint32_t *head, uint32_t *tail, uint32_t i, int a)
+{
+    struct fs_meter_entry *e = E(m, i);
+    uint32_t prev = a ? e->a_prev : e->l_prev, next = a ? e->a_next : e->l_next;
+    if (prev != NIL) {
+        if (a) E(m, prev)->a_next = next;
+        else E(m, prev)->l_next = next;
+    } else {
+        *head = next;
+    }
+    if (next != NIL) {
+        if (a) E(m, next)->a_prev = prev;
+        else E(m, next)->l_prev = prev;
+    } else {
+        *tail = prev;
+    }
+}
+
+/* ---- pool and buckets ---- */
+
+static uint32_t entry_alloc(struct fs_meter *m)
+{
+    if (m->free_head != NIL) {
+        uint32_t i = m->free_head;
+        m->free_head = E(m, i)->hnext;
+        return i;
+    }
+    if (m->used == m->cap) {
+        if (m->nchunks == (NIL >> CHUNK_BITS)) return NIL;
+        struct fs_meter_entry **nc = realloc(m->chunks, (m->nchunks + 1) * sizeof *nc);
+        if (!nc) return NIL;
+        m->chunks = nc;
+        nc[m->nchunks] = malloc(CHUNK_SIZE * sizeof(struct fs_meter_entry));
+        if (!nc[m->nchunks]) return NIL;
+        m->nchunks++;
+        m->cap += CHUNK_SIZE;
+    }
+    return m->used++;
+}
+
+static int buckets_grow(struct fs_meter *m)
+{
+    uint32_t n = m->nbuckets * 2;
+    uint32_t *nb = malloc((size_t)n * sizeof *nb);
+    if (!nb) return -1;
+    for (uint32_t i = 0; i < n; i++) nb[i] = NIL;
+    for (uint32_t b = 0; b < m->nbuckets; b++) {
+        uint32_t i = m->buckets[b];
+        while (i != NIL) {
+            struct fs_meter_entry *e = E(m, i);
+            uint32_t next = e->hnext;
+            uint32_t nbk = (uint32_t)(e->hash & (n - 1));
+            e->hnext = nb[nbk];
+            nb[nbk] = i;
+            i = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = nb;
+    m->nbuckets = n;
+    return 0;
+}
+
+fs_result fs_meter_init(struct fs_meter *m, const struct fs_meter_opts *opts, fs_emit_fn emit, void *emit_arg)
+{
+    memset(m, 0, sizeof *m);
+    if (opts) m->opts = *opts;
+    else fs_meter_opts_default(&m->opts);
+    if (m->opts.max_flows == 0 || m->opts.max_flows > NIL - 1) m->opts.max_flows = NIL - 1;
+    m->emit = emit;
+    m->emit_arg = emit_arg;
+    m->free_head = NIL;
+    m->lru_head = m->lru_tail = m->age_head = m->age_tail = m->close_head = m->close_tail = NIL;
+    m->nbuckets = 1024;
+    m->buckets = malloc(m->nbuckets * sizeof *m->buckets);
+    if (!m->buckets) return FS_ERR_NOMEM;
+    for (uint32_t i = 0; i < m->nbuckets; i++) m->buckets[i] = NIL;
+    return FS_OK;
+}
+
+void fs_meter_release(struct fs_meter *m)
+{
+    for (uint32_t c = 0; c < m->nchunks; c++) free(m->chunks[c]);
+    free(m->chunks);
+    free(m->buckets);
+    m->chunks = NULL;
+    m->buckets = NULL;
+}
+
+/* Ends flow i: out of its bucket and lists, oriented, emitted, freed. */
+static void end_flow(struct fs_meter *m, uint32_t i, enum fs_end_reason reason)
+{
+    struct fs_meter_entry *e = E(m, i);
+    uint32_t *pp = &m->buckets[e->hash & (m->nbuckets - 1)];
+    while (*pp != i) pp = &E(m, *pp)->hnext;
+    *pp = e->hnext;
+    if (e->flow.state & FS_FLOW_CLOSING) list_remove(m, &m->close_head, &m->close_tail, i, 0);
+    else list_remove(m, &m->lru_head, &m->lru_tail, i, 0);
+    list_remove(m, &m->age_head, &m->age_tail, i, 1);
+    e->flow.end_reason = (uint8_t)reason;
+    fs_flow_orient(&e->flow);
+    m->stats.ended[reason]++;
+    m->stats.flows_emitted++;
+    m->live--;
+    if (m->emit) m->emit(m->emit_arg, &e->flow);
+    e->hnext = m->free_head;
+    m->free_head = i;
+}
+
+static void expire(struct fs_meter *m)
+{
+    uint64_t now = m->now_ns;
+    while (m->close_head != NIL && E(m, m->close_head)->close_at_ns <= now)
+        end_flow(m, m->close_head, (enum fs_end_reason)E(m, m->close_head)->flow.end_reason);
+    if (m->opts.idle_ns)
+        while (m->lru_head != NIL && now - E(m, m->lru_head)->touched_ns >= m->opts.idle_ns)
+            end_flow(m, m->lru_head, FS_END_IDLE);
+    if (m->opts.active_ns)
+        while (m->age_head != NIL && now - E(m, m->age_head)->created_ns >= m->opts.active_ns)
+            end_flow(m, m->age_head, FS_END_ACTIVE_TIMEOUT);
+}
+
+static void start_closing(struct fs_meter *m, uint32_t i, enum fs_end_reason why)
+{
+    struct fs_meter_entry *e = E(m, i);
+    list_remove(m, &m->lru_head, &m->lru_tail, i, 0);
+    e->flow.state |= FS_FLOW_CLOSING;
+    e->flow.end_reason = (uint8_t)why;
+    e->close_at_ns = m->now_ns + m->opts.close_grace_ns;
+    list_append(m, &m->close_head, &m->close_tail, i, 0);
+}
+
+fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
+{
+    m->stats.packets++;
+    if (p->ts_ns > m->now_ns) m->now_ns = p->ts_ns;
+    expire(m);
+
+    struct fs_flow_key key = p->key;
+    int from_b = fs_key_canonicalize(&key);
+    uint64_t h = fs_key_hash(&key, m->opts.seed);
+    uint32_t i = m->buckets[h & (m->nbuckets - 1)];
+    while (i != NIL) {
+        struct fs_meter_entry *e = E(m, i);
+        if (e->hash == h && memcmp(&e->flow.key, &key, sizeof key) == 0) break;
+        i = e->hnext;
+    }
+    if (i != NIL && (E(m, i)->flow.state & FS_FLOW_CLOSING) && (p->tcp_flags & 0x12) == 0x02) {
+        end_flow(m, i, (enum fs_end_reason)E(m, i)->flow.end_reason); /* a new connection reuses the ports */
+        i = NIL;
+    }
+    struct fs_meter_entry *e;
+    if (i == NIL) {
+        if (m->live >= m->opts.max_flows) {
+            uint32_t victim = m->lru_head != NIL ? m->lru_head : m->close_head != NIL ? m->close_head : m->age_head;
+            end_flow(m, victim, FS_END_EVICT);
+        }
+        i = entry_alloc(m);
+        if (i == NIL) return FS_ERR_NOMEM;
+        e = E(m, i);
+        fs_flow_start(&e->flow, &key, from_b, p, m->opts.size_basis);
+        e->hash = h;
+        e->created_ns = m->now_ns;
+        e->touched_ns = m->now_ns;
+        uint32_t *bk = &m->buckets[h & (m->nbuckets - 1)];
+        e->hnext = *bk;
+        *bk = i;
+        list_append(m, &m->lru_head, &m->lru_tail, i, 0);
+        list_append(m, &m->age_head, &m->age_tail, i, 1);
+        m->live++;
+        m->stats.flows_created++;
+        if (m->live > m->stats.live_peak) m->stats.live_peak = m->live;
+        if (m->live > m->nbuckets && m->nbuckets < (1u << 31)) buckets_grow(m); /* on failure: longer chains */
+    } else {
+        e = E(m, i);
+        fs_flow_add(&e->flow, from_b, p, m->opts.size_basis);
+        e->touched_ns = m->now_ns;
+        if (!(e->flow.state & FS_FLOW_CLOSING)) {
+            list_remove(m, &m->lru_head, &m->lru_tail, i, 0);
+            list_append(m, &m->lru_head, &m->lru_tail, i, 0);
+        }
+    }
+    if (m->opts.tcp_teardown && key.proto == 6 && !(e->flow.state & FS_FLOW_CLOSING)) {
+        if (p->tcp_flags & 0x04) {
+            start_closing(m, i, FS_END_RST);
+        } else if (p->tcp_flags & 0x01) {
+            e->flow.state |= from_b ? FS_FLOW_FIN_B : FS_FLOW_FIN_A;
+            if ((e->flow.state & (FS_FLOW_FIN_A | FS_FLOW_FIN_B)) == (FS_FLOW_FIN_A | FS_FLOW_FIN_B))
+                start_closing(m, i, FS_END_FIN);
+        }
+    }
+    return FS_OK;
+}
+
+void fs_meter_flush(struct fs_meter *m)
+{
+    while (m->age_head != NIL) {
+        const struct fs_flow *f = &E(m, m->age_head)->flow;
+        /* a torn-down flow keeps its reason; the input just ended during its grace */
+        end_flow(m, m->age_head, (f->state & FS_FLOW_CLOSING) ? (enum fs_end_reason)f->end_reason : FS_END_EOF);
+    }
+}

@@ -1,0 +1,91 @@
+/*
+ * meter.h - the flow meter: a table of live flows, their timeouts and their end.
+ *
+ * A meter owns one shard of the flow space; packets reach it already routed by
+ * the symmetric hash of their key, so a meter is used by one thread and shares
+ * nothing. Time is packet time ("event time"): the meter's clock is the largest
+ * packet timestamp seen, so a replayed capture ends flows exactly as a live run.
+ *
+ * Flows end on (each configurable, reason kept in the record):
+ *   idle timeout    no packet for `idle_ns`                 -> "idle"
+ *   active timeout  older than `active_ns`; the rest of the conversation starts a new flow -> "active-timeout"
+ *   TCP teardown    FIN from both sides, or a RST; packets arriving within `close_grace_ns`
+ *                   (the last ACK, repeated RSTs) still belong to it, a new SYN starts a new flow -> "fin"/"rst"
+ *   end of input    fs_meter_flush()                        -> "eof"
+ *   memory cap      the least recently active flow is pushed out when `max_flows` live flows exist
+ *                   -> "evict", counted in the stats
+ *
+ * Layout: flows live in a chunked pool addressed by 32-bit index (no pointer is
+ * invalidated by growth, no allocation per packet: chunks of 64 Ki flows);
+ * a power-of-two bucket array of index heads with chaining; two intrusive
+ * doubly-linked lists keep timeouts O(1): `lru` orders open flows by last
+ * packet (idle expiry looks only at its head) and `closing` orders torn-down
+ * flows by the end of their grace; `age` orders all flows by start (active expiry).
+ *
+ * Ownership: the meter owns its flows. Emitted records are lent to the emit
+ * callback for the duration of the call only.
+ */
+#ifndef FS_METER_H
+#define FS_METER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+typedef void (*fs_emit_fn)(void *arg, struct fs_flow *flow);
+
+struct fs_meter_opts {
+    uint64_t idle_ns;         /* default 120 s; 0 = no idle timeout */
+    uint64_t active_ns;       /* default 1800 s; 0 = none */
+    uint64_t close_grace_ns;  /* default 1 s */
+    int tcp_teardown;         /* end TCP flows on FIN/FIN and RST (default 1) */
+    uint64_t max_flows;       /* memory cap in live flows (default from 4 GiB) */
+    enum fs_size_basis size_basis;
+    uint64_t seed;            /* hash seed */
+};
+
+void fs_meter_opts_default(struct fs_meter_opts *o);
+
+struct fs_meter_stats {
+    uint64_t packets;
+    uint64_t flows_created;
+    uint64_t flows_emitted;
+    uint64_t ended[FS_END_COUNT];
+    uint64_t live_peak;
+};
+
+struct fs_meter_entry;
+
+struct fs_meter {
+    struct fs_meter_opts opts;
+    struct fs_meter_stats stats;
+    fs_emit_fn emit;
+    void *emit_arg;
+    uint64_t now_ns;              /* largest packet time seen */
+    struct fs_meter_entry **chunks; /* owned pool */
+    uint32_t nchunks, cap;        /* cap = entries allocated */
+    uint32_t used;                /* entries ever handed out (high-water mark) */
+    uint32_t free_head;           /* free list through hnext */
+    uint32_t live;
+    uint32_t *buckets;            /* owned */
+    uint32_t nbuckets;            /* power of two */
+    uint32_t lru_head, lru_tail;
+    uint32_t age_head, age_tail;
+    uint32_t close_head, close_tail;
+};
+
+/* Sets up a caller-owned meter. Returns FS_OK or FS_ERR_NOMEM. */
+fs_result fs_meter_init(struct fs_meter *m, const struct fs_meter_opts *opts, fs_emit_fn emit, void *emit_arg);
+void fs_meter_release(struct fs_meter *m);
+
+/* Meters one decoded packet (may emit expired flows first). */
+fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p);
+
+/* Ends every live flow with reason "eof", oldest first. */
+void fs_meter_flush(struct fs_meter *m);
+
+/* Bytes held per live flow (entry size), for documentation and caps. */
+size_t fs_meter_entry_size(void);
+
+#endif

@@ -1,0 +1,85 @@
+/* writer.c - CSV and JSON-lines output of flow records; see writer.h. */
+#include "writer.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields, int nfields,
+                         const struct fs_field_ctx *ctx)
+{
+    memset(w, 0, sizeof *w);
+    if (nfields > FS_WRITER_MAX_FIELDS) return FS_ERR_ARG;
+    w->format = format;
+    memcpy(w->fields, fields, (size_t)nfields * sizeof *fields);
+    w->nfields = nfields;
+    w->time_decimals = 6;
+    if (ctx) w->ctx = *ctx;
+    return fs_outbuf_open(&w->out, path);
+}
+
+void fs_writer_set_time_decimals(struct fs_writer *w, int decimals) { w->time_decimals = decimals; }
+
+static void header(struct fs_writer *w)
+{
+    w->header_done = 1;
+    if (w->format != FS_FORMAT_CSV) return;
+    for (int i = 0; i < w->nfields; i++) {
+        if (i) fs_outbuf_putc(&w->out, ',');
+        fs_outbuf_puts(&w->out, fs_field_at((size_t)w->fields[i])->name);
+    }
+    fs_outbuf_putc(&w->out, '\n');
+}
+
+static void put_value(struct fs_writer *w, const struct fs_field *fd, const struct fs_value *v)
+{
+    struct fs_outbuf *o = &w->out;
+    int json = w->format == FS_FORMAT_JSON;
+    if (v->missing) {
+        if (json) fs_outbuf_puts(o, "null");
+        return;
+    }
+    switch (v->type) {
+    case FS_FT_U64: fs_outbuf_u64(o, v->u); break;
+    case FS_FT_DOUBLE: fs_outbuf_fixed(o, v->d, fd->decimals); break;
+    case FS_FT_TIME: fs_outbuf_time(o, v->u, w->time_decimals); break;
+    case FS_FT_ADDR: {
+        char buf[INET6_ADDRSTRLEN];
+        inet_ntop(v->ipver == 4 ? AF_INET : AF_INET6, v->addr, buf, sizeof buf);
+        if (json) fs_outbuf_json_str(o, buf);
+        else fs_outbuf_puts(o, buf);
+        break;
+    }
+    case FS_FT_STR:
+        if (json) fs_outbuf_json_str(o, v->s);
+        else fs_outbuf_puts(o, v->s);
+        break;
+    }
+}
+
+void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow)
+{
+    if (!w->header_done) header(w);
+    int json = w->format == FS_FORMAT_JSON;
+    if (json) fs_outbuf_putc(&w->out, '{');
+    for (int i = 0; i < w->nfields; i++) {
+        const struct fs_field *fd = fs_field_at((size_t)w->fields[i]);
+        struct fs_value v;
+        fs_field_value(flow, (size_t)w->fields[i], &w->ctx, &v);
+        if (i) fs_outbuf_putc(&w->out, ',');
+        if (json) {
+            fs_outbuf_putc(&w->out, '"');
+            fs_outbuf_puts(&w->out, fd->name);
+            fs_outbuf_puts(&w->out, "\":");
+        }
+        put_value(w, fd, &v);
+    }
+    if (json) fs_outbuf_putc(&w->out, '}');
+    fs_outbuf_putc(&w->out, '\n');
+    w->records++;
+}
+
+fs_result fs_writer_close(struct fs_writer *w)
+{
+    if (!w->header_done && w->out.buf) header(w);
+    return fs_outbuf_close(&w->out);
+}

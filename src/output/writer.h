@@ -1,0 +1,42 @@
+/*
+ * writer.h - prints flow records as CSV (with a header line) or JSON lines.
+ *
+ * The columns are a list of field indexes (see field.h); the same list gives the
+ * CSV header and the JSON keys. Values: integers as digits, reals fixed-point with
+ * the field's decimals, times as seconds since the epoch with 6 or 9 decimals,
+ * addresses in their usual text form; a missing value is an empty CSV cell and
+ * JSON null.
+ *
+ * Ownership: the writer owns its outbuf (and the descriptor when it opened a path).
+ */
+#ifndef FS_WRITER_H
+#define FS_WRITER_H
+
+#include "../field/field.h"
+#include "../util/outbuf.h"
+
+enum fs_format { FS_FORMAT_CSV, FS_FORMAT_JSON };
+
+#define FS_WRITER_MAX_FIELDS 256
+
+struct fs_writer {
+    struct fs_outbuf out;
+    enum fs_format format;
+    int fields[FS_WRITER_MAX_FIELDS];
+    int nfields;
+    int time_decimals;         /* 6 or 9 */
+    struct fs_field_ctx ctx;
+    uint64_t records;
+    int header_done;
+};
+
+/* Opens path ("-" = standard output). The field list is copied. */
+fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields, int nfields,
+                         const struct fs_field_ctx *ctx);
+/* Sets the timestamp precision before the first record (6 = us, 9 = ns). */
+void fs_writer_set_time_decimals(struct fs_writer *w, int decimals);
+void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow);
+/* Writes the CSV header if no record was written yet, flushes and closes. */
+fs_result fs_writer_close(struct fs_writer *w);
+
+#endif
