@@ -22,7 +22,7 @@
 #include "cli.h"
 
 static const char *const reason_keys[FS_REASON_COUNT] = {
-    "linktype", "not_ip", "truncated", "malformed", "fragment", "frag_orphan", "tunnel", "tunnel_bad", "snaplen",
+    "linktype", "not_ip", "truncated", "malformed", "later_fragment_skipped", "fragment", "frag_orphan", "tunnel", "tunnel_bad", "snaplen",
 };
 
 struct extract {
@@ -74,6 +74,8 @@ static void help(void)
            "      --decap LIST         tunnels to decapsulate: gre,vxlan,geneve,gtp,ipip, all or none;\n"
            "                           a tunnel not listed is metered as its outer flow   [all]\n"
            "      --no-vlan-key        do not separate flows by VLAN id\n"
+           "      --fragments WHICH    all: later IP fragments count in their flow; first: skip them\n"
+           "                           (the convention of nDPI and others)                [all]\n"
            "      --max-flows N        live flows held at most; beyond, the least recently active flow\n"
            "                           is ended with reason 'evict' and counted           [%s]\n"
            "\n"
@@ -165,8 +167,7 @@ static void summary(const struct extract *x, double elapsed)
     if (strcmp(sep, ", ") == 0) fputc('\n', stderr);
     fprintf(stderr, "  flows     %s written", fs_human_int(x->writer.records, a, sizeof a));
     if (x->filter) fprintf(stderr, ", %s filtered out", fs_human_int(x->filtered_out, b, sizeof b));
-    fprintf(stderr, "; ended by");
-    sep = " ";
+    sep = "; ended by ";
     for (int i = 1; i < FS_END_COUNT; i++)
         if (m->ended[i]) {
             fprintf(stderr, "%s%s %s", sep, fs_end_reason_name((unsigned)i), fs_human_int(m->ended[i], a, sizeof a));
@@ -184,7 +185,7 @@ static void summary(const struct extract *x, double elapsed)
 
 enum {
     OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
-    OPT_NOVLAN, OPT_MAXFLOWS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
+    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
 };
 
 int fs_cmd_extract(int argc, char **argv)
@@ -196,7 +197,7 @@ int fs_cmd_extract(int argc, char **argv)
         { "active-timeout", required_argument, 0, OPT_ACTIVE }, { "tcp-teardown", required_argument, 0, OPT_TEARDOWN },
         { "close-grace", required_argument, 0, OPT_GRACE }, { "size", required_argument, 0, OPT_SIZE },
         { "stddev", required_argument, 0, OPT_STDDEV }, { "decap", required_argument, 0, OPT_DECAP },
-        { "no-vlan-key", no_argument, 0, OPT_NOVLAN }, { "max-flows", required_argument, 0, OPT_MAXFLOWS },
+        { "no-vlan-key", no_argument, 0, OPT_NOVLAN }, { "fragments", required_argument, 0, OPT_FRAGS }, { "max-flows", required_argument, 0, OPT_MAXFLOWS },
         { "files-from", required_argument, 0, OPT_FILESFROM }, { "keep-going", no_argument, 0, OPT_KEEPGOING },
         { "stats", required_argument, 0, OPT_STATS }, { "quiet", no_argument, 0, 'q' },
         { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
@@ -257,6 +258,11 @@ int fs_cmd_extract(int argc, char **argv)
                 return fs_cli_error(C, "--decap takes all, none or a list of gre,vxlan,geneve,gtp,ipip") + 1;
             break;
         case OPT_NOVLAN: dopt.vlan_in_key = 0; break;
+        case OPT_FRAGS:
+            if (strcmp(optarg, "all") && strcmp(optarg, "first"))
+                return fs_cli_error(C, "--fragments takes all or first") + 1;
+            dopt.later_fragments = strcmp(optarg, "all") == 0;
+            break;
         case OPT_MAXFLOWS:
             if (fs_parse_count(optarg, &v) || v == 0) return fs_cli_error(C, "--max-flows takes a positive count") + 1;
             mo.max_flows = v;

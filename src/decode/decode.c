@@ -6,7 +6,7 @@
  * Sizes are taken from IP headers; the reader's end is the captured end, so a
  * header that is cut off is reported as FS_SKIP_TRUNCATED, never read.
  *
- * References: IEEE 802.1Q (tags 0x8100, 0x88a8, 0x9100); RFC 3032 (MPLS label
+ * References: IEEE 802.1Q (tags 0x8100, 0x88a8, 0x9100); Cisco FabricPath (0x8903); RFC 3032 (MPLS label
  * stack); RFC 2516 (PPPoE); RFC 791 (IPv4); RFC 8200 (IPv6 and its extension
  * headers, section 4); RFC 2784/2890 (GRE, key); RFC 7348 (VXLAN); RFC 8926
  * (Geneve); 3GPP TS 29.281 (GTP-U); RFC 2003/4213 (IP-in-IP); RFC 9293 (TCP);
@@ -54,6 +54,7 @@ const char *fs_decode_reason_name(unsigned r)
         [FS_SKIP_NOT_IP] = "not IP",
         [FS_SKIP_TRUNCATED] = "truncated header",
         [FS_SKIP_MALFORMED] = "malformed header",
+        [FS_SKIP_FRAGMENT] = "later fragments (--fragments first)",
         [FS_NOTE_FRAGMENT] = "IP fragments",
         [FS_NOTE_FRAG_ORPHAN] = "fragments without their first fragment",
         [FS_NOTE_TUNNEL] = "decapsulated",
@@ -67,6 +68,7 @@ void fs_decode_opts_default(struct fs_decode_opts *o)
 {
     o->decap = FS_DECAP_ALL;
     o->vlan_in_key = 1;
+    o->later_fragments = 1;
     o->frag_timeout_ns = 30ull * 1000000000ull;
 }
 
@@ -219,7 +221,8 @@ static void udp_tunnels(struct ctx *c, struct fs_rd r)
             return;
         }
         uint16_t et = ethertype_from_nibble(&r);
-        if (et) try_tunnel(c, FS_TUNNEL_GTP, teid, et, r);
+        (void)teid; /* each side of a GTP tunnel picks its own TEID: in the key it would split every flow in two */
+        if (et) try_tunnel(c, FS_TUNNEL_GTP, 0, et, r);
     }
 }
 
@@ -327,7 +330,13 @@ static int finish_ip(struct ctx *c, uint8_t proto, struct fs_rd l4, uint32_t l4l
 {
     struct fs_pkt *o = c->out;
     o->key.proto = proto;
+    /* an inner packet starts clean: nothing of the outer transport header carries over */
+    o->key.pa = o->key.pb = 0;
+    o->tcp_flags = 0;
+    o->has_icmp = 0;
+    o->icmp_type = o->icmp_code = 0;
     if (later_frag) {
+        if (!c->d->opts.later_fragments) return FS_SKIP_FRAGMENT;
         c->d->stats.count[FS_NOTE_FRAGMENT]++;
         o->payload = l4len;
         if (!frag_lookup(c->d, o, frag_id)) c->d->stats.count[FS_NOTE_FRAG_ORPHAN]++;
@@ -434,10 +443,11 @@ static int dec_ip(struct ctx *c, struct fs_rd r)
 
 /* ---- link ---- */
 
+/* An Ethernet frame. Its own 802.1Q tags replace those of an outer frame (a
+ * VXLAN payload); an untagged inner frame keeps the outer frame's VLAN ids. */
 static int dec_ether(struct ctx *c, struct fs_rd r)
 {
     c->nvlan = 0;
-    c->vlan = c->vlan2 = 0;
     fs_rd_skip(&r, 12);
     uint16_t type = fs_rd_be16(&r);
     if (r.err) return FS_SKIP_TRUNCATED;
@@ -480,8 +490,12 @@ static int dec_ethertype(struct ctx *c, uint16_t type, struct fs_rd r)
             uint16_t tci = fs_rd_be16(&r);
             type = fs_rd_be16(&r);
             if (r.err) return FS_SKIP_TRUNCATED;
-            if (c->nvlan == 0) c->vlan = tci & 0x0fff;
-            else if (c->nvlan == 1) c->vlan2 = tci & 0x0fff;
+            if (c->nvlan == 0) {
+                c->vlan = tci & 0x0fff;
+                c->vlan2 = 0;
+            } else if (c->nvlan == 1) {
+                c->vlan2 = tci & 0x0fff;
+            }
             c->nvlan++;
             continue;
         }
@@ -498,6 +512,10 @@ static int dec_ethertype(struct ctx *c, uint16_t type, struct fs_rd r)
             continue;
         }
         case 0x6558: /* transparent Ethernet bridging: an Ethernet frame inside */
+            return dec_ether(c, r);
+        case 0x8903: /* Cisco FabricPath: FTag/TTL, then the classic Ethernet frame */
+            fs_rd_skip(&r, 2);
+            if (r.err) return FS_SKIP_TRUNCATED;
             return dec_ether(c, r);
         default:
             if (type <= 1500) { /* 802.3 length: LLC, maybe SNAP with an ethertype */
@@ -545,8 +563,16 @@ static int dec_link(struct ctx *c, uint32_t linktype, struct fs_rd r)
         if (r.err) return FS_SKIP_TRUNCATED;
         return dec_ethertype(c, proto, r);
     }
+    case 104: /* Cisco HDLC: address, control, then an ethertype */
     case 9:   /* PPP */
     case 50: { /* PPP in HDLC-like framing */
+        if (fs_rd_left(&r) >= 2 && (r.p[0] == 0x0f || r.p[0] == 0x8f)) { /* Cisco HDLC framing */
+            fs_rd_skip(&r, 2);
+            uint16_t et = fs_rd_be16(&r);
+            if (r.err) return FS_SKIP_TRUNCATED;
+            return dec_ethertype(c, et, r);
+        }
+        if (linktype == 104) return FS_SKIP_MALFORMED;
         if (fs_rd_left(&r) >= 2 && r.p[0] == 0xff && r.p[1] == 0x03) fs_rd_skip(&r, 2);
         uint16_t proto = fs_rd_be16(&r);
         if (r.err) return FS_SKIP_TRUNCATED;

@@ -31,6 +31,7 @@ enum fs_decode_reason {
     FS_SKIP_NOT_IP,         /* ARP, LLDP, STP, ...: no IP inside */
     FS_SKIP_TRUNCATED,      /* captured bytes end inside a header flowsift needs */
     FS_SKIP_MALFORMED,      /* header fields contradict each other */
+    FS_SKIP_FRAGMENT,       /* a later IP fragment, when asked to meter first fragments only */
     FS_SKIP_COUNT,
     /* counted, still metered: */
     FS_NOTE_FRAGMENT = FS_SKIP_COUNT, /* an IP fragment */
@@ -61,6 +62,8 @@ enum {
 struct fs_decode_opts {
     unsigned decap;          /* FS_DECAP_* mask: tunnels to look into (default FS_DECAP_ALL) */
     int vlan_in_key;         /* VLAN ids are part of the flow key (default 1) */
+    int later_fragments;     /* meter later IP fragments in their flow (default 1); 0 skips them, as
+                                nDPI and several other meters do */
     uint64_t frag_timeout_ns;/* how long a first fragment's ports are remembered (default 30 s) */
 };
 

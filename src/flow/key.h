@@ -19,7 +19,7 @@ struct fs_flow_key {
     uint16_t pa, pb;      /* ports (0 for protocols without ports) */
     uint16_t vlan;        /* outer 802.1Q id, 0 = none (or not part of the key) */
     uint16_t vlan2;       /* inner (QinQ) id, 0 = none */
-    uint32_t tunnel_id;   /* VXLAN/Geneve VNI, GTP TEID, GRE key; 0 = none */
+    uint32_t tunnel_id;   /* VXLAN/Geneve VNI or GRE key; 0 = none (GTP TEIDs differ per direction) */
     uint8_t proto;        /* IP protocol number */
     uint8_t ipver;        /* 4 or 6 */
     uint8_t tunnel_type;  /* enum fs_tunnel of the innermost decapsulated tunnel */
