@@ -106,13 +106,20 @@ void fs_flow_add(struct fs_flow *f, int from_b, const struct fs_pkt *p, enum fs_
     dir_add(&f->dir[from_b], p, packet_size(p, basis));
 }
 
-void fs_flow_orient(struct fs_flow *f)
+
+/* Swaps the endpoints and the two directions. */
+static void flip(struct fs_flow *f)
 {
-    if (!(f->state & FS_FLOW_SWAPPED)) return;
     fs_key_swap(&f->key);
     struct fs_flow_dir t = f->dir[0];
     f->dir[0] = f->dir[1];
     f->dir[1] = t;
+}
+
+void fs_flow_orient(struct fs_flow *f)
+{
+    if (!(f->state & FS_FLOW_SWAPPED)) return;
+    flip(f);
     f->state &= (uint8_t)~FS_FLOW_SWAPPED;
 }
 
@@ -171,14 +178,13 @@ static void dir_merge(struct fs_flow_dir *a, const struct fs_flow_dir *b)
 void fs_flow_merge(struct fs_flow *a, const struct fs_flow *bin)
 {
     struct fs_flow b = *bin;
-    if (memcmp(a->key.a, b.key.a, 16) != 0 || a->key.pa != b.key.pa) { /* other orientation */
-        fs_key_swap(&b.key);
-        struct fs_flow_dir t = b.dir[0];
-        b.dir[0] = b.dir[1];
-        b.dir[1] = t;
-    }
     uint64_t na = a->dir[0].packets + a->dir[1].packets, nb = b.dir[0].packets + b.dir[1].packets;
     int b_first = nb && (na == 0 || b.first_ns < a->first_ns);
+    if (memcmp(a->key.a, b.key.a, 16) != 0 || a->key.pa != b.key.pa) {
+        /* opposite orientations: the earlier part knows who initiated */
+        if (b_first) flip(a);
+        else flip(&b);
+    }
     iat_merge(&a->iat_min, &a->iat_max, &a->iat_sq, na, a->last_ns, a->first_ns, b.iat_min, b.iat_max, b.iat_sq, nb,
               b.first_ns, b.last_ns);
     for (int d = 0; d < 2; d++) dir_merge(&a->dir[d], &b.dir[d]);
