@@ -299,8 +299,9 @@ int fs_cmd_extract(int argc, char **argv)
     }
 
     int fields[FS_WRITER_MAX_FIELDS];
+    static char labels[FS_WRITER_MAX_FIELDS][FS_FIELD_LABEL_MAX];
     size_t bad = 0;
-    int nfields = fs_field_parse_list(fields_spec, fields, FS_WRITER_MAX_FIELDS, &bad);
+    int nfields = fs_field_parse_list(fields_spec, fields, labels, FS_WRITER_MAX_FIELDS, &bad);
     if (nfields <= 0) {
         fs_inputs_release(&inputs);
         return fs_cli_error(C, "--fields: unknown field or preset at '%s' (see 'flowsift fields')", fields_spec + bad) + 1;
@@ -324,7 +325,7 @@ int fs_cmd_extract(int argc, char **argv)
         fs_inputs_release(&inputs);
         return fs_cli_error(C, "out of memory");
     }
-    if (fs_writer_open(&x.writer, out_path, format, fields, nfields, &x.ctx)) {
+    if (fs_writer_open(&x.writer, out_path, format, fields, labels, nfields, &x.ctx)) {
         rc = fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
         goto out;
     }

@@ -292,13 +292,16 @@ void fs_field_presets_each(void (*fn)(void *arg, const char *name, const char *f
         fn(arg, presets[i].name, presets[i].fields ? presets[i].fields : "(all)", presets[i].help);
 }
 
-int fs_field_parse_list(const char *spec, int *out, int max, size_t *bad)
+int fs_field_parse_list(const char *spec, int *out, char (*labels)[FS_FIELD_LABEL_MAX], int max, size_t *bad)
 {
     build();
     const char *p = fs_field_preset(spec);
     if (p && strcmp(p, "*") == 0) {
         int n = 0;
-        for (size_t i = 0; i < NFIELDS && n < max; i++) out[n++] = (int)i;
+        for (size_t i = 0; i < NFIELDS && n < max; i++) {
+            if (labels) snprintf(labels[n], FS_FIELD_LABEL_MAX, "%s", table[i].name);
+            out[n++] = (int)i;
+        }
         return n;
     }
     const char *s = p ? p : spec;
@@ -306,7 +309,7 @@ int fs_field_parse_list(const char *spec, int *out, int max, size_t *bad)
     while (*s) {
         const char *e = strchr(s, ',');
         size_t len = e ? (size_t)(e - s) : strlen(s);
-        char name[64];
+        char name[FS_FIELD_LABEL_MAX];
         if (len == 0 || len >= sizeof name || n >= max) {
             if (bad) *bad = p ? 0 : (size_t)(s - spec);
             return -1;
@@ -318,6 +321,7 @@ int fs_field_parse_list(const char *spec, int *out, int max, size_t *bad)
             if (bad) *bad = p ? 0 : (size_t)(s - spec);
             return -1;
         }
+        if (labels) memcpy(labels[n], name, len + 1);
         out[n++] = id;
         s += len;
         if (*s == ',') s++;

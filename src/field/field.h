@@ -64,7 +64,9 @@ const char *fs_field_preset(const char *name);
 void fs_field_presets_each(void (*fn)(void *arg, const char *name, const char *fields, const char *help), void *arg);
 
 /* Parses "a,b,c" (or a preset name) into indexes. Returns the count, or -1 with
- * *bad set to the offending name's position in spec. */
-int fs_field_parse_list(const char *spec, int *out, int max, size_t *bad);
+ * *bad set to the offending name's position in spec. If labels is not NULL it
+ * receives each name as written (an alias stays an alias, for column headers). */
+#define FS_FIELD_LABEL_MAX 32
+int fs_field_parse_list(const char *spec, int *out, char (*labels)[FS_FIELD_LABEL_MAX], int max, size_t *bad);
 
 #endif

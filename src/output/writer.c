@@ -2,15 +2,18 @@
 #include "writer.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
-fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields, int nfields,
-                         const struct fs_field_ctx *ctx)
+fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields,
+                         char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx)
 {
     memset(w, 0, sizeof *w);
     if (nfields > FS_WRITER_MAX_FIELDS) return FS_ERR_ARG;
     w->format = format;
     memcpy(w->fields, fields, (size_t)nfields * sizeof *fields);
+    for (int i = 0; i < nfields; i++)
+        snprintf(w->labels[i], FS_FIELD_LABEL_MAX, "%s", labels ? labels[i] : fs_field_at((size_t)fields[i])->name);
     w->nfields = nfields;
     w->time_decimals = 6;
     if (ctx) w->ctx = *ctx;
@@ -25,7 +28,7 @@ static void header(struct fs_writer *w)
     if (w->format != FS_FORMAT_CSV) return;
     for (int i = 0; i < w->nfields; i++) {
         if (i) fs_outbuf_putc(&w->out, ',');
-        fs_outbuf_puts(&w->out, fs_field_at((size_t)w->fields[i])->name);
+        fs_outbuf_puts(&w->out, w->labels[i]);
     }
     fs_outbuf_putc(&w->out, '\n');
 }
@@ -68,7 +71,7 @@ void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow)
         if (i) fs_outbuf_putc(&w->out, ',');
         if (json) {
             fs_outbuf_putc(&w->out, '"');
-            fs_outbuf_puts(&w->out, fd->name);
+            fs_outbuf_puts(&w->out, w->labels[i]);
             fs_outbuf_puts(&w->out, "\":");
         }
         put_value(w, fd, &v);

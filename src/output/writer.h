@@ -23,6 +23,7 @@ struct fs_writer {
     struct fs_outbuf out;
     enum fs_format format;
     int fields[FS_WRITER_MAX_FIELDS];
+    char labels[FS_WRITER_MAX_FIELDS][FS_FIELD_LABEL_MAX]; /* column names and JSON keys */
     int nfields;
     int time_decimals;         /* 6 or 9 */
     struct fs_field_ctx ctx;
@@ -30,9 +31,10 @@ struct fs_writer {
     int header_done;
 };
 
-/* Opens path ("-" = standard output). The field list is copied. */
-fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields, int nfields,
-                         const struct fs_field_ctx *ctx);
+/* Opens path ("-" = standard output). The field list and labels are copied;
+ * labels may be NULL (then the fields' own names are used). */
+fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields,
+                         char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx);
 /* Sets the timestamp precision before the first record (6 = us, 9 = ns). */
 void fs_writer_set_time_decimals(struct fs_writer *w, int decimals);
 void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow);
