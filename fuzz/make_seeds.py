@@ -1,0 +1,95 @@
+"""Writes the starting corpus of the fuzz targets (fuzz/corpus/<target>/seed-*), built here from scratch and
+from the bundled sample capture (Unlicense). Inputs the fuzzers find later are added beside them with
+`fuzz_X -merge=1 corpus/X new/`. Run from the repository root: python3 fuzz/make_seeds.py"""
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
+from pcaplib import read_pcap, write_pcap, write_pcapng  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def ip4(src, dst, proto, payload, ident=1, frag=0):
+    h = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, frag, 64, proto, 0, bytes(src), bytes(dst))
+    return h + payload
+
+
+def ip6(src, dst, nh, payload):
+    return struct.pack(">IHBB16s16s", 0x60000000, len(payload), nh, 64, bytes(src), bytes(dst)) + payload
+
+
+def tcp(sp, dp, flags, data=b""):
+    return struct.pack(">HHIIBBHHH", sp, dp, 1, 0, 0x50, flags, 65535, 0, 0) + data
+
+
+def udp(sp, dp, data=b""):
+    return struct.pack(">HHHH", sp, dp, 8 + len(data), 0) + data
+
+
+def eth(t, payload, vlans=()):
+    h = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02"
+    for v in vlans:
+        h += struct.pack(">HH", 0x8100, v)
+    return h + struct.pack(">H", t) + payload
+
+
+A, B = [10, 0, 0, 1], [10, 0, 0, 2]
+A6, B6 = [0x20, 1, 0xd, 0xb8] + [0] * 11 + [1], [0x20, 1, 0xd, 0xb8] + [0] * 11 + [2]
+FRAMES = {
+    "tcp": eth(0x0800, ip4(A, B, 6, tcp(1234, 80, 0x02))),
+    "vlan-qinq": eth(0x0800, ip4(A, B, 17, udp(53, 53, b"q")), vlans=(10, 20)),
+    "ipv6-frag": eth(0x86DD, ip6(A6, B6, 44, bytes([17, 0, 0, 1, 0, 0, 0, 9]) + udp(5, 6, b"x" * 16))),
+    "ipv6-hbh": eth(0x86DD, ip6(A6, B6, 0, bytes([6, 0, 0, 0, 0, 0, 0, 0]) + tcp(1, 2, 0x10))),
+    "ipv4-later-frag": eth(0x0800, ip4(A, B, 17, b"y" * 24, ident=7, frag=3)),
+    "vxlan": eth(0x0800, ip4(A, B, 17, udp(1, 4789, struct.pack(">II", 0x08000000, 42 << 8) +
+                                      eth(0x0800, ip4(B, A, 6, tcp(5, 6, 0x12)))))),
+    "gre": eth(0x0800, ip4(A, B, 47, struct.pack(">HHI", 0x2000, 0x0800, 7) + ip4(B, A, 1, b"\x08\0" + b"\0" * 6))),
+    "gtp": eth(0x0800, ip4(A, B, 17, udp(2152, 2152, struct.pack(">BBHI", 0x30, 0xff, 28, 1) +
+                                      ip4(B, A, 17, udp(7, 8))))),
+    "geneve": eth(0x0800, ip4(A, B, 17, udp(1, 6081, struct.pack(">BBHI", 0, 0, 0x6558, 9 << 8) +
+                                        eth(0x86DD, ip6(A6, B6, 58, b"\x80\0\0\0"))))),
+    "mpls": eth(0x8847, struct.pack(">I", (5 << 12) | 0x100 | 64) + ip4(A, B, 6, tcp(1, 2, 0x11))),
+    "pppoe": eth(0x8864, struct.pack(">BBHHH", 0x11, 0, 1, 42, 0x0021) + ip4(A, B, 17, udp(1, 2))),
+    "ipip": eth(0x0800, ip4(A, B, 4, ip4(B, A, 6, tcp(9, 10, 0x04)))),
+}
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def main():
+    for name, frame in FRAMES.items():
+        write("decode", name, bytes([0, 1]) + frame)  # link type index 0 = Ethernet, options: decap all
+    write("decode", "raw-ip", bytes([1, 1]) + ip4(A, B, 6, tcp(1, 2, 0x18, b"data")))
+    write("decode", "null", bytes([2, 1]) + struct.pack("<I", 2) + ip4(A, B, 6, tcp(1, 2, 0x18)))
+    write("decode", "sll", bytes([4, 1]) + b"\0" * 14 + b"\x08\x00" + ip4(A, B, 17, udp(1, 2)))
+    write("decode", "sll2", bytes([5, 1]) + b"\x86\xdd" + b"\0" * 18 + ip6(A6, B6, 6, tcp(1, 2, 2)))
+    recs = [(1_600_000_000_000_000_000 + i * 1_000_000, len(f), f) for i, f in enumerate(FRAMES.values())]
+    tmp = os.path.join(OUT, "tmp.pcap")
+    os.makedirs(os.path.join(OUT, "capture"), exist_ok=True)
+    for label, kw in {"le-us": {}, "be-us": {"big_endian": True}, "le-ns": {"nsec": True}}.items():
+        write_pcap(tmp, 1, recs, **kw)
+        write("capture", f"pcap-{label}", open(tmp, "rb").read())
+    write_pcapng(tmp, 1, recs, tsresol=9)
+    write("capture", "pcapng-ns", open(tmp, "rb").read())
+    write_pcapng(tmp, 1, recs, tsresol=6, big_endian=True)
+    write("capture", "pcapng-be", open(tmp, "rb").read())
+    sample = os.path.join(os.path.dirname(OUT), "..", "samples", "many-protocols.pcap")
+    link, srecs = read_pcap(sample)
+    write_pcap(tmp, link, srecs[:40])
+    write("capture", "sample-head", open(tmp, "rb").read())
+    os.unlink(tmp)
+    for i, expr in enumerate(["proto tcp and dstp 22", "paysize == 0", "not (src net 10.0.0.0/8 or host ::1)",
+                              "end == fin || duration > 1.5k", "port 53 and udp and ip6", "tcp udp", "(((",
+                              "srcaddr != 2001:db8::1 && src_maxps >= 1500"]):
+        write("filter", str(i), expr.encode())
+
+
+if __name__ == "__main__":
+    main()
