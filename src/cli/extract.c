@@ -71,7 +71,7 @@ static void help(void)
            "      --size BASIS         packet size: ip (IP total length), frame (bytes on the wire)\n"
            "                           or payload (transport payload)                      [ip]\n"
            "      --stddev KIND        population or sample standard deviations          [population]\n"
-           "      --decap LIST         tunnels to decapsulate: gre,vxlan,geneve,gtp,ipip, all or none;\n"
+           "      --decap LIST         tunnels to decapsulate: gre,vxlan,geneve,gtp,ipip,teredo, all or none;\n"
            "                           a tunnel not listed is metered as its outer flow   [all]\n"
            "      --no-vlan-key        do not separate flows by VLAN id\n"
            "      --fragments WHICH    all: later IP fragments count in their flow; first: skip them\n"
@@ -255,7 +255,7 @@ int fs_cmd_extract(int argc, char **argv)
             break;
         case OPT_DECAP:
             if (parse_decap(optarg, &dopt.decap))
-                return fs_cli_error(C, "--decap takes all, none or a list of gre,vxlan,geneve,gtp,ipip") + 1;
+                return fs_cli_error(C, "--decap takes all, none or a list of gre,vxlan,geneve,gtp,ipip,teredo") + 1;
             break;
         case OPT_NOVLAN: dopt.vlan_in_key = 0; break;
         case OPT_FRAGS:

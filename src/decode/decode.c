@@ -9,7 +9,8 @@
  * References: IEEE 802.1Q (tags 0x8100, 0x88a8, 0x9100); Cisco FabricPath (0x8903); RFC 3032 (MPLS label
  * stack); RFC 2516 (PPPoE); RFC 791 (IPv4); RFC 8200 (IPv6 and its extension
  * headers, section 4); RFC 2784/2890 (GRE, key); RFC 7348 (VXLAN); RFC 8926
- * (Geneve); 3GPP TS 29.281 (GTP-U); RFC 2003/4213 (IP-in-IP); RFC 9293 (TCP);
+ * (Geneve); 3GPP TS 29.281 (GTP-U); RFC 2003/4213 (IP-in-IP); RFC 4380 (Teredo); RFC 8086
+ * (GRE-in-UDP); IEEE 802.1ah (PBB); IEEE 802.11 with radiotap; RFC 9293 (TCP);
  * RFC 768 (UDP); RFC 9260 (SCTP).
  */
 #include "decode.h"
@@ -184,6 +185,8 @@ static uint16_t ethertype_from_nibble(const struct fs_rd *r)
     return 0;
 }
 
+static void gre_tunnel(struct ctx *c, struct fs_rd r);
+
 static void udp_tunnels(struct ctx *c, struct fs_rd r)
 {
     unsigned decap = c->d->opts.decap;
@@ -200,6 +203,21 @@ static void udp_tunnels(struct ctx *c, struct fs_rd r)
         uint32_t vni = fs_rd_be32(&r) >> 8;
         fs_rd_skip(&r, (size_t)(b0 & 0x3f) * 4);
         if (!r.err && (b0 >> 6) == 0) try_tunnel(c, FS_TUNNEL_GENEVE, vni, ptype, r);
+    } else if ((decap & FS_DECAP_GRE) && dp == 4754) { /* GRE-in-UDP, RFC 8086 */
+        gre_tunnel(c, r);
+    } else if ((decap & FS_DECAP_TEREDO) && (dp == 3544 || sp == 3544)) { /* RFC 4380 section 5.1.1 */
+        for (int n = 0; n < 2 && fs_rd_left(&r) >= 2 && r.p[0] == 0; n++) {
+            if (r.p[1] == 1) { /* authentication indicator: lengths of client id and auth value */
+                if (fs_rd_left(&r) < 4) return;
+                size_t skip = 4u + r.p[2] + r.p[3] + 9u;
+                fs_rd_skip(&r, skip);
+            } else if (r.p[1] == 0) { /* origin indication */
+                fs_rd_skip(&r, 8);
+            } else {
+                return;
+            }
+        }
+        if (!r.err && fs_rd_left(&r) >= 40 && (r.p[0] >> 4) == 6) try_tunnel(c, FS_TUNNEL_TEREDO, 0, 0x86DD, r);
     } else if ((decap & FS_DECAP_GTP) && (dp == 2152 || sp == 2152)) { /* TS 29.281 section 5.1 */
         uint8_t flags = fs_rd_u8(&r);
         uint8_t type = fs_rd_u8(&r);
@@ -245,8 +263,8 @@ static void gre_tunnel(struct ctx *c, struct fs_rd r)
         if (r.err) return;
         ptype = pp == 0x21 ? 0x0800 : pp == 0x57 ? 0x86DD : 0;
         if (!ptype) return;
-    } else if (ptype == 0x88BE) { /* ERSPAN type II: 8-byte header, then Ethernet */
-        fs_rd_skip(&r, 8);
+    } else if (ptype == 0x88BE) { /* ERSPAN type II (sequence bit set): 8-byte header; type I: none */
+        if (fl & 0x1000) fs_rd_skip(&r, 8);
         ptype = 0x6558;
     } else if (ptype == 0x22EB) { /* ERSPAN type III: 12 bytes, +8 with the O flag */
         if (fs_rd_left(&r) < 12) return;
@@ -390,7 +408,7 @@ static int dec_ipv6(struct ctx *c, struct fs_rd r)
     const uint8_t *h = r.p;
     if ((h[0] >> 4) != 6) return FS_SKIP_MALFORMED;
     uint32_t total = 40u + (uint32_t)(h[4] << 8 | h[5]);
-    if (total == 40 && captured > 40 && h[6] != 59) total = (uint32_t)captured; /* jumbogram or offload */
+    if (total == 40 && captured > 40 && h[6] == 0) total = (uint32_t)captured; /* a jumbogram (RFC 2675) */
     if (captured < total) c->d->stats.count[FS_NOTE_SNAPLEN]++;
     memcpy(o->key.a, h + 8, 16);
     memcpy(o->key.b, h + 24, 16);
@@ -513,6 +531,15 @@ static int dec_ethertype(struct ctx *c, uint16_t type, struct fs_rd r)
         }
         case 0x6558: /* transparent Ethernet bridging: an Ethernet frame inside */
             return dec_ether(c, r);
+        case 0x88e7: /* 802.1ah provider backbone bridging: I-TAG, then the customer's frame */
+            fs_rd_skip(&r, 4);
+            if (r.err) return FS_SKIP_TRUNCATED;
+            return dec_ether(c, r);
+        case 0x8926: /* Cisco VN-Tag: 4 bytes, then an ethertype */
+            fs_rd_skip(&r, 4);
+            type = fs_rd_be16(&r);
+            if (r.err) return FS_SKIP_TRUNCATED;
+            continue;
         case 0x8903: /* Cisco FabricPath: FTag/TTL, then the classic Ethernet frame */
             fs_rd_skip(&r, 2);
             if (r.err) return FS_SKIP_TRUNCATED;
@@ -531,9 +558,39 @@ static int dec_ethertype(struct ctx *c, uint16_t type, struct fs_rd r)
     return FS_SKIP_MALFORMED;
 }
 
+/* An IEEE 802.11 frame: data frames carry LLC/SNAP with an ethertype (802.11-2020 section 9.2). */
+static int dec_80211(struct ctx *c, struct fs_rd r)
+{
+    if (fs_rd_left(&r) < 24) return FS_SKIP_TRUNCATED;
+    uint8_t fc0 = r.p[0], fc1 = r.p[1];
+    if (((fc0 >> 2) & 3) != 2) return FS_SKIP_NOT_IP;   /* not a data frame */
+    if (fc1 & 0x40) return FS_SKIP_NOT_IP;              /* protected: encrypted payload */
+    unsigned subtype = (fc0 >> 4) & 15;
+    if (subtype & 4) return FS_SKIP_NOT_IP;             /* null function: no body */
+    size_t hdr = 24;
+    if ((fc1 & 3) == 3) hdr += 6;                       /* to DS and from DS: a fourth address */
+    if (subtype & 8) hdr += 2;                          /* QoS control */
+    if ((subtype & 8) && (fc1 & 0x80)) hdr += 4;        /* HT control, with order bit on QoS frames */
+    fs_rd_skip(&r, hdr);
+    if (fs_rd_left(&r) < 8) return r.err ? FS_SKIP_TRUNCATED : FS_SKIP_NOT_IP;
+    if (!(r.p[0] == 0xaa && r.p[1] == 0xaa && r.p[2] == 0x03)) return FS_SKIP_NOT_IP;
+    fs_rd_skip(&r, 6);
+    uint16_t et = fs_rd_be16(&r);
+    return dec_ethertype(c, et, r);
+}
+
 static int dec_link(struct ctx *c, uint32_t linktype, struct fs_rd r)
 {
     switch (linktype) {
+    case 105: /* IEEE 802.11 */
+        return dec_80211(c, r);
+    case 127: { /* radiotap header (its length is little-endian at byte 2), then 802.11 */
+        if (fs_rd_left(&r) < 4) return FS_SKIP_TRUNCATED;
+        size_t len = (size_t)(r.p[2] | r.p[3] << 8);
+        fs_rd_skip(&r, len);
+        if (r.err) return FS_SKIP_TRUNCATED;
+        return dec_80211(c, r);
+    }
     case FS_LINK_ETHERNET:
         return dec_ether(c, r);
     case FS_LINK_RAW:

@@ -2,10 +2,11 @@
  * decode.h - turns a captured frame into the facts a flow meter needs.
  *
  * The decoder walks link layer (Ethernet, Linux cooked v1/v2, raw IP, BSD
- * null/loopback), 802.1Q/QinQ tags, MPLS, PPPoE, IPv4 and IPv6 with extension
- * headers, and TCP/UDP/SCTP/ICMP headers; it decapsulates GRE, VXLAN, Geneve,
- * GTP-U and IP-in-IP so that the inner flow is metered (each can be switched
- * off, and then the outer flow is metered). It never reads past the captured
+ * null/loopback, PPP, Cisco HDLC, 802.11 with or without radiotap), 802.1Q/QinQ
+ * tags, PBB, VN-Tag, FabricPath, MPLS, PPPoE, IPv4 and IPv6 with extension
+ * headers, and TCP/UDP/SCTP/ICMP headers; it decapsulates GRE (also in UDP, and
+ * ERSPAN I-III), VXLAN, Geneve, GTP-U, IP-in-IP and Teredo so that the inner flow
+ * is metered (each can be switched off, and then the outer flow is metered). It never reads past the captured
  * bytes: every read goes through struct fs_rd.
  *
  * Sizes come from the IP header, not the captured length, so a snaplen cut does
@@ -56,7 +57,8 @@ enum {
     FS_DECAP_GENEVE = 1u << FS_TUNNEL_GENEVE,
     FS_DECAP_GTP = 1u << FS_TUNNEL_GTP,
     FS_DECAP_IPIP = 1u << FS_TUNNEL_IPIP,
-    FS_DECAP_ALL = FS_DECAP_GRE | FS_DECAP_VXLAN | FS_DECAP_GENEVE | FS_DECAP_GTP | FS_DECAP_IPIP,
+    FS_DECAP_TEREDO = 1u << FS_TUNNEL_TEREDO,
+    FS_DECAP_ALL = FS_DECAP_GRE | FS_DECAP_VXLAN | FS_DECAP_GENEVE | FS_DECAP_GTP | FS_DECAP_IPIP | FS_DECAP_TEREDO,
 };
 
 struct fs_decode_opts {

@@ -32,7 +32,7 @@ static const struct fs_field base_fields[] = {
     T("ipver", FS_FT_U64, "", 0, M_IPVER, "IP version, 4 or 6"),
     T("vlan", FS_FT_U64, "", 0, M_VLAN, "outer 802.1Q VLAN id, 0 if untagged"),
     T("vlan2", FS_FT_U64, "", 0, M_VLAN2, "inner (QinQ) VLAN id, 0 if none"),
-    T("tunnel", FS_FT_STR, "", 0, M_TUNNEL, "innermost tunnel decapsulated: gre, vxlan, geneve, gtp, ipip or empty"),
+    T("tunnel", FS_FT_STR, "", 0, M_TUNNEL, "innermost tunnel decapsulated: gre, vxlan, geneve, gtp, ipip, teredo or empty"),
     T("tunnel_id", FS_FT_U64, "", 0, M_TUNNEL_ID, "VXLAN/Geneve VNI or GRE key; 0 if none (GTP: TEIDs differ per direction, not kept)"),
     T("icmp_type", FS_FT_U64, "", 0, M_ICMP_TYPE, "ICMP/ICMPv6 type of the first packet; empty for other protocols"),
     T("icmp_code", FS_FT_U64, "", 0, M_ICMP_CODE, "ICMP/ICMPv6 code of the first packet; empty for other protocols"),

@@ -35,6 +35,7 @@ enum fs_tunnel {
     FS_TUNNEL_GENEVE,
     FS_TUNNEL_GTP,
     FS_TUNNEL_IPIP,
+    FS_TUNNEL_TEREDO,
     FS_TUNNEL_COUNT
 };
 
