@@ -49,6 +49,12 @@ def run_flowsift(paths, *args, fields=FIELDS, check=False):
     return rows, p.returncode, p.stderr.decode("utf-8", "replace")
 
 
+TUNNELS = ["gre", "vxlan", "geneve", "gtp", "ipip", "teredo"]
+# Tools that report every layer of a tunnel (Zeek, tshark) are matched against several flowsift runs: all
+# tunnels opened, none, and each kind left closed (which yields the middle layer of a tunnel in a tunnel).
+DECAP_LAYERS = ["all", "none"] + [",".join(t for t in TUNNELS if t != x) for x in TUNNELS]
+
+
 def norm_addr(a):
     a = a.strip("[]")
     try:

@@ -4,7 +4,8 @@ tshark is an independent decoder available on every machine, so this test runs i
 ../shared/data/pcap that no other oracle covers (everything but pcap/ndpi). Conventions matched: no timeouts
 and no TCP teardown (tshark's conversations last the whole capture; its TCP streams that reuse ports are summed
 per 5-tuple here), frame bytes (--size frame), VLAN ids ignored (--no-vlan-key), no tunnel decapsulation
-(flowsift runs twice, --decap all and none: tshark taps every layer), IP reassembly off on both sides (-o ip.defragment:FALSE and
+(tshark taps every layer of a tunnel: flowsift runs with every tunnel opened, none, and each kind left
+closed), IP reassembly off on both sides (-o ip.defragment:FALSE and
 --fragments first). tshark prints bytes above 9999 rounded (e.g. "517 kB"): frames must match exactly and
 bytes to the printed precision.
 """
@@ -14,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from oracle_common import SKIP, Agreement, conv_key, data_dir, norm_addr, run_flowsift
+from oracle_common import DECAP_LAYERS, SKIP, Agreement, conv_key, data_dir, norm_addr, run_flowsift
 
 LINE = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+([\d,]+) (bytes|kB|MB|GB)\s+(\d+)\s+([\d,]+) (bytes|kB|MB|GB)")
 UNIT = {"bytes": 1, "kB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3}
@@ -82,7 +83,7 @@ def main():
                 if not theirs:
                     continue
                 ours = {}
-                for decap in ("all", "none"):  # tshark counts inner and outer conversations of a tunnel
+                for decap in DECAP_LAYERS:  # tshark counts every layer of a tunnel
                     rows, _, _ = run_flowsift([pcap], "--size", "frame", "--idle-timeout", "0", "--active-timeout",
                                               "0", "--tcp-teardown", "off", "--no-vlan-key", "--decap", decap,
                                               "--fragments", "first", "--keep-going")

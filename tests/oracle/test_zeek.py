@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-from oracle_common import Agreement, conv_key, data_dir, norm_addr, run_flowsift
+from oracle_common import DECAP_LAYERS, Agreement, conv_key, data_dir, norm_addr, run_flowsift
 
 PROTO = {"tcp": 6, "udp": 17, "icmp": 1}
 
@@ -83,9 +83,7 @@ def main():
                     t[i] += v
 
             ours_by_mode = []
-            tunnels = ["gre", "vxlan", "geneve", "gtp", "ipip", "teredo"]
-            # every layer Zeek logs: all tunnels opened, none, and each one left closed
-            for decap in ["all", "none"] + [",".join(t for t in tunnels if t != x) for x in tunnels]:
+            for decap in DECAP_LAYERS:  # Zeek logs every layer of a tunnel
                 rows, _, _ = run_flowsift([pcap], "--size", "ip", "--no-vlan-key", "--decap", decap,
                                           "--idle-timeout", "0", "--active-timeout", "0", "--tcp-teardown", "off",
                                           "--keep-going")
