@@ -20,7 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fs_capture_open_mem(&c, data, size, "fuzz", err, sizeof err) != FS_OK) return 0;
     struct fs_capture_pkt p;
     struct fs_pkt out;
-    for (int n = 0; n < 100000 && fs_capture_next(c, &p) == FS_OK; n++) fs_decode(&dec, &p, &out);
+    for (int n = 0; n < 100000 && fs_capture_next(c, &p) == FS_OK; n++) {
+        fs_decode(&dec, &p, &out);
+        while (fs_decode_pending(&dec, &out)) {
+        }
+    }
+    fs_decode_flush(&dec);
+    while (fs_decode_pending(&dec, &out)) {
+    }
     fs_capture_free(c);
     return 0;
 }

@@ -28,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .wirelen = (uint32_t)(size - 2), .linktype = links[data[0] % (sizeof links / sizeof links[0])] };
     struct fs_pkt out;
     if (fs_decode(&dec, &p, &out)) fs_meter_packet(&meter, &out);
+    if (size > 2 && data[2] == 0xff) fs_decode_flush(&dec); /* sometimes end the input here */
+    while (fs_decode_pending(&dec, &out)) fs_meter_packet(&meter, &out);
     if (meter.live > 10000) fs_meter_flush(&meter);
     return 0;
 }

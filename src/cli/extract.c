@@ -22,7 +22,8 @@
 #include "cli.h"
 
 static const char *const reason_keys[FS_REASON_COUNT] = {
-    "linktype", "not_ip", "truncated", "malformed", "later_fragment_skipped", "fragment", "frag_orphan", "tunnel", "tunnel_bad", "snaplen",
+    "linktype", "not_ip", "truncated", "malformed", "later_fragment_skipped", "fragment", "frag_orphan", "tunnel",
+    "tunnel_bad", "snaplen", "reasm_merged", "reasm_datagrams", "reasm_released",
 };
 
 struct extract {
@@ -44,6 +45,15 @@ static void on_flow(void *arg, struct fs_flow *f)
         return;
     }
     fs_writer_flow(&x->writer, f);
+}
+
+/* Meters the fragments the decoder released from reassembly. */
+static fs_result meter_pending(struct extract *x)
+{
+    struct fs_pkt p;
+    while (fs_decode_pending(&x->dec, &p))
+        if (fs_meter_packet(&x->meter, &p) != FS_OK) return FS_ERR_NOMEM;
+    return FS_OK;
 }
 
 static void help(void)
@@ -354,8 +364,10 @@ int fs_cmd_extract(int argc, char **argv)
         while ((r = fs_capture_next(cap, &cp)) == FS_OK) {
             if (fs_decode(&x.dec, &cp, &pkt) && fs_meter_packet(&x.meter, &pkt) != FS_OK) {
                 r = FS_ERR_NOMEM;
-                snprintf(err, sizeof err, "out of memory for flows after %llu live flows; lower --max-flows",
-                         (unsigned long long)x.meter.live);
+                break;
+            }
+            if (meter_pending(&x) != FS_OK) {
+                r = FS_ERR_NOMEM;
                 break;
             }
             if ((++n & 0xffff) == 0)
@@ -367,7 +379,9 @@ int fs_cmd_extract(int argc, char **argv)
         done_bytes += inputs.v[i].size ? inputs.v[i].size : got;
         if (r != FS_EOF) {
             fs_progress_done(&prog);
-            if (r == FS_ERR_NOMEM) fs_cli_error(C, "%s", err);
+            if (r == FS_ERR_NOMEM)
+                fs_cli_error(C, "out of memory for flows after %llu live flows; lower --max-flows",
+                             (unsigned long long)x.meter.live);
             else fs_cli_error(C, "%s (%llu packets read from this file are kept)", fs_capture_error(cap),
                               (unsigned long long)n);
             x.files_damaged++;
@@ -377,6 +391,8 @@ int fs_cmd_extract(int argc, char **argv)
         }
         fs_capture_free(cap);
     }
+    fs_decode_flush(&x.dec);
+    if (meter_pending(&x) != FS_OK) rc = fs_cli_error(C, "out of memory for flows");
     fs_meter_flush(&x.meter);
     fs_progress_done(&prog);
     double elapsed = fs_now_seconds() - t0, cpu = fs_cpu_seconds() - cpu0;

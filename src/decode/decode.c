@@ -19,8 +19,10 @@
 #include <string.h>
 
 #include "../util/rd.h"
+#include "reasm.h"
 
 #define OK (-1)
+#define HELD (-2) /* a fragment kept for reassembly: metered later */
 #define MAX_DEPTH 4
 #define FRAG_SLOTS 16384
 #define FRAG_PROBE 4
@@ -61,6 +63,9 @@ const char *fs_decode_reason_name(unsigned r)
         [FS_NOTE_TUNNEL] = "decapsulated",
         [FS_NOTE_TUNNEL_BAD] = "undecodable tunnel payload (outer flow metered)",
         [FS_NOTE_SNAPLEN] = "cut by snaplen",
+        [FS_NOTE_HELD] = "tunnel fragments merged into reassembled datagrams",
+        [FS_NOTE_REASSEMBLED] = "tunnel datagrams reassembled",
+        [FS_NOTE_REASM_RELEASED] = "tunnel fragments left unassembled (outer flow metered)",
     };
     return r < FS_REASON_COUNT ? names[r] : "?";
 }
@@ -79,7 +84,11 @@ int fs_decoder_init(struct fs_decoder *d, const struct fs_decode_opts *opts)
     if (opts) d->opts = *opts;
     else fs_decode_opts_default(&d->opts);
     d->frags = calloc(FRAG_SLOTS, sizeof *d->frags);
-    if (!d->frags) return -1;
+    d->reasm = calloc(1, sizeof *d->reasm);
+    if (!d->frags || !d->reasm || fs_reasm_init(d->reasm)) {
+        fs_decoder_release(d);
+        return -1;
+    }
     d->frag_mask = FRAG_SLOTS - 1;
     return 0;
 }
@@ -88,6 +97,9 @@ void fs_decoder_release(struct fs_decoder *d)
 {
     free(d->frags);
     d->frags = NULL;
+    if (d->reasm) fs_reasm_release(d->reasm);
+    free(d->reasm);
+    d->reasm = NULL;
 }
 
 /* ---- fragment table: first fragment's ports by (addresses, id, proto) ---- */
@@ -343,8 +355,60 @@ static void look_inside(struct ctx *c, uint8_t proto, struct fs_rd l4)
 
 /* ---- network ---- */
 
-static int finish_ip(struct ctx *c, uint8_t proto, struct fs_rd l4, uint32_t l4len, int later_frag, uint32_t frag_id,
-                     int first_frag)
+/* Would this first fragment's datagram be decapsulated? (Then it is worth reassembling.) */
+static int tunnel_carrier(const struct ctx *c, uint8_t proto)
+{
+    unsigned decap = c->d->opts.decap;
+    uint16_t sp = c->out->key.pa, dp = c->out->key.pb;
+    if (proto == 17)
+        return ((decap & FS_DECAP_VXLAN) && dp == 4789) || ((decap & FS_DECAP_GENEVE) && dp == 6081) ||
+               ((decap & FS_DECAP_GRE) && dp == 4754) || ((decap & FS_DECAP_TEREDO) && (dp == 3544 || sp == 3544)) ||
+               ((decap & FS_DECAP_GTP) && (dp == 2152 || sp == 2152));
+    if (proto == 47) return (decap & FS_DECAP_GRE) != 0;
+    if (proto == 4 || proto == 41) return (decap & FS_DECAP_IPIP) != 0;
+    return 0;
+}
+
+struct frag_info {
+    int is_frag;        /* the packet is a fragment */
+    uint32_t id;
+    uint32_t off;       /* byte offset of its data in the datagram's transport bytes */
+    int more;           /* more fragments follow */
+    int reasm_ok;       /* its data starts at the transport header (no headers between) */
+    uint32_t hdr_len;   /* IP header bytes before the transport bytes */
+};
+
+static void note_released(struct ctx *c, uint32_t n) { c->d->stats.count[FS_NOTE_REASM_RELEASED] += n; }
+
+/* A later fragment of a datagram being reassembled: held, or completing it (then the whole datagram is
+ * decoded and one packet metered). Returns HELD, OK or a skip reason; -3 when it is not reassembled. */
+static int reasm_later(struct ctx *c, uint8_t proto, struct fs_rd l4, uint32_t l4len, const struct frag_info *fi)
+{
+    struct fs_pkt *o = c->out;
+    struct fs_reasm_slot *slot = fs_reasm_find(c->d->reasm, o, fi->id);
+    if (!slot) return -3;
+    o->payload = l4len;
+    if (!fi->reasm_ok || fs_rd_left(&l4) < l4len || fs_reasm_add(slot, o, fi->off, l4.p, l4len, fi->more) < 0) {
+        note_released(c, fs_reasm_drop(c->d->reasm, slot)); /* cannot complete: its fragments go out as they are */
+        return -3;
+    }
+    if (!fs_reasm_complete(slot)) return HELD;
+    uint64_t ts = o->ts_ns;
+    *o = slot->first;
+    o->ts_ns = ts;
+    o->wirelen = slot->wire_sum;
+    o->ip_len = slot->hdr_len + slot->total;
+    o->is_fragment = 0; /* one whole datagram now */
+    c->d->stats.count[FS_NOTE_REASSEMBLED]++;
+    c->d->stats.count[FS_NOTE_HELD] += (uint64_t)slot->nfrags - 1; /* the completing one is metered now */
+    struct fs_rd whole = fs_rd_make(slot->buf, slot->total);
+    slot->used = 0;
+    int rc = dec_l4(c, proto, whole, (uint32_t)fs_rd_left(&whole));
+    if (rc == OK) look_inside(c, proto, whole);
+    return rc;
+}
+
+static int finish_ip(struct ctx *c, uint8_t proto, struct fs_rd l4, uint32_t l4len, const struct frag_info *fi)
 {
     struct fs_pkt *o = c->out;
     o->key.proto = proto;
@@ -353,22 +417,34 @@ static int finish_ip(struct ctx *c, uint8_t proto, struct fs_rd l4, uint32_t l4l
     o->tcp_flags = 0;
     o->has_icmp = 0;
     o->icmp_type = o->icmp_code = 0;
-    if (later_frag) {
+    if (!fi->is_frag) {
+        int rc = dec_l4(c, proto, l4, l4len);
+        if (rc == OK) look_inside(c, proto, l4);
+        return rc;
+    }
+    c->d->stats.count[FS_NOTE_FRAGMENT]++;
+    o->is_fragment = 1;
+    note_released(c, fs_reasm_expire(c->d->reasm, o->ts_ns, c->d->opts.frag_timeout_ns));
+    if (fi->off > 0) { /* a later fragment: no transport header */
         if (!c->d->opts.later_fragments) return FS_SKIP_FRAGMENT;
-        c->d->stats.count[FS_NOTE_FRAGMENT]++;
+        int rc = reasm_later(c, proto, l4, l4len, fi);
+        if (rc != -3) return rc;
+        o->key.pa = o->key.pb = 0;
         o->payload = l4len;
-        if (!frag_lookup(c->d, o, frag_id)) c->d->stats.count[FS_NOTE_FRAG_ORPHAN]++;
+        if (!frag_lookup(c->d, o, fi->id)) c->d->stats.count[FS_NOTE_FRAG_ORPHAN]++;
         return OK;
     }
     int rc = dec_l4(c, proto, l4, l4len);
     if (rc != OK) return rc;
-    if (first_frag) {
-        c->d->stats.count[FS_NOTE_FRAGMENT]++;
-        frag_remember(c->d, o, frag_id);
-        return OK; /* a tunnel split over fragments is metered as its outer flow */
+    frag_remember(c->d, o, fi->id);
+    if (fi->more && fi->reasm_ok && c->d->opts.later_fragments && fs_rd_left(&l4) >= l4len && tunnel_carrier(c, proto)) {
+        uint32_t released = 0;
+        struct fs_reasm_slot *slot = fs_reasm_start(c->d->reasm, o, fi->id, fi->hdr_len, &released);
+        note_released(c, released);
+        if (slot && fs_reasm_add(slot, o, 0, l4.p, l4len, 1) == 0) return HELD;
+        if (slot) slot->used = 0;
     }
-    look_inside(c, proto, l4);
-    return OK;
+    return OK; /* metered as its outer flow */
 }
 
 static int dec_ipv4(struct ctx *c, struct fs_rd r)
@@ -395,9 +471,9 @@ static int dec_ipv4(struct ctx *c, struct fs_rd r)
     o->ip_len = total;
     fs_rd_skip(&r, ihl);
     struct fs_rd l4 = fs_rd_sub(&r, total - ihl, NULL);
-    int later = (fragf & 0x1fff) != 0;
-    int first = !later && (fragf & 0x2000);
-    return finish_ip(c, h[9], l4, total - ihl, later, id, first);
+    struct frag_info fi = { .is_frag = (fragf & 0x3fff) != 0, .id = id, .off = (uint32_t)(fragf & 0x1fff) * 8,
+                            .more = (fragf & 0x2000) != 0, .reasm_ok = 1, .hdr_len = ihl };
+    return finish_ip(c, h[9], l4, total - ihl, &fi);
 }
 
 static int dec_ipv6(struct ctx *c, struct fs_rd r)
@@ -418,8 +494,9 @@ static int dec_ipv6(struct ctx *c, struct fs_rd r)
     fs_rd_skip(&r, 40);
     struct fs_rd p = fs_rd_sub(&r, total - 40, NULL);
     uint32_t left = total - 40; /* bytes of the IP payload per the header */
-    int later = 0, first = 0;
-    uint32_t frag_id = 0;
+    struct frag_info fi = { 0 };
+    uint32_t left_after_frag = 0;
+    int frag_hdr = 0;
     for (int n = 0; n < 16; n++) { /* RFC 8200 section 4 */
         uint32_t len;
         if (nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 || nh == 140) {
@@ -431,9 +508,12 @@ static int dec_ipv6(struct ctx *c, struct fs_rd r)
         } else if (nh == 44) { /* fragment header, section 4.5 */
             if (!fs_rd_need(&p, 8)) return FS_SKIP_TRUNCATED;
             uint16_t offm = (uint16_t)(p.p[2] << 8 | p.p[3]);
-            frag_id = (uint32_t)p.p[4] << 24 | (uint32_t)p.p[5] << 16 | (uint32_t)p.p[6] << 8 | p.p[7];
-            later = (offm >> 3) != 0;
-            first = !later && (offm & 1);
+            fi.is_frag = 1;
+            fi.id = (uint32_t)p.p[4] << 24 | (uint32_t)p.p[5] << 16 | (uint32_t)p.p[6] << 8 | p.p[7];
+            fi.off = (uint32_t)(offm >> 3) * 8;
+            fi.more = offm & 1;
+            if (fi.off == 0 && !fi.more) fi.is_frag = 0; /* an atomic fragment (RFC 6946): a whole packet */
+            frag_hdr = 1;
             len = 8;
         } else {
             break;
@@ -444,9 +524,13 @@ static int dec_ipv6(struct ctx *c, struct fs_rd r)
         if (p.err) return FS_SKIP_TRUNCATED;
         left -= len;
         nh = next;
-        if (later) break; /* what follows a later fragment's header is not a header */
+        if (frag_hdr) left_after_frag = left;
+        frag_hdr = 0;
+        if (fi.off > 0) break; /* what follows a later fragment's header is not a header */
     }
-    return finish_ip(c, nh, p, left, later, frag_id, first);
+    fi.reasm_ok = fi.is_frag && left == left_after_frag;
+    fi.hdr_len = total - left;
+    return finish_ip(c, nh, p, left, &fi);
 }
 
 static int dec_ip(struct ctx *c, struct fs_rd r)
@@ -649,10 +733,21 @@ int fs_decode(struct fs_decoder *d, const struct fs_capture_pkt *cp, struct fs_p
     out->wirelen = cp->wirelen;
     struct ctx c = { .d = d, .out = out };
     int rc = dec_link(&c, cp->linktype, fs_rd_make(cp->data, cp->caplen));
+    if (rc == HELD) {
+        d->stats.decoded++;
+        return 0;
+    }
     if (rc != OK) {
         d->stats.count[rc]++;
         return 0;
     }
     d->stats.decoded++;
     return 1;
+}
+
+int fs_decode_pending(struct fs_decoder *d, struct fs_pkt *out) { return fs_reasm_pop(d->reasm, out); }
+
+void fs_decode_flush(struct fs_decoder *d)
+{
+    d->stats.count[FS_NOTE_REASM_RELEASED] += fs_reasm_expire(d->reasm, UINT64_MAX, 0);
 }

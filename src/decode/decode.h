@@ -15,7 +15,8 @@
  *
  * A decoder is stateful only through its fragment table, which maps IP fragment
  * ids to the ports of their first fragment so that later fragments are counted
- * in their flow. One decoder per reading thread; it owns its table.
+ * in their flow, and its reassembly of fragmented tunnel datagrams (reasm.h).
+ * One decoder per reading thread; it owns both.
  */
 #ifndef FS_DECODE_H
 #define FS_DECODE_H
@@ -40,6 +41,9 @@ enum fs_decode_reason {
     FS_NOTE_TUNNEL,         /* packet was decapsulated */
     FS_NOTE_TUNNEL_BAD,     /* tunnel payload undecodable: outer flow metered instead */
     FS_NOTE_SNAPLEN,        /* frame cut by the snaplen (sizes still from headers) */
+    FS_NOTE_HELD,           /* fragments of a tunnel datagram held for reassembly */
+    FS_NOTE_REASSEMBLED,    /* tunnel datagrams reassembled: one inner packet each */
+    FS_NOTE_REASM_RELEASED, /* held fragments released unassembled (timeout, table full, end): outer packets */
     FS_REASON_COUNT
 };
 
@@ -81,15 +85,18 @@ struct fs_pkt {
     uint8_t tcp_flags;       /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80 */
     uint8_t icmp_type, icmp_code;
     uint8_t has_icmp;
+    uint8_t is_fragment;     /* an IP fragment (first or later) */
 };
 
 struct fs_frag_entry;
+struct fs_reasm;
 
 struct fs_decoder {
     struct fs_decode_opts opts;
     struct fs_decode_stats stats;
     struct fs_frag_entry *frags;   /* owned: fixed-size fragment table */
     size_t frag_mask;
+    struct fs_reasm *reasm;        /* owned: tunnel datagrams being reassembled (reasm.h) */
 };
 
 /* Sets up a caller-owned decoder (allocates the fragment table). */
@@ -97,7 +104,15 @@ int fs_decoder_init(struct fs_decoder *d, const struct fs_decode_opts *opts);
 void fs_decoder_release(struct fs_decoder *d);
 
 /* Decodes one frame. Returns 1 and fills *out when the packet is to be metered,
- * 0 when it was skipped (the reason is counted in d->stats). */
+ * 0 when it was skipped (the reason is counted in d->stats) or held for
+ * reassembly (FS_NOTE_HELD). After each call, fs_decode_pending() must be
+ * drained: fragments released from reassembly come out there. */
 int fs_decode(struct fs_decoder *d, const struct fs_capture_pkt *cp, struct fs_pkt *out);
+
+/* Next released fragment to meter (an outer packet); 0 when there is none. */
+int fs_decode_pending(struct fs_decoder *d, struct fs_pkt *out);
+
+/* End of input: releases every datagram still being reassembled (then drain fs_decode_pending). */
+void fs_decode_flush(struct fs_decoder *d);
 
 #endif

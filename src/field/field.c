@@ -15,7 +15,7 @@ enum metric {
     M_TUNNEL, M_TUNNEL_ID, M_ICMP_TYPE, M_ICMP_CODE, M_END,
     /* per direction or total */
     M_PACKETS, M_SIZE, M_PAYSIZE, M_NOPAY, M_AVGPS, M_MINPS, M_MAXPS, M_STDDPS, M_AVGPAYS, M_MINPAYS, M_MAXPAYS,
-    M_STDDPAYS, M_AVGIAT, M_MINIAT, M_MAXIAT, M_STDDIAT, M_FLAGS, M_FLAG0 /* + FS_TCP_* */
+    M_STDDPAYS, M_AVGIAT, M_MINIAT, M_MAXIAT, M_STDDIAT, M_FRAGS, M_FLAGS, M_FLAG0 /* + FS_TCP_* */
 };
 
 #define T(n, ty, unit, dec, m, help) { n, ty, unit, help, dec, m, -1 }
@@ -65,6 +65,7 @@ static const struct dir_metric dir_metrics[] = {
     { "miniat", FS_FT_DOUBLE, "us", 3, M_MINIAT, "smallest inter-arrival time" },
     { "maxiat", FS_FT_DOUBLE, "us", 3, M_MAXIAT, "largest inter-arrival time" },
     { "stddiat", FS_FT_DOUBLE, "us", 3, M_STDDIAT, "standard deviation of inter-arrival time" },
+    { "frags", FS_FT_U64, "packets", 0, M_FRAGS, "packets that were IP fragments" },
     { "flags", FS_FT_STR, "", 0, M_FLAGS, "TCP flags seen, as CEUAPRSF with '.' for absent ones" },
     { "fin", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_FIN, "packets with TCP FIN" },
     { "syn", FS_FT_U64, "packets", 0, M_FLAG0 + FS_TCP_SYN, "packets with TCP SYN" },
@@ -136,7 +137,7 @@ int fs_field_find(const char *name)
 
 /* Per-direction or total aggregate of the record. */
 struct agg {
-    uint64_t packets, bytes, payload, nopay, first, last;
+    uint64_t packets, bytes, payload, nopay, first, last, frags;
     fs_u128 size_sq, pay_sq, iat_sq;
     uint64_t size_min, size_max, pay_min, pay_max, iat_min, iat_max;
     uint64_t flags[FS_TCP_NFLAGS];
@@ -148,9 +149,9 @@ static void agg_of(const struct fs_flow *f, int dir, struct agg *a)
     memset(a, 0, sizeof *a);
     if (dir >= 0) {
         const struct fs_flow_dir *d = &f->dir[dir];
-        *a = (struct agg){ d->packets, d->bytes, d->payload, d->nopay, d->first_ns, d->last_ns, d->size_sq, d->pay_sq,
-                           d->iat_sq, d->size_min, d->size_max, d->pay_min, d->pay_max, d->iat_min, d->iat_max,
-                           { 0 }, d->flags_or };
+        *a = (struct agg){ d->packets, d->bytes, d->payload, d->nopay, d->first_ns, d->last_ns, d->frags, d->size_sq,
+                           d->pay_sq, d->iat_sq, d->size_min, d->size_max, d->pay_min, d->pay_max, d->iat_min,
+                           d->iat_max, { 0 }, d->flags_or };
         for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] = d->flags[i];
         return;
     }
@@ -162,6 +163,7 @@ static void agg_of(const struct fs_flow *f, int dir, struct agg *a)
         a->bytes += d->bytes;
         a->payload += d->payload;
         a->nopay += d->nopay;
+        a->frags += d->frags;
         a->size_sq += d->size_sq;
         a->pay_sq += d->pay_sq;
         if (!any || d->size_min < a->size_min) a->size_min = d->size_min;
@@ -230,6 +232,7 @@ void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field
     case M_SIZE: set_u(v, a.bytes); return;
     case M_PAYSIZE: set_u(v, a.payload); return;
     case M_NOPAY: set_u(v, a.nopay); return;
+    case M_FRAGS: set_u(v, a.frags); return;
     case M_AVGPS: set_d(v, fs_stat_of(n, (double)a.bytes, (long double)a.size_sq, sample).mean); return;
     case M_STDDPS: set_d(v, fs_stat_of(n, (double)a.bytes, (long double)a.size_sq, sample).stddev); return;
     case M_MINPS: set_u(v, n ? a.size_min : 0); return;

@@ -55,6 +55,7 @@ static void dir_add(struct fs_flow_dir *d, const struct fs_pkt *p, uint32_t size
     d->bytes += size;
     d->payload += pay;
     d->nopay += pay == 0;
+    d->frags += p->is_fragment;
     d->size_sq += (fs_u128)size * size;
     d->pay_sq += (fs_u128)pay * pay;
     uint8_t fl = p->tcp_flags;
@@ -172,6 +173,7 @@ static void dir_merge(struct fs_flow_dir *a, const struct fs_flow_dir *b)
     if (b->pay_min < a->pay_min) a->pay_min = b->pay_min;
     if (b->pay_max > a->pay_max) a->pay_max = b->pay_max;
     for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] += b->flags[i];
+    a->frags += b->frags;
     a->flags_or |= b->flags_or;
 }
 

@@ -53,8 +53,9 @@ struct fs_flow_dir {
     uint32_t size_min, size_max;
     uint32_t pay_min, pay_max;
     uint32_t flags[FS_TCP_NFLAGS]; /* packets with each TCP flag set */
+    uint32_t frags;        /* packets that were IP fragments */
     uint8_t flags_or;
-    uint8_t pad[7];
+    uint8_t pad[3];
 };
 
 struct fs_flow {
