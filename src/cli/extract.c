@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -331,6 +332,8 @@ int fs_cmd_extract(int argc, char **argv)
                     (unsigned long long)inputs.skipped_not_capture, inputs.skipped_not_capture == 1 ? "" : "s");
 
     int rc = 0;
+    /* a fresh hash seed per run, so crafted traffic cannot aim at one bucket; records do not depend on it */
+    if (getrandom(&mo.seed, sizeof mo.seed, 0) != (ssize_t)sizeof mo.seed) mo.seed ^= (uint64_t)fs_now_seconds();
     if (fs_decoder_init(&x.dec, &dopt) || fs_meter_init(&x.meter, &mo, on_flow, &x)) {
         fs_inputs_release(&inputs);
         return fs_cli_error(C, "out of memory");
