@@ -418,13 +418,6 @@ uint64_t fs_capture_bytes_read(const struct fs_capture *c) { return c->base + c-
 int fs_capture_is_nanosecond(const struct fs_capture *c) { return c->nsec; }
 uint64_t fs_capture_skipped_blocks(const struct fs_capture *c) { return c->skipped_blocks; }
 
-const char *fs_capture_format(const struct fs_capture *c)
-{
-    if (c->fmt == FMT_PCAPNG) return "pcapng";
-    if (c->rechdr == 24) return "pcap-modified";
-    return c->pcap_ns ? "pcap-ns" : "pcap";
-}
-
 void fs_capture_free(struct fs_capture *c)
 {
     if (!c) return;

@@ -68,7 +68,6 @@ fs_result fs_capture_next(struct fs_capture *c, struct fs_capture_pkt *pkt);
 const char *fs_capture_error(const struct fs_capture *c);
 uint64_t fs_capture_bytes_read(const struct fs_capture *c);
 int fs_capture_is_nanosecond(const struct fs_capture *c); /* pcap ns magic, or pcapng resolution finer than 1 us */
-const char *fs_capture_format(const struct fs_capture *c); /* "pcap", "pcap-ns", "pcapng", ... */
 uint64_t fs_capture_skipped_blocks(const struct fs_capture *c); /* pcapng blocks skipped as unknown */
 
 void fs_capture_free(struct fs_capture *c);

@@ -76,13 +76,18 @@ const char *fs_human_bytes(double v, char *buf, size_t len)
     return buf;
 }
 
+static void report(const char *cmd, const char *level, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "flowsift %s: %s: ", cmd, level);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int fs_cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "flowsift %s: error: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report(cmd, "error", fmt, ap);
     va_end(ap);
     return 1;
 }
@@ -91,9 +96,7 @@ void fs_cli_warn(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "flowsift %s: warning: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report(cmd, "warning", fmt, ap);
     va_end(ap);
 }
 

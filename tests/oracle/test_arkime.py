@@ -91,11 +91,10 @@ def main():
                 payload_known.add(k)
             add(theirs, k, (norm_addr(src["ip"]), src.get("port", 0)), (src.get("packets", 0), src.get("bytes", 0)),
                 (dst.get("packets", 0), dst.get("bytes", 0)), cb or 0, sb or 0)
-        linktype_only = all(r is None for r in rows) and not rows
         for k, t in theirs.items():
             ex = f"{base}: {k} ({t[6]} Arkime sessions)"
             o = ours.get(k)
-            if o is None and linktype_only and unsupported_link(pcap):
+            if o is None and not rows and unsupported_link(pcap):
                 ag.skip("link type flowsift does not decode (802.11 radiotap)")
                 continue
             if o is None:
