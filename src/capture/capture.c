@@ -67,13 +67,18 @@ static fs_result fail(struct fs_capture *c, fs_result rc, uint64_t off, const ch
     return rc;
 }
 
-static uint32_t get32(const struct fs_capture *c, const uint8_t *p)
+static inline uint32_t get32(const struct fs_capture *c, const uint8_t *p)
 {
-    if (c->be) return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return c->be ? __builtin_bswap32(v) : v;
+#else
+    return c->be ? v : __builtin_bswap32(v);
+#endif
 }
 
-static uint16_t get16(const struct fs_capture *c, const uint8_t *p)
+static inline uint16_t get16(const struct fs_capture *c, const uint8_t *p)
 {
     if (c->be) return (uint16_t)(p[0] << 8 | p[1]);
     return (uint16_t)(p[1] << 8 | p[0]);

@@ -139,12 +139,13 @@ void fs_progress_update(struct fs_progress *p, uint64_t bytes, uint64_t packets,
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
         bar[width] = 0;
         double eta = frac > 0.001 ? el / frac - el : 0;
-        fprintf(stderr, "\r[%s] %3.0f%%  %s / %s  %.2f Mpps  %s flows  ETA %.0fs \033[K", bar, frac * 100,
+        char fl[48] = "";
+        if (flows != UINT64_MAX) snprintf(fl, sizeof fl, "  %s flows", fs_human_int(flows, b3, sizeof b3));
+        fprintf(stderr, "\r[%s] %3.0f%%  %s / %s  %.2f Mpps%s  ETA %.0fs \033[K", bar, frac * 100,
                 fs_human_bytes((double)bytes, b1, sizeof b1), fs_human_bytes((double)p->total_bytes, b2, sizeof b2),
-                rate, fs_human_int(flows, b3, sizeof b3), eta);
+                rate, fl, eta);
     } else {
-        fprintf(stderr, "\r%s read  %.2f Mpps  %s flows \033[K", fs_human_bytes((double)bytes, b1, sizeof b1), rate,
-                fs_human_int(flows, b3, sizeof b3));
+        fprintf(stderr, "\r%s read  %.2f Mpps \033[K", fs_human_bytes((double)bytes, b1, sizeof b1), rate);
     }
 }
 

@@ -26,7 +26,7 @@ const char *fs_human_bytes(double v, char *buf, size_t len);
 int fs_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fs_cli_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Progress bar on stderr, redrawn at most 5 times a second. */
+/* Progress bar on stderr, redrawn at most 5 times a second; flows UINT64_MAX = not known. */
 struct fs_progress {
     int enabled;
     uint64_t total_bytes;     /* 0 = unknown */

@@ -20,6 +20,7 @@
 #include "../filter/filter.h"
 #include "../flow/meter.h"
 #include "../output/writer.h"
+#include "../pipeline/pipeline.h"
 #include "cli.h"
 
 static const char *const reason_keys[FS_REASON_COUNT] = {
@@ -27,25 +28,45 @@ static const char *const reason_keys[FS_REASON_COUNT] = {
     "tunnel_bad", "snaplen", "reasm_merged", "reasm_datagrams", "reasm_released",
 };
 
+/* Where one metering thread's flows go: the filter, then its writer. */
+struct sink {
+    struct fs_writer writer;
+    const struct fs_filter *filter;
+    const struct fs_field_ctx *ctx;
+    uint64_t filtered_out;
+};
+
 struct extract {
     struct fs_decoder dec;
-    struct fs_meter meter;
-    struct fs_writer writer;
+    struct fs_meter meter;          /* one thread */
+    struct fs_pipeline pipe;        /* several threads */
+    int threaded;
+    struct sink *sinks;             /* sinks[0] owns the output; others clone it */
+    int nsinks;
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
-    uint64_t filtered_out;
+    struct fs_meter_stats mstats;   /* the meter's or the workers' sum, at the end */
     uint64_t files_read, files_damaged, bytes_read;
     int quiet;
 };
 
 static void on_flow(void *arg, struct fs_flow *f)
 {
-    struct extract *x = arg;
-    if (x->filter && !fs_filter_match(x->filter, f, &x->ctx)) {
-        x->filtered_out++;
+    struct sink *s = arg;
+    if (s->filter && !fs_filter_match(s->filter, f, s->ctx)) {
+        s->filtered_out++;
         return;
     }
-    fs_writer_flow(&x->writer, f);
+    fs_writer_flow(&s->writer, f);
+}
+
+static fs_result meter_one(struct extract *x, struct fs_pkt *p)
+{
+    if (x->threaded) {
+        fs_pipeline_packet(&x->pipe, p);
+        return FS_OK;
+    }
+    return fs_meter_packet(&x->meter, p);
 }
 
 /* Meters the fragments the decoder released from reassembly. */
@@ -53,8 +74,27 @@ static fs_result meter_pending(struct extract *x)
 {
     struct fs_pkt p;
     while (fs_decode_pending(&x->dec, &p))
-        if (fs_meter_packet(&x->meter, &p) != FS_OK) return FS_ERR_NOMEM;
+        if (meter_one(x, &p) != FS_OK) return FS_ERR_NOMEM;
     return FS_OK;
+}
+
+static uint64_t records_written(const struct extract *x)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < x->nsinks; i++) n += x->sinks[i].writer.records;
+    return n;
+}
+
+static uint64_t filtered_out(const struct extract *x)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < x->nsinks; i++) n += x->sinks[i].filtered_out;
+    return n;
+}
+
+static void set_time_decimals(struct extract *x, int d)
+{
+    for (int i = 0; i < x->nsinks; i++) fs_writer_set_time_decimals(&x->sinks[i].writer, d);
 }
 
 static void help(void)
@@ -94,6 +134,11 @@ static void help(void)
            "      --files-from FILE    read input paths from FILE, one a line (- = standard input)\n"
            "      --keep-going         after a damaged file, go on with the next (exit 0)\n"
            "\n"
+           "performance:\n"
+           "      --threads N|auto     threads in all: 1 does everything in one; N > 1 reads and decodes\n"
+           "                           in one and meters in N - 1, each owning a share of the flows  [auto:\n"
+           "                           the number of cores]\n"
+           "\n"
            "reporting:\n"
            "      --stats FILE         write the run's counters as JSON to FILE\n"
            "  -q, --quiet              no summary on standard error\n"
@@ -131,7 +176,7 @@ static void write_stats(const char *path, const struct extract *x, double elapse
         return;
     }
     const struct fs_decode_stats *d = &x->dec.stats;
-    const struct fs_meter_stats *m = &x->meter.stats;
+    const struct fs_meter_stats *m = &x->mstats;
     fprintf(f, "{\"files\":%llu,\"files_damaged\":%llu,\"bytes\":%llu,\"packets\":%llu,\"decoded\":%llu",
             (unsigned long long)x->files_read, (unsigned long long)x->files_damaged,
             (unsigned long long)x->bytes_read, (unsigned long long)d->packets, (unsigned long long)d->decoded);
@@ -139,8 +184,8 @@ static void write_stats(const char *path, const struct extract *x, double elapse
     for (int i = 0; i < FS_REASON_COUNT; i++)
         fprintf(f, "%s\"%s\":%llu", i ? "," : "", reason_keys[i], (unsigned long long)d->count[i]);
     fprintf(f, "},\"flows\":%llu,\"flows_written\":%llu,\"flows_filtered_out\":%llu,\"live_peak\":%llu,\"ended\":{",
-            (unsigned long long)m->flows_emitted, (unsigned long long)x->writer.records,
-            (unsigned long long)x->filtered_out, (unsigned long long)m->live_peak);
+            (unsigned long long)m->flows_emitted, (unsigned long long)records_written(x),
+            (unsigned long long)filtered_out(x), (unsigned long long)m->live_peak);
     for (int i = 1; i < FS_END_COUNT; i++)
         fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", fs_end_reason_name((unsigned)i),
                 (unsigned long long)m->ended[i]);
@@ -151,7 +196,7 @@ static void write_stats(const char *path, const struct extract *x, double elapse
 static void summary(const struct extract *x, double elapsed)
 {
     const struct fs_decode_stats *d = &x->dec.stats;
-    const struct fs_meter_stats *m = &x->meter.stats;
+    const struct fs_meter_stats *m = &x->mstats;
     char a[32], b[32], c[32];
     uint64_t skipped = 0;
     for (int i = 0; i < FS_SKIP_COUNT; i++) skipped += d->count[i];
@@ -176,8 +221,8 @@ static void summary(const struct extract *x, double elapsed)
             sep = ", ";
         }
     if (strcmp(sep, ", ") == 0) fputc('\n', stderr);
-    fprintf(stderr, "  flows     %s written", fs_human_int(x->writer.records, a, sizeof a));
-    if (x->filter) fprintf(stderr, ", %s filtered out", fs_human_int(x->filtered_out, b, sizeof b));
+    fprintf(stderr, "  flows     %s written", fs_human_int(records_written(x), a, sizeof a));
+    if (x->filter) fprintf(stderr, ", %s filtered out", fs_human_int(filtered_out(x), b, sizeof b));
     sep = "; ended by ";
     for (int i = 1; i < FS_END_COUNT; i++)
         if (m->ended[i]) {
@@ -196,7 +241,7 @@ static void summary(const struct extract *x, double elapsed)
 
 enum {
     OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
-    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
+    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
 };
 
 int fs_cmd_extract(int argc, char **argv)
@@ -211,6 +256,7 @@ int fs_cmd_extract(int argc, char **argv)
         { "no-vlan-key", no_argument, 0, OPT_NOVLAN }, { "fragments", required_argument, 0, OPT_FRAGS }, { "max-flows", required_argument, 0, OPT_MAXFLOWS },
         { "files-from", required_argument, 0, OPT_FILESFROM }, { "keep-going", no_argument, 0, OPT_KEEPGOING },
         { "stats", required_argument, 0, OPT_STATS }, { "quiet", no_argument, 0, 'q' },
+        { "threads", required_argument, 0, OPT_THREADS },
         { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL;
@@ -223,7 +269,7 @@ int fs_cmd_extract(int argc, char **argv)
     memset(&x, 0, sizeof x);
     struct fs_input_list inputs;
     fs_inputs_init(&inputs);
-    int keep_going = 0, progress_mode = -1, c;
+    int keep_going = 0, progress_mode = -1, threads = 0, closed = 0, c;
     char err[512];
     const char *C = "extract";
 
@@ -285,6 +331,15 @@ int fs_cmd_extract(int argc, char **argv)
             }
             break;
         case OPT_KEEPGOING: keep_going = 1; break;
+        case OPT_THREADS:
+            if (strcmp(optarg, "auto") == 0) {
+                threads = 0;
+            } else {
+                if (fs_parse_count(optarg, &v) || v < 1 || v > FS_PIPELINE_MAX_WORKERS + 1)
+                    return fs_cli_error(C, "--threads takes auto or 1 to %d", FS_PIPELINE_MAX_WORKERS + 1) + 1;
+                threads = (int)v;
+            }
+            break;
         case OPT_STATS: stats_path = optarg; break;
         case 'q': x.quiet = 1; break;
         case OPT_PROGRESS:
@@ -326,6 +381,10 @@ int fs_cmd_extract(int argc, char **argv)
             return 2;
         }
     }
+    if (threads == 0) { /* auto: one reading thread and a meter per remaining core */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus < 1 ? 1 : cpus > FS_PIPELINE_MAX_WORKERS + 1 ? FS_PIPELINE_MAX_WORKERS + 1 : (int)cpus;
+    }
     fs_inputs_order(&inputs);
     if (inputs.skipped_not_capture)
         fs_cli_warn(C, "skipped %llu file%s in directories that are not captures",
@@ -334,17 +393,47 @@ int fs_cmd_extract(int argc, char **argv)
     int rc = 0;
     /* a fresh hash seed per run, so crafted traffic cannot aim at one bucket; records do not depend on it */
     if (getrandom(&mo.seed, sizeof mo.seed, 0) != (ssize_t)sizeof mo.seed) mo.seed ^= (uint64_t)fs_now_seconds();
-    if (fs_decoder_init(&x.dec, &dopt) || fs_meter_init(&x.meter, &mo, on_flow, &x)) {
-        fs_inputs_release(&inputs);
-        return fs_cli_error(C, "out of memory");
+    static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+    x.threaded = threads > 1;
+    x.nsinks = x.threaded ? threads - 1 : 1;
+    x.sinks = calloc((size_t)x.nsinks, sizeof *x.sinks);
+    if (!x.sinks || fs_decoder_init(&x.dec, &dopt)) {
+        rc = fs_cli_error(C, "out of memory");
+        goto out;
     }
-    if (fs_writer_open(&x.writer, out_path, format, fields, labels, nfields, &x.ctx)) {
+    for (int i = 0; i < x.nsinks; i++) {
+        x.sinks[i].filter = x.filter;
+        x.sinks[i].ctx = &x.ctx;
+    }
+    if (fs_writer_open(&x.sinks[0].writer, out_path, format, fields, labels, nfields, &x.ctx)) {
+        x.nsinks = 0;
         rc = fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
         goto out;
     }
     int ns = 0;
     for (size_t i = 0; i < inputs.n; i++) ns |= inputs.v[i].nanosecond;
-    fs_writer_set_time_decimals(&x.writer, ns ? 9 : 6);
+    fs_writer_set_time_decimals(&x.sinks[0].writer, ns ? 9 : 6);
+    if (x.threaded) {
+        void *args[FS_PIPELINE_MAX_WORKERS];
+        fs_writer_header(&x.sinks[0].writer);
+        fs_outbuf_flush(&x.sinks[0].writer.out); /* out before any worker's records */
+        x.sinks[0].writer.out.lock = &out_lock;
+        for (int i = 0; i < x.nsinks; i++) {
+            if (i && fs_writer_clone(&x.sinks[i].writer, &x.sinks[0].writer, &out_lock)) {
+                x.nsinks = i;
+                rc = fs_cli_error(C, "out of memory");
+                goto out;
+            }
+            args[i] = &x.sinks[i];
+        }
+        if (fs_pipeline_start(&x.pipe, x.nsinks, &mo, on_flow, args) != FS_OK) {
+            rc = fs_cli_error(C, "cannot start %d metering threads", x.nsinks);
+            goto out;
+        }
+    } else if (fs_meter_init(&x.meter, &mo, on_flow, &x.sinks[0]) != FS_OK) {
+        rc = fs_cli_error(C, "out of memory");
+        goto out;
+    }
 
     struct fs_progress prog;
     fs_progress_init(&prog, progress_mode == -1 ? (isatty(2) && !x.quiet) : progress_mode, inputs.total_bytes);
@@ -359,13 +448,13 @@ int fs_cmd_extract(int argc, char **argv)
             if (!keep_going) { rc = 1; break; }
             continue;
         }
-        if (strcmp(inputs.v[i].path, "-") == 0 && fs_capture_is_nanosecond(cap)) fs_writer_set_time_decimals(&x.writer, 9);
+        if (strcmp(inputs.v[i].path, "-") == 0 && fs_capture_is_nanosecond(cap)) set_time_decimals(&x, 9);
         x.files_read++;
         struct fs_capture_pkt cp;
         struct fs_pkt pkt;
         uint64_t n = 0;
         while ((r = fs_capture_next(cap, &cp)) == FS_OK) {
-            if (fs_decode(&x.dec, &cp, &pkt) && fs_meter_packet(&x.meter, &pkt) != FS_OK) {
+            if (fs_decode(&x.dec, &cp, &pkt) && meter_one(&x, &pkt) != FS_OK) {
                 r = FS_ERR_NOMEM;
                 break;
             }
@@ -375,7 +464,7 @@ int fs_cmd_extract(int argc, char **argv)
             }
             if ((++n & 0xffff) == 0)
                 fs_progress_update(&prog, done_bytes + fs_capture_bytes_read(cap), x.dec.stats.packets,
-                                   x.meter.stats.flows_created);
+                                   x.threaded ? UINT64_MAX : x.meter.stats.flows_created);
         }
         uint64_t got = fs_capture_bytes_read(cap);
         x.bytes_read += got;
@@ -396,15 +485,25 @@ int fs_cmd_extract(int argc, char **argv)
     }
     fs_decode_flush(&x.dec);
     if (meter_pending(&x) != FS_OK) rc = fs_cli_error(C, "out of memory for flows");
-    fs_meter_flush(&x.meter);
+    if (x.threaded) {
+        fs_pipeline_finish(&x.pipe);
+        fs_pipeline_stats(&x.pipe, &x.mstats);
+    } else {
+        fs_meter_flush(&x.meter);
+        x.mstats = x.meter.stats;
+    }
     fs_progress_done(&prog);
     double elapsed = fs_now_seconds() - t0, cpu = fs_cpu_seconds() - cpu0;
-    if (fs_writer_close(&x.writer)) {
-        rc = fs_cli_error(C, "writing '%s' failed: %s", out_path, strerror(x.writer.out.err));
-    }
+    for (int i = x.nsinks - 1; i >= 0; i--) /* clones first: sinks[0] closes the descriptor */
+        if (fs_writer_close(&x.sinks[i].writer) && !rc)
+            rc = fs_cli_error(C, "writing '%s' failed: %s", out_path, strerror(x.sinks[i].writer.out.err));
+    closed = 1;
     if (!x.quiet) summary(&x, elapsed);
     if (stats_path) write_stats(stats_path, &x, elapsed, cpu);
 out:
+    for (int i = x.nsinks - 1; i >= 0 && !closed; i--) fs_writer_close(&x.sinks[i].writer);
+    free(x.sinks);
+    if (x.threaded) fs_pipeline_release(&x.pipe);
     fs_meter_release(&x.meter);
     fs_decoder_release(&x.dec);
     fs_filter_free(x.filter);

@@ -86,6 +86,10 @@ struct fs_pkt {
     uint8_t icmp_type, icmp_code;
     uint8_t has_icmp;
     uint8_t is_fragment;     /* an IP fragment (first or later) */
+    /* set by fs_pkt_route() when a packet is handed to another thread, so the meter need not redo them: */
+    uint8_t routed;          /* key is canonical, from_b and hash are valid */
+    uint8_t from_b;          /* the packet went key.b -> key.a */
+    uint64_t hash;           /* fs_key_hash() of the canonical key */
 };
 
 struct fs_frag_entry;

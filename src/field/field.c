@@ -135,23 +135,14 @@ int fs_field_find(const char *name)
     return -1;
 }
 
-/* Per-direction or total aggregate of the record. */
-struct agg {
-    uint64_t packets, bytes, payload, nopay, first, last, frags;
-    fs_u128 size_sq, pay_sq, iat_sq;
-    uint64_t size_min, size_max, pay_min, pay_max, iat_min, iat_max;
-    uint64_t flags[FS_TCP_NFLAGS];
-    uint8_t flags_or;
-};
-
-static void agg_of(const struct fs_flow *f, int dir, struct agg *a)
+static void agg_of(const struct fs_flow *f, int dir, struct fs_flow_agg *a)
 {
     memset(a, 0, sizeof *a);
     if (dir >= 0) {
         const struct fs_flow_dir *d = &f->dir[dir];
-        *a = (struct agg){ d->packets, d->bytes, d->payload, d->nopay, d->first_ns, d->last_ns, d->frags, d->size_sq,
-                           d->pay_sq, d->iat_sq, d->size_min, d->size_max, d->pay_min, d->pay_max, d->iat_min,
-                           d->iat_max, { 0 }, d->flags_or };
+        *a = (struct fs_flow_agg){ d->packets, d->bytes, d->payload, d->nopay, d->first_ns, d->last_ns, d->frags,
+                                   d->size_sq, d->pay_sq, d->iat_sq, d->size_min, d->size_max, d->pay_min,
+                                   d->pay_max, d->iat_min, d->iat_max, { 0 }, d->flags_or };
         for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] = d->flags[i];
         return;
     }
@@ -181,6 +172,14 @@ static void agg_of(const struct fs_flow *f, int dir, struct agg *a)
     a->iat_max = f->iat_max;
 }
 
+void fs_flow_view_init(struct fs_flow_view *v, const struct fs_flow *f, const struct fs_field_ctx *ctx)
+{
+    v->flow = f;
+    if (ctx) v->ctx = *ctx;
+    else memset(&v->ctx, 0, sizeof v->ctx);
+    for (int d = -1; d < 2; d++) agg_of(f, d, &v->agg[d + 1]);
+}
+
 static void set_u(struct fs_value *v, uint64_t u)
 {
     v->type = FS_FT_U64;
@@ -195,11 +194,19 @@ static void set_d(struct fs_value *v, double d)
 
 void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field_ctx *ctx, struct fs_value *v)
 {
+    struct fs_flow_view view;
+    fs_flow_view_init(&view, f, ctx);
+    fs_field_get(&view, field, v);
+}
+
+void fs_field_get(const struct fs_flow_view *view, size_t field, struct fs_value *v)
+{
     build();
+    const struct fs_flow *f = view->flow;
     const struct fs_field *fd = &table[field];
     v->missing = 0;
     v->type = fd->type;
-    int sample = ctx && ctx->sample_stddev;
+    int sample = view->ctx.sample_stddev;
     switch (fd->metric) {
     case M_FIRST: v->u = f->first_ns; return;
     case M_LAST: v->u = f->last_ns; return;
@@ -224,36 +231,35 @@ void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field
         return;
     case M_END: v->s = fs_end_reason_name(f->end_reason); return;
     }
-    struct agg a;
-    agg_of(f, fd->dir, &a);
-    uint64_t n = a.packets;
+    const struct fs_flow_agg *a = &view->agg[fd->dir + 1];
+    uint64_t n = a->packets;
     switch (fd->metric) {
     case M_PACKETS: set_u(v, n); return;
-    case M_SIZE: set_u(v, a.bytes); return;
-    case M_PAYSIZE: set_u(v, a.payload); return;
-    case M_NOPAY: set_u(v, a.nopay); return;
-    case M_FRAGS: set_u(v, a.frags); return;
-    case M_AVGPS: set_d(v, fs_stat_of(n, (double)a.bytes, (long double)a.size_sq, sample).mean); return;
-    case M_STDDPS: set_d(v, fs_stat_of(n, (double)a.bytes, (long double)a.size_sq, sample).stddev); return;
-    case M_MINPS: set_u(v, n ? a.size_min : 0); return;
-    case M_MAXPS: set_u(v, a.size_max); return;
-    case M_AVGPAYS: set_d(v, fs_stat_of(n, (double)a.payload, (long double)a.pay_sq, sample).mean); return;
-    case M_STDDPAYS: set_d(v, fs_stat_of(n, (double)a.payload, (long double)a.pay_sq, sample).stddev); return;
-    case M_MINPAYS: set_u(v, n ? a.pay_min : 0); return;
-    case M_MAXPAYS: set_u(v, a.pay_max); return;
+    case M_SIZE: set_u(v, a->bytes); return;
+    case M_PAYSIZE: set_u(v, a->payload); return;
+    case M_NOPAY: set_u(v, a->nopay); return;
+    case M_FRAGS: set_u(v, a->frags); return;
+    case M_AVGPS: set_d(v, fs_stat_of(n, (double)a->bytes, (long double)a->size_sq, sample).mean); return;
+    case M_STDDPS: set_d(v, fs_stat_of(n, (double)a->bytes, (long double)a->size_sq, sample).stddev); return;
+    case M_MINPS: set_u(v, n ? a->size_min : 0); return;
+    case M_MAXPS: set_u(v, a->size_max); return;
+    case M_AVGPAYS: set_d(v, fs_stat_of(n, (double)a->payload, (long double)a->pay_sq, sample).mean); return;
+    case M_STDDPAYS: set_d(v, fs_stat_of(n, (double)a->payload, (long double)a->pay_sq, sample).stddev); return;
+    case M_MINPAYS: set_u(v, n ? a->pay_min : 0); return;
+    case M_MAXPAYS: set_u(v, a->pay_max); return;
     case M_AVGIAT:
     case M_STDDIAT: {
         /* n-1 gaps whose sum is last - first */
         uint64_t k = n >= 2 ? n - 1 : 0;
-        struct fs_stat st = fs_stat_of(k, (double)(a.last - a.first), (long double)a.iat_sq, sample);
+        struct fs_stat st = fs_stat_of(k, (double)(a->last - a->first), (long double)a->iat_sq, sample);
         set_d(v, (fd->metric == M_AVGIAT ? st.mean : st.stddev) / 1000.0);
         return;
     }
-    case M_MINIAT: set_d(v, n >= 2 ? (double)a.iat_min / 1000.0 : 0); return;
-    case M_MAXIAT: set_d(v, n >= 2 ? (double)a.iat_max / 1000.0 : 0); return;
+    case M_MINIAT: set_d(v, n >= 2 ? (double)a->iat_min / 1000.0 : 0); return;
+    case M_MAXIAT: set_d(v, n >= 2 ? (double)a->iat_max / 1000.0 : 0); return;
     case M_FLAGS: {
         static const char letters[] = "FSRPAUEC";
-        for (int i = 0; i < 8; i++) v->buf[7 - i] = (a.flags_or >> i) & 1 ? letters[i] : '.';
+        for (int i = 0; i < 8; i++) v->buf[7 - i] = (a->flags_or >> i) & 1 ? letters[i] : '.';
         v->buf[8] = 0;
         v->s = v->buf;
         v->type = FS_FT_STR;
@@ -261,7 +267,7 @@ void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field
     }
     default:
         if (fd->metric >= M_FLAG0 && fd->metric < M_FLAG0 + FS_TCP_NFLAGS) {
-            set_u(v, a.flags[fd->metric - M_FLAG0]);
+            set_u(v, a->flags[fd->metric - M_FLAG0]);
             return;
         }
     }

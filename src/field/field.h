@@ -56,6 +56,26 @@ const struct fs_field *fs_field_at(size_t i);
 /* Looks a field up by name or alias; returns its index or -1. */
 int fs_field_find(const char *name);
 
+/* Aggregates of one record, totals and per direction, computed once so that
+ * printing or testing many fields costs one pass over the record. */
+struct fs_flow_agg {
+    uint64_t packets, bytes, payload, nopay, first, last, frags;
+    fs_u128 size_sq, pay_sq, iat_sq;
+    uint64_t size_min, size_max, pay_min, pay_max, iat_min, iat_max;
+    uint64_t flags[FS_TCP_NFLAGS];
+    uint8_t flags_or;
+};
+
+struct fs_flow_view {
+    const struct fs_flow *flow;   /* borrowed */
+    struct fs_field_ctx ctx;
+    struct fs_flow_agg agg[3];    /* both directions, source's, destination's */
+};
+
+void fs_flow_view_init(struct fs_flow_view *v, const struct fs_flow *f, const struct fs_field_ctx *ctx);
+void fs_field_get(const struct fs_flow_view *view, size_t field, struct fs_value *v);
+
+/* One value without a view (builds one: use a view for several fields). */
 void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field_ctx *ctx, struct fs_value *v);
 
 /* Named column sets. Returns a comma-separated list or NULL. */

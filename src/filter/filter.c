@@ -387,13 +387,13 @@ static int in_prefix(const uint8_t *a, int ipver, const struct node *n)
     return 1;
 }
 
-static int eval(const struct fs_filter *f, int i, const struct fs_flow *flow, const struct fs_field_ctx *ctx)
+static int eval(const struct fs_filter *f, int i, const struct fs_flow *flow, const struct fs_flow_view *view)
 {
     const struct node *n = &f->nodes[i];
     switch (n->kind) {
-    case N_AND: return eval(f, n->l, flow, ctx) && eval(f, n->r, flow, ctx);
-    case N_OR: return eval(f, n->l, flow, ctx) || eval(f, n->r, flow, ctx);
-    case N_NOT: return !eval(f, n->l, flow, ctx);
+    case N_AND: return eval(f, n->l, flow, view) && eval(f, n->r, flow, view);
+    case N_OR: return eval(f, n->l, flow, view) || eval(f, n->r, flow, view);
+    case N_NOT: return !eval(f, n->l, flow, view);
     case N_IPVER: return flow->key.ipver == n->u;
     case N_PORT:
         return (n->side != SIDE_DST && flow->key.pa == n->u) || (n->side != SIDE_SRC && flow->key.pb == n->u);
@@ -402,7 +402,7 @@ static int eval(const struct fs_filter *f, int i, const struct fs_flow *flow, co
                (n->side != SIDE_SRC && in_prefix(flow->key.b, flow->key.ipver, n));
     case N_CMP: {
         struct fs_value v;
-        fs_field_value(flow, (size_t)n->field, ctx, &v);
+        fs_field_get(view, (size_t)n->field, &v);
         if (v.missing) return 0;
         int c;
         switch (v.type) {
@@ -428,7 +428,9 @@ static int eval(const struct fs_filter *f, int i, const struct fs_flow *flow, co
 
 int fs_filter_match(const struct fs_filter *f, const struct fs_flow *flow, const struct fs_field_ctx *ctx)
 {
-    return eval(f, f->root, flow, ctx);
+    struct fs_flow_view view;
+    fs_flow_view_init(&view, flow, ctx);
+    return eval(f, f->root, flow, &view);
 }
 
 void fs_filter_free(struct fs_filter *f) { free(f); }

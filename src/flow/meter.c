@@ -197,9 +197,15 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
     if (p->ts_ns > m->now_ns) m->now_ns = p->ts_ns;
     expire(m);
 
-    struct fs_flow_key key = p->key;
-    int from_b = fs_key_canonicalize(&key);
-    uint64_t h = fs_key_hash(&key, m->opts.seed);
+    struct fs_pkt routed;
+    if (!p->routed) {
+        routed = *p;
+        fs_pkt_route(&routed, m->opts.seed);
+        p = &routed;
+    }
+    const struct fs_flow_key key = p->key;
+    int from_b = p->from_b;
+    uint64_t h = p->hash;
     uint32_t i = m->buckets[h & (m->nbuckets - 1)];
     while (i != NIL) {
         struct fs_meter_entry *e = E(m, i);
@@ -251,6 +257,19 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
         }
     }
     return FS_OK;
+}
+
+void fs_pkt_route(struct fs_pkt *p, uint64_t seed)
+{
+    p->from_b = (uint8_t)fs_key_canonicalize(&p->key);
+    p->hash = fs_key_hash(&p->key, seed);
+    p->routed = 1;
+}
+
+void fs_meter_advance(struct fs_meter *m, uint64_t now_ns)
+{
+    if (now_ns > m->now_ns) m->now_ns = now_ns;
+    expire(m);
 }
 
 void fs_meter_flush(struct fs_meter *m)

@@ -82,6 +82,15 @@ void fs_meter_release(struct fs_meter *m);
 /* Meters one decoded packet (may emit expired flows first). */
 fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p);
 
+/* Puts a packet's key in canonical form and fills from_b and hash (with the
+ * meter seed), as fs_meter_packet() would; used to route packets to shards. */
+void fs_pkt_route(struct fs_pkt *p, uint64_t seed);
+
+/* Moves the meter's clock to now_ns (if later) and ends what has timed out by
+ * then. A sharded meter is told the time of every shard's packets this way, so
+ * its flows end as they would in one meter. */
+void fs_meter_advance(struct fs_meter *m, uint64_t now_ns);
+
 /* Ends every live flow with reason "eof", oldest first. */
 void fs_meter_flush(struct fs_meter *m);
 

@@ -22,6 +22,16 @@ fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format f
 
 void fs_writer_set_time_decimals(struct fs_writer *w, int decimals) { w->time_decimals = decimals; }
 
+fs_result fs_writer_clone(struct fs_writer *w, const struct fs_writer *from, pthread_mutex_t *lock)
+{
+    *w = *from;
+    w->records = 0;
+    w->header_done = 1;
+    fs_result rc = fs_outbuf_init_fd(&w->out, from->out.fd);
+    w->out.lock = lock;
+    return rc;
+}
+
 static void header(struct fs_writer *w)
 {
     w->header_done = 1;
@@ -47,7 +57,15 @@ static void put_value(struct fs_writer *w, const struct fs_field *fd, const stru
     case FS_FT_TIME: fs_outbuf_time(o, v->u, w->time_decimals); break;
     case FS_FT_ADDR: {
         char buf[INET6_ADDRSTRLEN];
-        inet_ntop(v->ipver == 4 ? AF_INET : AF_INET6, v->addr, buf, sizeof buf);
+        if (v->ipver == 4) {
+            size_t n = 0;
+            for (int k = 0; k < 4; k++) {
+                if (k) buf[n++] = '.';
+                n += fs_u64_to_str(v->addr[k], buf + n);
+            }
+        } else {
+            inet_ntop(AF_INET6, v->addr, buf, sizeof buf);
+        }
         if (json) fs_outbuf_json_str(o, buf);
         else fs_outbuf_puts(o, buf);
         break;
@@ -59,15 +77,26 @@ static void put_value(struct fs_writer *w, const struct fs_field *fd, const stru
     }
 }
 
+void fs_writer_header(struct fs_writer *w)
+{
+    if (!w->header_done) header(w);
+}
+
+/* A record is never split between two writes: room for the largest one is made before it starts. */
+#define RECORD_ROOM (64u << 10)
+
 void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow)
 {
     if (!w->header_done) header(w);
+    if (FS_OUTBUF_SIZE - w->out.len < RECORD_ROOM) fs_outbuf_flush(&w->out);
     int json = w->format == FS_FORMAT_JSON;
+    struct fs_flow_view view;
+    fs_flow_view_init(&view, flow, &w->ctx);
     if (json) fs_outbuf_putc(&w->out, '{');
     for (int i = 0; i < w->nfields; i++) {
         const struct fs_field *fd = fs_field_at((size_t)w->fields[i]);
         struct fs_value v;
-        fs_field_value(flow, (size_t)w->fields[i], &w->ctx, &v);
+        fs_field_get(&view, (size_t)w->fields[i], &v);
         if (i) fs_outbuf_putc(&w->out, ',');
         if (json) {
             fs_outbuf_putc(&w->out, '"');

@@ -38,7 +38,14 @@ fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format f
 /* Sets the timestamp precision before the first record (6 = us, 9 = ns). */
 void fs_writer_set_time_decimals(struct fs_writer *w, int decimals);
 void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow);
-/* Writes the CSV header if no record was written yet, flushes and closes. */
+
+/* Another writer to the same descriptor for another thread: same format and
+ * columns, its own buffer, writes serialised by `lock`; no header. */
+fs_result fs_writer_clone(struct fs_writer *w, const struct fs_writer *from, pthread_mutex_t *lock);
+/* Writes the CSV header now (before clones start writing). */
+void fs_writer_header(struct fs_writer *w);
+/* Writes the CSV header if no record was written yet, flushes and closes (a
+ * clone's descriptor stays open: its original owns it). */
 fs_result fs_writer_close(struct fs_writer *w);
 
 #endif

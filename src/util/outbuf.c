@@ -34,6 +34,7 @@ fs_result fs_outbuf_open(struct fs_outbuf *o, const char *path)
 fs_result fs_outbuf_flush(struct fs_outbuf *o)
 {
     size_t off = 0;
+    if (o->lock && o->len) pthread_mutex_lock(o->lock);
     while (off < o->len && !o->err) {
         ssize_t w = write(o->fd, o->buf + off, o->len - off);
         if (w < 0) {
@@ -43,6 +44,7 @@ fs_result fs_outbuf_flush(struct fs_outbuf *o)
         }
         off += (size_t)w;
     }
+    if (o->lock && o->len) pthread_mutex_unlock(o->lock);
     o->written += off;
     o->len = 0;
     return o->err ? FS_ERR_IO : FS_OK;

@@ -7,11 +7,14 @@
  * fs_outbuf_flush()/fs_outbuf_close().
  *
  * Ownership: the outbuf owns its buffer; it owns the descriptor only when
- * opened by fs_outbuf_open() with a path other than "-".
+ * opened by fs_outbuf_open() with a path other than "-". Several outbufs may
+ * share one descriptor from several threads if they share a lock: each flush
+ * then writes its whole buffer under the lock.
  */
 #ifndef FS_OUTBUF_H
 #define FS_OUTBUF_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +25,7 @@
 struct fs_outbuf {
     int fd;
     int own_fd;
+    pthread_mutex_t *lock;  /* borrowed, optional: held while writing, when threads share fd */
     int err;          /* errno of the first failed write, sticky */
     size_t len;
     uint64_t written; /* bytes handed to write() */

@@ -3,7 +3,8 @@
 - cut into pieces of N packets (files named in reverse time order, in a directory): identical records to the
   whole file, every field, for several N; the published workload cut one capture into 125,000-frame files;
 - re-encoded as big-endian pcap, nanosecond pcap and pcapng: identical records (times to their precision);
-- read from standard input: identical records.
+- read from standard input: identical records;
+- metered by 1, 2, 3 or 5 threads: identical records.
 Runs on the bundled sample and, when ../shared/data is there, on a few larger real captures.
 """
 import os
@@ -72,6 +73,9 @@ def main():
             with open(cap, "rb") as f:
                 rc, h2, got = flows("-", stdin=f.read())
             check(rc == 0 and got == whole, f"{name}: standard input gives identical records")
+            for threads in (1, 2, 3, 5):
+                rc, h2, got = flows(cap, extra=("--threads", str(threads)))
+                check(rc == 0 and h2 == head and got == whole, f"{name}: --threads {threads} gives identical records")
     return finish("test_split")
 
 

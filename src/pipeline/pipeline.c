@@ -1,0 +1,160 @@
+/*
+ * pipeline.c - rings, routing and worker threads; see pipeline.h.
+ *
+ * Ring protocol: the reader copies a batch into free slots, then publishes it
+ * with a release store of head; the worker reads up to head (acquire), meters,
+ * and returns the slots with a release store of tail. Control messages ride in
+ * the same slots (fs_pkt.routed = MSG_TICK or MSG_END), so they keep their place
+ * in the packet order. A side that must wait spins briefly, then yields.
+ */
+#include "pipeline.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RING_SLOTS 16384
+#define BATCH 128
+
+enum { MSG_PACKET = 1, MSG_TICK = 2, MSG_END = 3 };
+
+static void relax(unsigned *spins)
+{
+    if (++*spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
+static void push(struct fs_ring *r, const struct fs_pkt *msgs, uint32_t n)
+{
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    unsigned spins = 0;
+    while (head + n - atomic_load_explicit(&r->tail, memory_order_acquire) > r->mask + 1) relax(&spins);
+    for (uint32_t i = 0; i < n; i++) r->slots[(head + i) & r->mask] = msgs[i];
+    atomic_store_explicit(&r->head, head + n, memory_order_release);
+}
+
+static void *worker_main(void *arg)
+{
+    struct fs_pipeline_worker *w = arg;
+    struct fs_ring *r = &w->ring;
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    unsigned spins = 0;
+    for (;;) {
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (head == tail) {
+            relax(&spins);
+            continue;
+        }
+        spins = 0;
+        for (; tail != head; tail++) {
+            const struct fs_pkt *m = &r->slots[tail & r->mask];
+            if (m->routed == MSG_PACKET) {
+                fs_meter_packet(&w->meter, m);
+            } else if (m->routed == MSG_TICK) {
+                fs_meter_advance(&w->meter, m->ts_ns);
+            } else { /* MSG_END */
+                fs_meter_advance(&w->meter, m->ts_ns);
+                fs_meter_flush(&w->meter);
+                atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+                return NULL;
+            }
+        }
+        atomic_store_explicit(&r->tail, tail, memory_order_release);
+    }
+}
+
+fs_result fs_pipeline_start(struct fs_pipeline *p, int n, const struct fs_meter_opts *opts, fs_emit_fn emit,
+                            void **emit_args)
+{
+    memset(p, 0, sizeof *p);
+    if (n < 1 || n > FS_PIPELINE_MAX_WORKERS) return FS_ERR_ARG;
+    p->workers = calloc((size_t)n, sizeof *p->workers);
+    if (!p->workers) return FS_ERR_NOMEM;
+    p->nworkers = n;
+    p->seed = opts->seed;
+    struct fs_meter_opts wo = *opts;
+    wo.max_flows = opts->max_flows / (uint64_t)n ? opts->max_flows / (uint64_t)n : 1;
+    for (int i = 0; i < n; i++) {
+        struct fs_pipeline_worker *w = &p->workers[i];
+        w->ring.slots = malloc(RING_SLOTS * sizeof *w->ring.slots);
+        w->ring.mask = RING_SLOTS - 1;
+        w->stage = malloc((BATCH + 1) * sizeof *w->stage);
+        if (!w->ring.slots || !w->stage || fs_meter_init(&w->meter, &wo, emit, emit_args[i]) != FS_OK) return FS_ERR_NOMEM;
+        atomic_init(&w->ring.head, 0);
+        atomic_init(&w->ring.tail, 0);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) return FS_ERR_NOMEM;
+        w->started = 1;
+    }
+    return FS_OK;
+}
+
+static void send_stage(struct fs_pipeline *p, struct fs_pipeline_worker *w)
+{
+    /* the batch, then the reader's clock: everything routed so far is at or before it */
+    struct fs_pkt *tick = &w->stage[w->nstage++];
+    memset(tick, 0, sizeof *tick);
+    tick->routed = MSG_TICK;
+    tick->ts_ns = p->clock_ns;
+    push(&w->ring, w->stage, w->nstage);
+    w->nstage = 0;
+}
+
+void fs_pipeline_packet(struct fs_pipeline *p, struct fs_pkt *pkt)
+{
+    fs_pkt_route(pkt, p->seed);
+    if (pkt->ts_ns > p->clock_ns) p->clock_ns = pkt->ts_ns;
+    struct fs_pipeline_worker *w = &p->workers[(pkt->hash >> 32) % (uint64_t)p->nworkers];
+    w->stage[w->nstage] = *pkt;
+    w->stage[w->nstage++].routed = MSG_PACKET;
+    if (w->nstage == BATCH) send_stage(p, w);
+}
+
+void fs_pipeline_finish(struct fs_pipeline *p)
+{
+    for (int i = 0; i < p->nworkers; i++) {
+        struct fs_pipeline_worker *w = &p->workers[i];
+        if (!w->started) continue;
+        struct fs_pkt *end = &w->stage[w->nstage++];
+        memset(end, 0, sizeof *end);
+        end->routed = MSG_END;
+        end->ts_ns = p->clock_ns;
+        push(&w->ring, w->stage, w->nstage);
+        w->nstage = 0;
+    }
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->workers[i].started) {
+            pthread_join(p->workers[i].thread, NULL);
+            p->workers[i].started = 0;
+        }
+}
+
+void fs_pipeline_stats(const struct fs_pipeline *p, struct fs_meter_stats *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    for (int i = 0; i < p->nworkers; i++) {
+        const struct fs_meter_stats *s = &p->workers[i].meter.stats;
+        sum->packets += s->packets;
+        sum->flows_created += s->flows_created;
+        sum->flows_emitted += s->flows_emitted;
+        sum->live_peak += s->live_peak; /* an upper bound: the workers' peaks need not coincide */
+        for (int k = 0; k < FS_END_COUNT; k++) sum->ended[k] += s->ended[k];
+    }
+}
+
+void fs_pipeline_release(struct fs_pipeline *p)
+{
+    if (!p->workers) return;
+    fs_pipeline_finish(p);
+    for (int i = 0; i < p->nworkers; i++) {
+        fs_meter_release(&p->workers[i].meter);
+        free(p->workers[i].ring.slots);
+        free(p->workers[i].stage);
+    }
+    free(p->workers);
+    p->workers = NULL;
+}
