@@ -46,6 +46,8 @@ struct extract {
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
     struct fs_meter_stats mstats;   /* the meter's or the workers' sum, at the end */
+    struct fs_pkt batch[32];        /* one thread: packets waiting to be metered together */
+    size_t nbatch;
     uint64_t files_read, files_damaged, bytes_read;
     int quiet;
 };
@@ -60,13 +62,25 @@ static void on_flow(void *arg, struct fs_flow *f)
     fs_writer_flow(&s->writer, f);
 }
 
+#define METER_BATCH 32
+
+/* Meters what is batched (one thread). */
+static fs_result meter_batch(struct extract *x)
+{
+    fs_result rc = fs_meter_packets(&x->meter, x->batch, x->nbatch);
+    x->nbatch = 0;
+    return rc;
+}
+
 static fs_result meter_one(struct extract *x, struct fs_pkt *p)
 {
     if (x->threaded) {
         fs_pipeline_packet(&x->pipe, p);
         return FS_OK;
     }
-    return fs_meter_packet(&x->meter, p);
+    fs_pkt_route(p, x->meter.opts.seed);
+    x->batch[x->nbatch++] = *p;
+    return x->nbatch == METER_BATCH ? meter_batch(x) : FS_OK;
 }
 
 /* Meters the fragments the decoder released from reassembly. */
@@ -484,7 +498,8 @@ int fs_cmd_extract(int argc, char **argv)
         fs_capture_free(cap);
     }
     fs_decode_flush(&x.dec);
-    if (meter_pending(&x) != FS_OK) rc = fs_cli_error(C, "out of memory for flows");
+    if (meter_pending(&x) != FS_OK || (!x.threaded && meter_batch(&x) != FS_OK))
+        rc = fs_cli_error(C, "out of memory for flows");
     if (x.threaded) {
         fs_pipeline_finish(&x.pipe);
         fs_pipeline_stats(&x.pipe, &x.mstats);

@@ -239,19 +239,19 @@ void fs_field_get(const struct fs_flow_view *view, size_t field, struct fs_value
     case M_PAYSIZE: set_u(v, a->payload); return;
     case M_NOPAY: set_u(v, a->nopay); return;
     case M_FRAGS: set_u(v, a->frags); return;
-    case M_AVGPS: set_d(v, fs_stat_of(n, (double)a->bytes, (long double)a->size_sq, sample).mean); return;
-    case M_STDDPS: set_d(v, fs_stat_of(n, (double)a->bytes, (long double)a->size_sq, sample).stddev); return;
+    case M_AVGPS: set_d(v, fs_stat_exact(n, a->bytes, a->size_sq, sample).mean); return;
+    case M_STDDPS: set_d(v, fs_stat_exact(n, a->bytes, a->size_sq, sample).stddev); return;
     case M_MINPS: set_u(v, n ? a->size_min : 0); return;
     case M_MAXPS: set_u(v, a->size_max); return;
-    case M_AVGPAYS: set_d(v, fs_stat_of(n, (double)a->payload, (long double)a->pay_sq, sample).mean); return;
-    case M_STDDPAYS: set_d(v, fs_stat_of(n, (double)a->payload, (long double)a->pay_sq, sample).stddev); return;
+    case M_AVGPAYS: set_d(v, fs_stat_exact(n, a->payload, a->pay_sq, sample).mean); return;
+    case M_STDDPAYS: set_d(v, fs_stat_exact(n, a->payload, a->pay_sq, sample).stddev); return;
     case M_MINPAYS: set_u(v, n ? a->pay_min : 0); return;
     case M_MAXPAYS: set_u(v, a->pay_max); return;
     case M_AVGIAT:
     case M_STDDIAT: {
         /* n-1 gaps whose sum is last - first */
         uint64_t k = n >= 2 ? n - 1 : 0;
-        struct fs_stat st = fs_stat_of(k, (double)(a->last - a->first), (long double)a->iat_sq, sample);
+        struct fs_stat st = fs_stat_exact(k, a->last - a->first, a->iat_sq, sample);
         set_d(v, (fd->metric == M_AVGIAT ? st.mean : st.stddev) / 1000.0);
         return;
     }

@@ -211,3 +211,18 @@ struct fs_stat fs_stat_of(uint64_t n, double s, long double q, int sample)
     st.stddev = var > 0 ? (double)sqrtl(var) : 0.0;
     return st;
 }
+
+struct fs_stat fs_stat_exact(uint64_t n, uint64_t s, fs_u128 q, int sample)
+{
+    struct fs_stat st = { 0, 0 };
+    if (n == 0) return st;
+    st.mean = (double)s / (double)n;
+    uint64_t d = sample ? n - 1 : n;
+    if (d == 0) return st;
+    /* n q - s^2 is exact in 128 bits when it fits; it is the variance times n d */
+    fs_u128 nq, s2 = (fs_u128)s * s;
+    if (__builtin_mul_overflow((fs_u128)n, q, &nq)) return fs_stat_of(n, (double)s, (long double)q, sample);
+    double num = nq > s2 ? (double)(nq - s2) : 0.0;
+    st.stddev = sqrt(num / ((double)n * (double)d));
+    return st;
+}

@@ -101,5 +101,7 @@ void fs_flow_merge(struct fs_flow *a, const struct fs_flow *b);
 /* Derived statistics of a set of values with count n, sum s and sum of squares q. */
 struct fs_stat { double mean, stddev; };
 struct fs_stat fs_stat_of(uint64_t n, double s, long double q, int sample);
+/* The same from exact integer sums (sizes, payloads, nanosecond gaps). */
+struct fs_stat fs_stat_exact(uint64_t n, uint64_t s, fs_u128 q, int sample);
 
 #endif

@@ -12,14 +12,15 @@
 #define DEFAULT_MEMCAP (4ull << 30)
 
 struct fs_meter_entry {
-    struct fs_flow flow;
-    uint64_t hash;
+    uint64_t hash;         /* hot fields first: with the key they share the first cache lines */
+    uint32_t next_free;    /* free list */
+    uint32_t l_prev, l_next; /* lru list, or closing list */
+    uint32_t a_prev, a_next; /* age list */
+    uint32_t pad;
     uint64_t touched_ns;   /* meter time of the last packet (orders the lru list) */
     uint64_t created_ns;   /* meter time of the first packet (orders the age list) */
     uint64_t close_at_ns;  /* closing flows: end of the grace period */
-    uint32_t hnext;        /* bucket chain, or free list */
-    uint32_t l_prev, l_next; /* lru list, or closing list */
-    uint32_t a_prev, a_next; /* age list */
+    struct fs_flow flow;
 };
 
 size_t fs_meter_entry_size(void) { return sizeof(struct fs_meter_entry); }
@@ -77,13 +78,13 @@ static void list_remove(struct fs_meter *m, uint32_t *head, uint32_t *tail, uint
     }
 }
 
-/* ---- pool and buckets ---- */
+/* ---- pool and index ---- */
 
 static uint32_t entry_alloc(struct fs_meter *m)
 {
     if (m->free_head != NIL) {
         uint32_t i = m->free_head;
-        m->free_head = E(m, i)->hnext;
+        m->free_head = E(m, i)->next_free;
         return i;
     }
     if (m->used == m->cap) {
@@ -99,27 +100,53 @@ static uint32_t entry_alloc(struct fs_meter *m)
     return m->used++;
 }
 
-static int buckets_grow(struct fs_meter *m)
+static struct fs_meter_slot *slots_new(uint32_t n)
 {
-    uint32_t n = m->nbuckets * 2;
-    uint32_t *nb = malloc((size_t)n * sizeof *nb);
-    if (!nb) return -1;
-    for (uint32_t i = 0; i < n; i++) nb[i] = NIL;
-    for (uint32_t b = 0; b < m->nbuckets; b++) {
-        uint32_t i = m->buckets[b];
-        while (i != NIL) {
-            struct fs_meter_entry *e = E(m, i);
-            uint32_t next = e->hnext;
-            uint32_t nbk = (uint32_t)(e->hash & (n - 1));
-            e->hnext = nb[nbk];
-            nb[nbk] = i;
-            i = next;
+    struct fs_meter_slot *s = malloc((size_t)n * sizeof *s);
+    if (s)
+        for (uint32_t i = 0; i < n; i++) s[i].idx = NIL;
+    return s;
+}
+
+static void slot_insert(struct fs_meter_slot *slots, uint32_t mask, uint32_t sig, uint32_t idx)
+{
+    uint32_t k = sig & mask;
+    while (slots[k].idx != NIL) k = (k + 1) & mask;
+    slots[k].sig = sig;
+    slots[k].idx = idx;
+}
+
+static int slots_grow(struct fs_meter *m)
+{
+    uint32_t n = m->nslots * 2;
+    struct fs_meter_slot *ns = slots_new(n);
+    if (!ns) return -1;
+    for (uint32_t k = 0; k < m->nslots; k++)
+        if (m->slots[k].idx != NIL) slot_insert(ns, n - 1, m->slots[k].sig, m->slots[k].idx);
+    free(m->slots);
+    m->slots = ns;
+    m->nslots = n;
+    return 0;
+}
+
+/* Removes entry i from the index, shifting later members of its probe run back
+ * into the hole (Knuth's algorithm R for linear probing). */
+static void slot_remove(struct fs_meter *m, uint32_t i, uint32_t sig)
+{
+    uint32_t mask = m->nslots - 1, k = sig & mask;
+    while (m->slots[k].idx != i) k = (k + 1) & mask;
+    uint32_t hole = k;
+    for (;;) {
+        k = (k + 1) & mask;
+        if (m->slots[k].idx == NIL) break;
+        uint32_t home = m->slots[k].sig & mask;
+        /* the element at k may move to the hole if its home is not in (hole, k] cyclically */
+        if ((k > hole && (home <= hole || home > k)) || (k < hole && home <= hole && home > k)) {
+            m->slots[hole] = m->slots[k];
+            hole = k;
         }
     }
-    free(m->buckets);
-    m->buckets = nb;
-    m->nbuckets = n;
-    return 0;
+    m->slots[hole].idx = NIL;
 }
 
 fs_result fs_meter_init(struct fs_meter *m, const struct fs_meter_opts *opts, fs_emit_fn emit, void *emit_arg)
@@ -132,10 +159,9 @@ fs_result fs_meter_init(struct fs_meter *m, const struct fs_meter_opts *opts, fs
     m->emit_arg = emit_arg;
     m->free_head = NIL;
     m->lru_head = m->lru_tail = m->age_head = m->age_tail = m->close_head = m->close_tail = NIL;
-    m->nbuckets = 1024;
-    m->buckets = malloc(m->nbuckets * sizeof *m->buckets);
-    if (!m->buckets) return FS_ERR_NOMEM;
-    for (uint32_t i = 0; i < m->nbuckets; i++) m->buckets[i] = NIL;
+    m->nslots = 2048;
+    m->slots = slots_new(m->nslots);
+    if (!m->slots) return FS_ERR_NOMEM;
     return FS_OK;
 }
 
@@ -143,18 +169,16 @@ void fs_meter_release(struct fs_meter *m)
 {
     for (uint32_t c = 0; c < m->nchunks; c++) free(m->chunks[c]);
     free(m->chunks);
-    free(m->buckets);
+    free(m->slots);
     m->chunks = NULL;
-    m->buckets = NULL;
+    m->slots = NULL;
 }
 
 /* Ends flow i: out of its bucket and lists, oriented, emitted, freed. */
 static void end_flow(struct fs_meter *m, uint32_t i, enum fs_end_reason reason)
 {
     struct fs_meter_entry *e = E(m, i);
-    uint32_t *pp = &m->buckets[e->hash & (m->nbuckets - 1)];
-    while (*pp != i) pp = &E(m, *pp)->hnext;
-    *pp = e->hnext;
+    slot_remove(m, i, (uint32_t)e->hash);
     if (e->flow.state & FS_FLOW_CLOSING) list_remove(m, &m->close_head, &m->close_tail, i, 0);
     else list_remove(m, &m->lru_head, &m->lru_tail, i, 0);
     list_remove(m, &m->age_head, &m->age_tail, i, 1);
@@ -164,7 +188,7 @@ static void end_flow(struct fs_meter *m, uint32_t i, enum fs_end_reason reason)
     m->stats.flows_emitted++;
     m->live--;
     if (m->emit) m->emit(m->emit_arg, &e->flow);
-    e->hnext = m->free_head;
+    e->next_free = m->free_head;
     m->free_head = i;
 }
 
@@ -206,11 +230,14 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
     const struct fs_flow_key key = p->key;
     int from_b = p->from_b;
     uint64_t h = p->hash;
-    uint32_t i = m->buckets[h & (m->nbuckets - 1)];
-    while (i != NIL) {
-        struct fs_meter_entry *e = E(m, i);
-        if (e->hash == h && memcmp(&e->flow.key, &key, sizeof key) == 0) break;
-        i = e->hnext;
+    uint32_t i = NIL, mask = m->nslots - 1, sig = (uint32_t)h;
+    for (uint32_t k = sig & mask; m->slots[k].idx != NIL; k = (k + 1) & mask) {
+        if (m->slots[k].sig != sig) continue;
+        struct fs_meter_entry *c = E(m, m->slots[k].idx);
+        if (memcmp(&c->flow.key, &key, sizeof key) == 0) {
+            i = m->slots[k].idx;
+            break;
+        }
     }
     if (i != NIL && (E(m, i)->flow.state & FS_FLOW_CLOSING) && (p->tcp_flags & 0x12) == 0x02) {
         end_flow(m, i, (enum fs_end_reason)E(m, i)->flow.end_reason); /* a new connection reuses the ports */
@@ -229,15 +256,16 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
         e->hash = h;
         e->created_ns = m->now_ns;
         e->touched_ns = m->now_ns;
-        uint32_t *bk = &m->buckets[h & (m->nbuckets - 1)];
-        e->hnext = *bk;
-        *bk = i;
+        slot_insert(m->slots, m->nslots - 1, (uint32_t)h, i);
         list_append(m, &m->lru_head, &m->lru_tail, i, 0);
         list_append(m, &m->age_head, &m->age_tail, i, 1);
         m->live++;
         m->stats.flows_created++;
         if (m->live > m->stats.live_peak) m->stats.live_peak = m->live;
-        if (m->live > m->nbuckets && m->nbuckets < (1u << 31)) buckets_grow(m); /* on failure: longer chains */
+        if (m->live > m->nslots / 2 && slots_grow(m) != 0 && m->live >= m->nslots - 1) {
+            end_flow(m, i, FS_END_EVICT); /* cannot grow the index and it is full: keep one slot free */
+            return FS_ERR_NOMEM;
+        }
     } else {
         e = E(m, i);
         fs_flow_add(&e->flow, from_b, p, m->opts.size_basis);
@@ -255,6 +283,25 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
             if ((e->flow.state & (FS_FLOW_FIN_A | FS_FLOW_FIN_B)) == (FS_FLOW_FIN_A | FS_FLOW_FIN_B))
                 start_closing(m, i, FS_END_FIN);
         }
+    }
+    return FS_OK;
+}
+
+fs_result fs_meter_packets(struct fs_meter *m, const struct fs_pkt *p, size_t n)
+{
+    uint32_t mask = m->nslots - 1;
+    for (size_t j = 0; j < n; j++) __builtin_prefetch(&m->slots[(uint32_t)p[j].hash & mask]);
+    for (size_t j = 0; j < n; j++) {
+        const struct fs_meter_slot *s = &m->slots[(uint32_t)p[j].hash & mask];
+        if (s->idx != NIL && s->sig == (uint32_t)p[j].hash) {
+            const struct fs_meter_entry *e = E(m, s->idx);
+            __builtin_prefetch(e);
+            __builtin_prefetch((const char *)e + 64);
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
+        fs_result rc = fs_meter_packet(m, &p[j]);
+        if (rc != FS_OK) return rc;
     }
     return FS_OK;
 }

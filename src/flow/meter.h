@@ -16,8 +16,12 @@
  *                   -> "evict", counted in the stats
  *
  * Layout: flows live in a chunked pool addressed by 32-bit index (no pointer is
- * invalidated by growth, no allocation per packet: chunks of 64 Ki flows);
- * a power-of-two bucket array of index heads with chaining; two intrusive
+ * invalidated by growth, no allocation per packet: chunks of 64 Ki flows). The
+ * index is an open-addressing array of (hash signature, entry index) slots with
+ * linear probing, at most half full, and backward-shift deletion (no
+ * tombstones): a lookup reads one cache line of slots and then only the entry
+ * whose signature matches, as DPDK's rte_hash keeps signatures apart from keys.
+ * fs_meter_packets() prefetches the slots and entries of a batch first. Two intrusive
  * doubly-linked lists keep timeouts O(1): `lru` orders open flows by last
  * packet (idle expiry looks only at its head) and `closing` orders torn-down
  * flows by the end of their grace; `age` orders all flows by start (active expiry).
@@ -56,6 +60,10 @@ struct fs_meter_stats {
 };
 
 struct fs_meter_entry;
+struct fs_meter_slot {
+    uint32_t sig;                 /* low 32 bits of the key hash (its home slot is sig & (nslots - 1)) */
+    uint32_t idx;                 /* entry index, or UINT32_MAX when empty */
+};
 
 struct fs_meter {
     struct fs_meter_opts opts;
@@ -66,10 +74,10 @@ struct fs_meter {
     struct fs_meter_entry **chunks; /* owned pool */
     uint32_t nchunks, cap;        /* cap = entries allocated */
     uint32_t used;                /* entries ever handed out (high-water mark) */
-    uint32_t free_head;           /* free list through hnext */
+    uint32_t free_head;           /* free list through next_free */
     uint32_t live;
-    uint32_t *buckets;            /* owned */
-    uint32_t nbuckets;            /* power of two */
+    struct fs_meter_slot *slots;  /* owned: open-addressing index, power-of-two count, at most half full */
+    uint32_t nslots;
     uint32_t lru_head, lru_tail;
     uint32_t age_head, age_tail;
     uint32_t close_head, close_tail;
@@ -81,6 +89,10 @@ void fs_meter_release(struct fs_meter *m);
 
 /* Meters one decoded packet (may emit expired flows first). */
 fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p);
+
+/* Meters n packets in order, prefetching their table slots and flows first.
+ * The packets must be routed (fs_pkt_route) with this meter's seed. */
+fs_result fs_meter_packets(struct fs_meter *m, const struct fs_pkt *p, size_t n);
 
 /* Puts a packet's key in canonical form and fills from_b and hash (with the
  * meter seed), as fs_meter_packet() would; used to route packets to shards. */

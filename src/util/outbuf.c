@@ -79,17 +79,30 @@ void fs_outbuf_write(struct fs_outbuf *o, const void *p, size_t n)
 
 void fs_outbuf_puts(struct fs_outbuf *o, const char *s) { fs_outbuf_write(o, s, strlen(s)); }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
 size_t fs_u64_to_str(uint64_t v, char *buf)
 {
     char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    buf[n] = 0;
-    return n;
+    size_t n = sizeof tmp;
+    while (v >= 100) { /* two digits per division */
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--n] = digit_pairs[2 * r + 1];
+        tmp[--n] = digit_pairs[2 * r];
+    }
+    if (v >= 10) {
+        tmp[--n] = digit_pairs[2 * v + 1];
+        tmp[--n] = digit_pairs[2 * v];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    size_t len = sizeof tmp - n;
+    memcpy(buf, tmp + n, len);
+    buf[len] = 0;
+    return len;
 }
 
 void fs_outbuf_u64(struct fs_outbuf *o, uint64_t v)
