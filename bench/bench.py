@@ -8,7 +8,7 @@ $TMPDIR (or /tmp) once, and the read ceiling ../shared/tools/limit.c beside it (
 project). Every tool reads the same file, which is first read once so that it sits in the page cache. Each tool
 runs --runs times; the table gives medians of wall and CPU (user + system) seconds, Mpps and Gbit/s (wire bytes)
 from the median wall time, peak resident memory, the flows the tool reported, and the tool's wall time as a
-multiple of flowsift's (1 thread). Install the peers with:
+multiple of flowsift's (all cores); flowsift's CSV output goes to /dev/null. Install the peers with:
     apt-get install libndpi-bin softflowd argus-server argus-client pmacct tshark
 """
 import argparse
@@ -29,7 +29,8 @@ TMP = os.environ.get("TMPDIR", "/tmp")
 
 # What each tool does with flow timeouts, since flow counts differ with them.
 TIMEOUTS = {
-    "flowsift": "idle 120 s, active 1800 s, TCP FIN/RST teardown (defaults)",
+    "flowsift": "idle 120 s, active 1800 s, TCP FIN/RST teardown (defaults); all cores (--threads auto)",
+    "flowsift-1thread": "the same in one thread (--threads 1)",
     "limit": "no flow table: reads every record and touches its 5-tuple (the hardware ceiling)",
     "softflowd": "defaults: TCP 3600 s, TCP after RST/FIN 300/120 s, UDP 300 s, ICMP 300 s, general 3600 s, "
                  "max 8192 flows (older flows forced out)",
@@ -84,7 +85,9 @@ def tools(args, cap, lim, work):
             return json.load(f)["flows_written"]
 
     t = {}
-    t["flowsift"] = ([fs, "extract", "-q", "--progress", "off", "--stats", stats, "-o", "/dev/null", cap], fs_flows)
+    base = [fs, "extract", "-q", "--progress", "off", "--stats", stats, "-o", "/dev/null"]
+    t["flowsift"] = (base + ["--threads", "auto", cap], fs_flows)
+    t["flowsift-1thread"] = (base + ["--threads", "1", cap], fs_flows)
     t["limit"] = ([lim, "-r", cap], lambda out: "-")
     t["softflowd"] = (["softflowd", "-r", cap, "-c", "none", "-d"],
                       lambda out: sum(int(x) for x in re.findall(r"(?:Flows exported|Number of active flows): (\d+)",
@@ -120,7 +123,7 @@ def main():
     ap.add_argument("--capture", help="capture to read (default: build the 1 GB benchmark capture)")
     ap.add_argument("--megabytes", type=int, default=1024, help="size of the capture to build")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--tools", default="flowsift,limit,softflowd,argus,pmacctd,ndpiReader,tshark")
+    ap.add_argument("--tools", default="flowsift,flowsift-1thread,limit,softflowd,argus,pmacctd,ndpiReader,tshark")
     ap.add_argument("--flowsift", default=os.path.join(ROOT, "build", "flowsift"))
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="flowsift-bench-", dir=TMP)

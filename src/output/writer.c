@@ -5,11 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "0".."255" with their length in the fourth byte, for dotted quads. */
+static char octets[256][4];
+
+static void octets_init(void)
+{
+    if (octets[1][3]) return;
+    for (int i = 0; i < 256; i++) octets[i][3] = (char)fs_u64_to_str((uint64_t)i, octets[i]);
+}
+
 fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields,
                          char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx)
 {
     memset(w, 0, sizeof *w);
     if (nfields > FS_WRITER_MAX_FIELDS) return FS_ERR_ARG;
+    octets_init();
     w->format = format;
     memcpy(w->fields, fields, (size_t)nfields * sizeof *fields);
     for (int i = 0; i < nfields; i++)
@@ -60,9 +70,13 @@ static void put_value(struct fs_writer *w, const struct fs_field *fd, const stru
         if (v->ipver == 4) {
             size_t n = 0;
             for (int k = 0; k < 4; k++) {
-                if (k) buf[n++] = '.';
-                n += fs_u64_to_str(v->addr[k], buf + n);
+                const char *oct = octets[v->addr[k]];
+                size_t len = (size_t)oct[3];
+                memcpy(buf + n, oct, 4);
+                n += len;
+                buf[n++] = '.';
             }
+            buf[n - 1] = 0;
         } else {
             inet_ntop(AF_INET6, v->addr, buf, sizeof buf);
         }

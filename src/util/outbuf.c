@@ -9,6 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
 fs_result fs_outbuf_init_fd(struct fs_outbuf *o, int fd)
 {
     memset(o, 0, sizeof *o);
@@ -79,9 +83,6 @@ void fs_outbuf_write(struct fs_outbuf *o, const void *p, size_t n)
 
 void fs_outbuf_puts(struct fs_outbuf *o, const char *s) { fs_outbuf_write(o, s, strlen(s)); }
 
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                     "8081828384858687888990919293949596979899";
 
 size_t fs_u64_to_str(uint64_t v, char *buf)
 {
@@ -113,12 +114,21 @@ void fs_outbuf_u64(struct fs_outbuf *o, uint64_t v)
 
 static const uint64_t pow10_tab[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000 };
 
+/* "." and exactly `decimals` digits of frac, zero-padded on the left. */
 static void put_frac(struct fs_outbuf *o, uint64_t frac, int decimals)
 {
     fs_outbuf_ensure(o, 12);
-    o->buf[o->len++] = '.';
-    for (int i = decimals - 1; i >= 0; i--) o->buf[o->len + (size_t)i] = (char)('0' + frac % 10), frac /= 10;
-    o->len += (size_t)decimals;
+    char *p = o->buf + o->len;
+    p[0] = '.';
+    int i = decimals;
+    for (; i >= 2; i -= 2) {
+        unsigned r = (unsigned)(frac % 100);
+        frac /= 100;
+        p[i] = digit_pairs[2 * r + 1];
+        p[i - 1] = digit_pairs[2 * r];
+    }
+    if (i == 1) p[1] = (char)('0' + frac % 10);
+    o->len += (size_t)decimals + 1;
 }
 
 void fs_outbuf_fixed(struct fs_outbuf *o, double v, int decimals)
