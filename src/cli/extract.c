@@ -141,8 +141,12 @@ static void help(void)
            "      --no-vlan-key        do not separate flows by VLAN id\n"
            "      --fragments WHICH    all: later IP fragments count in their flow; first: skip them\n"
            "                           (the convention of nDPI and others)                [all]\n"
-           "      --max-flows N        live flows held at most; beyond, the least recently active flow\n"
-           "                           is ended with reason 'evict' and counted           [%s]\n"
+           "      --max-flows N        live flows held at most. From 90%% of it the idle timeout drops to\n"
+           "                           --emergency-idle (flows end as 'emergency-idle') until below 70%%;\n"
+           "                           at the cap the least recently active flow ends as 'evict'; both\n"
+           "                           are counted                                         [%s]\n"
+           "      --memcap BYTES       the same cap given as memory (%zu bytes per live flow) [4G]\n"
+           "      --emergency-idle T   idle timeout near the cap        [idle timeout / 10, at least 1s]\n"
            "\n"
            "inputs and errors:\n"
            "      --files-from FILE    read input paths from FILE, one a line (- = standard input)\n"
@@ -161,7 +165,7 @@ static void help(void)
            "\n"
            "Times take s (default), ms, us, m, h; counts take k, M, G. Field list: flowsift fields.\n"
            "Exit status: 0 done, 1 an input could not be read completely or output failed, 2 bad usage.\n",
-           fs_human_int((4ull << 30) / fs_meter_entry_size(), memcap, sizeof memcap));
+           fs_human_int((4ull << 30) / fs_meter_entry_size(), memcap, sizeof memcap), fs_meter_entry_size());
 }
 
 static int parse_decap(const char *s, unsigned *mask)
@@ -203,7 +207,8 @@ static void write_stats(const char *path, const struct extract *x, double elapse
     for (int i = 1; i < FS_END_COUNT; i++)
         fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", fs_end_reason_name((unsigned)i),
                 (unsigned long long)m->ended[i]);
-    fprintf(f, "},\"elapsed_s\":%.6f,\"cpu_s\":%.6f}\n", elapsed, cpu);
+    fprintf(f, "},\"emergencies\":%llu,\"elapsed_s\":%.6f,\"cpu_s\":%.6f}\n", (unsigned long long)m->emergencies,
+            elapsed, cpu);
     if (f != stdout) fclose(f);
 }
 
@@ -245,9 +250,10 @@ static void summary(const struct extract *x, double elapsed)
         }
     fprintf(stderr, "\n  memory    %s live flows at most (%s)\n", fs_human_int(m->live_peak, a, sizeof a),
             fs_human_bytes((double)m->live_peak * (double)fs_meter_entry_size(), c, sizeof c));
-    if (m->ended[FS_END_EVICT])
-        fprintf(stderr, "  warning   %s flows were evicted by --max-flows before their timeout\n",
-                fs_human_int(m->ended[FS_END_EVICT], a, sizeof a));
+    if (m->ended[FS_END_EMERGENCY] || m->ended[FS_END_EVICT])
+        fprintf(stderr, "  warning   the memory cap (--max-flows/--memcap) was reached: %s flows ended by the "
+                        "emergency idle timeout, %s evicted; raise the cap or shorten the timeouts\n",
+                fs_human_int(m->ended[FS_END_EMERGENCY], a, sizeof a), fs_human_int(m->ended[FS_END_EVICT], b, sizeof b));
     if (x->files_damaged)
         fprintf(stderr, "  damaged   %llu file%s (see the errors above)\n", (unsigned long long)x->files_damaged,
                 x->files_damaged == 1 ? "" : "s");
@@ -255,7 +261,7 @@ static void summary(const struct extract *x, double elapsed)
 
 enum {
     OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
-    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
+    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_MEMCAP, OPT_EMERGENCY, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
 };
 
 int fs_cmd_extract(int argc, char **argv)
@@ -270,7 +276,8 @@ int fs_cmd_extract(int argc, char **argv)
         { "no-vlan-key", no_argument, 0, OPT_NOVLAN }, { "fragments", required_argument, 0, OPT_FRAGS }, { "max-flows", required_argument, 0, OPT_MAXFLOWS },
         { "files-from", required_argument, 0, OPT_FILESFROM }, { "keep-going", no_argument, 0, OPT_KEEPGOING },
         { "stats", required_argument, 0, OPT_STATS }, { "quiet", no_argument, 0, 'q' },
-        { "threads", required_argument, 0, OPT_THREADS },
+        { "threads", required_argument, 0, OPT_THREADS }, { "memcap", required_argument, 0, OPT_MEMCAP },
+        { "emergency-idle", required_argument, 0, OPT_EMERGENCY },
         { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL;
@@ -303,10 +310,17 @@ int fs_cmd_extract(int argc, char **argv)
         case OPT_IDLE:
         case OPT_ACTIVE:
         case OPT_GRACE:
+        case OPT_EMERGENCY:
             if (fs_parse_duration(optarg, &v)) return fs_cli_error(C, "'%s' is not a duration", optarg) + 1;
             if (c == OPT_IDLE) mo.idle_ns = v;
             else if (c == OPT_ACTIVE) mo.active_ns = v;
+            else if (c == OPT_EMERGENCY) mo.emergency_idle_ns = v ? v : 1;
             else mo.close_grace_ns = v;
+            break;
+        case OPT_MEMCAP:
+            if (fs_parse_bytes(optarg, &v) || v < fs_meter_entry_size())
+                return fs_cli_error(C, "--memcap takes a size of at least %zu bytes", fs_meter_entry_size()) + 1;
+            mo.max_flows = v / fs_meter_entry_size();
             break;
         case OPT_TEARDOWN:
             if (strcmp(optarg, "on") && strcmp(optarg, "off"))

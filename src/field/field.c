@@ -36,7 +36,7 @@ static const struct fs_field base_fields[] = {
     T("tunnel_id", FS_FT_U64, "", 0, M_TUNNEL_ID, "VXLAN/Geneve VNI or GRE key; 0 if none (GTP: TEIDs differ per direction, not kept)"),
     T("icmp_type", FS_FT_U64, "", 0, M_ICMP_TYPE, "ICMP/ICMPv6 type of the first packet; empty for other protocols"),
     T("icmp_code", FS_FT_U64, "", 0, M_ICMP_CODE, "ICMP/ICMPv6 code of the first packet; empty for other protocols"),
-    T("end", FS_FT_STR, "", 0, M_END, "why the flow ended: idle, active-timeout, fin, rst, eof, evict"),
+    T("end", FS_FT_STR, "", 0, M_END, "why the flow ended: idle, active-timeout, fin, rst, eof, evict, emergency-idle"),
 };
 
 struct dir_metric {

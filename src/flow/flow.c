@@ -13,7 +13,7 @@
 const char *fs_end_reason_name(unsigned r)
 {
     static const char *const names[FS_END_COUNT] = { "active", "idle", "active-timeout", "fin", "rst", "eof",
-                                                     "evict" };
+                                                     "evict", "emergency-idle" };
     return r < FS_END_COUNT ? names[r] : "?";
 }
 

@@ -32,6 +32,7 @@ enum fs_end_reason {
     FS_END_RST,        /* TCP RST */
     FS_END_EOF,        /* input ended */
     FS_END_EVICT,      /* pushed out by the memory cap */
+    FS_END_EMERGENCY,  /* ended by the shorter idle timeout of a nearly full table */
     FS_END_COUNT
 };
 

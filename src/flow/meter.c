@@ -23,7 +23,8 @@ struct fs_meter_entry {
     struct fs_flow flow;
 };
 
-size_t fs_meter_entry_size(void) { return sizeof(struct fs_meter_entry); }
+/* the index is at most half full: two 8-byte slots per flow */
+size_t fs_meter_entry_size(void) { return sizeof(struct fs_meter_entry) + 2 * sizeof(struct fs_meter_slot); }
 
 void fs_meter_opts_default(struct fs_meter_opts *o)
 {
@@ -32,7 +33,7 @@ void fs_meter_opts_default(struct fs_meter_opts *o)
     o->active_ns = 1800ull * 1000000000ull;
     o->close_grace_ns = 1000000000ull;
     o->tcp_teardown = 1;
-    o->max_flows = DEFAULT_MEMCAP / sizeof(struct fs_meter_entry);
+    o->max_flows = DEFAULT_MEMCAP / fs_meter_entry_size();
     o->size_basis = FS_SIZE_IP;
     o->seed = 0x5eed5eed5eed5eedull;
 }
@@ -155,6 +156,11 @@ fs_result fs_meter_init(struct fs_meter *m, const struct fs_meter_opts *opts, fs
     if (opts) m->opts = *opts;
     else fs_meter_opts_default(&m->opts);
     if (m->opts.max_flows == 0 || m->opts.max_flows > NIL - 1) m->opts.max_flows = NIL - 1;
+    if (m->opts.emergency_idle_ns == 0) {
+        m->opts.emergency_idle_ns = m->opts.idle_ns / 10;
+        if (m->opts.emergency_idle_ns < 1000000000ull) m->opts.emergency_idle_ns = 1000000000ull;
+        if (m->opts.idle_ns && m->opts.emergency_idle_ns > m->opts.idle_ns) m->opts.emergency_idle_ns = m->opts.idle_ns;
+    }
     m->emit = emit;
     m->emit_arg = emit_arg;
     m->free_head = NIL;
@@ -200,9 +206,25 @@ static void expire(struct fs_meter *m)
     if (m->opts.idle_ns)
         while (m->lru_head != NIL && now - E(m, m->lru_head)->touched_ns >= m->opts.idle_ns)
             end_flow(m, m->lru_head, FS_END_IDLE);
+    if (m->emergency)
+        while (m->lru_head != NIL && now - E(m, m->lru_head)->touched_ns >= m->opts.emergency_idle_ns)
+            end_flow(m, m->lru_head, FS_END_EMERGENCY);
     if (m->opts.active_ns)
         while (m->age_head != NIL && now - E(m, m->age_head)->created_ns >= m->opts.active_ns)
             end_flow(m, m->age_head, FS_END_ACTIVE_TIMEOUT);
+}
+
+/* Emergency mode with hysteresis: on at 90% of the cap, off below 70%. */
+static void check_pressure(struct fs_meter *m)
+{
+    uint64_t cap = m->opts.max_flows;
+    if (!m->emergency && (uint64_t)m->live * 10 >= cap * 9) {
+        m->emergency = 1;
+        m->stats.emergencies++;
+        expire(m);
+    } else if (m->emergency && (uint64_t)m->live * 10 < cap * 7) {
+        m->emergency = 0;
+    }
 }
 
 static void start_closing(struct fs_meter *m, uint32_t i, enum fs_end_reason why)
@@ -239,6 +261,7 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
             break;
         }
     }
+    check_pressure(m);
     if (i != NIL && (E(m, i)->flow.state & FS_FLOW_CLOSING) && (p->tcp_flags & 0x12) == 0x02) {
         end_flow(m, i, (enum fs_end_reason)E(m, i)->flow.end_reason); /* a new connection reuses the ports */
         i = NIL;

@@ -12,8 +12,10 @@
  *   TCP teardown    FIN from both sides, or a RST; packets arriving within `close_grace_ns`
  *                   (the last ACK, repeated RSTs) still belong to it, a new SYN starts a new flow -> "fin"/"rst"
  *   end of input    fs_meter_flush()                        -> "eof"
- *   memory cap      the least recently active flow is pushed out when `max_flows` live flows exist
- *                   -> "evict", counted in the stats
+ *   memory cap      when 90% of `max_flows` are live, the idle timeout drops to `emergency_idle_ns`
+ *                   (suricata's emergency mode) until fewer than 70% are -> "emergency-idle"; when
+ *                   `max_flows` are live, the least recently active flow is pushed out -> "evict";
+ *                   both counted in the stats, never silent
  *
  * Layout: flows live in a chunked pool addressed by 32-bit index (no pointer is
  * invalidated by growth, no allocation per packet: chunks of 64 Ki flows). The
@@ -45,6 +47,7 @@ struct fs_meter_opts {
     uint64_t close_grace_ns;  /* default 1 s */
     int tcp_teardown;         /* end TCP flows on FIN/FIN and RST (default 1) */
     uint64_t max_flows;       /* memory cap in live flows (default from 4 GiB) */
+    uint64_t emergency_idle_ns; /* idle timeout near the cap (default: idle / 10, at least 1 s) */
     enum fs_size_basis size_basis;
     uint64_t seed;            /* hash seed */
 };
@@ -57,6 +60,7 @@ struct fs_meter_stats {
     uint64_t flows_emitted;
     uint64_t ended[FS_END_COUNT];
     uint64_t live_peak;
+    uint64_t emergencies;         /* times the table entered emergency mode */
 };
 
 struct fs_meter_entry;
@@ -71,6 +75,7 @@ struct fs_meter {
     fs_emit_fn emit;
     void *emit_arg;
     uint64_t now_ns;              /* largest packet time seen */
+    int emergency;                /* near the cap: the shorter idle timeout applies */
     struct fs_meter_entry **chunks; /* owned pool */
     uint32_t nchunks, cap;        /* cap = entries allocated */
     uint32_t used;                /* entries ever handed out (high-water mark) */
@@ -106,7 +111,7 @@ void fs_meter_advance(struct fs_meter *m, uint64_t now_ns);
 /* Ends every live flow with reason "eof", oldest first. */
 void fs_meter_flush(struct fs_meter *m);
 
-/* Bytes held per live flow (entry size), for documentation and caps. */
+/* Bytes held per live flow (entry and its share of the index), for documentation and caps. */
 size_t fs_meter_entry_size(void);
 
 #endif

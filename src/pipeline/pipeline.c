@@ -148,6 +148,7 @@ void fs_pipeline_stats(const struct fs_pipeline *p, struct fs_meter_stats *sum)
         sum->flows_created += s->flows_created;
         sum->flows_emitted += s->flows_emitted;
         sum->live_peak += s->live_peak; /* an upper bound: the workers' peaks need not coincide */
+        sum->emergencies += s->emergencies;
         for (int k = 0; k < FS_END_COUNT; k++) sum->ended[k] += s->ended[k];
     }
 }

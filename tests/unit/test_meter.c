@@ -160,6 +160,40 @@ static void test_eviction(void)
     fs_meter_release(&m);
 }
 
+static void test_emergency(void)
+{
+    struct fs_meter m;
+    struct sink s;
+    struct fs_meter_opts o;
+    fs_meter_opts_default(&o);
+    o.max_flows = 10;
+    o.idle_ns = 100 * S;
+    o.emergency_idle_ns = 5 * S;
+    memset(&s, 0, sizeof s);
+    fs_meter_init(&m, &o, collect, &s);
+    /* eight flows, one a second: below 90% of the cap nothing ends */
+    for (int i = 0; i < 8; i++) {
+        struct fs_pkt p = pkt(0, (uint64_t)(i + 1) * S, 0x10, 40, 0);
+        p.key.pa = (uint16_t)(1000 + i);
+        fs_meter_packet(&m, &p);
+    }
+    CHECK_EQ_U(s.n, 0);
+    /* the ninth makes 90%: the idle timeout drops to 5 s and flows idle that long end */
+    struct fs_pkt p = pkt(0, 9 * S, 0x10, 40, 0);
+    p.key.pa = 2000;
+    fs_meter_packet(&m, &p);
+    p = pkt(0, 9 * S + 1, 0x10, 40, 0);
+    p.key.pa = 2001;
+    fs_meter_packet(&m, &p);
+    CHECK(s.n >= 4);
+    CHECK_EQ_U(s.flows[0].end_reason, FS_END_EMERGENCY);
+    CHECK_EQ_U(s.flows[0].key.pa, 1000);
+    CHECK_EQ_U(m.stats.emergencies, 1);
+    CHECK_EQ_U(m.stats.ended[FS_END_EVICT], 0);
+    fs_meter_flush(&m);
+    fs_meter_release(&m);
+}
+
 /* The merge rule: a flow metered whole equals the merge of its two parts, in either order. */
 static uint64_t rng = 88172645463325252ull;
 static uint64_t rnd(void)
@@ -233,6 +267,7 @@ int main(void)
     test_idle_and_active();
     test_teardown();
     test_eviction();
+    test_emergency();
     test_merge_rule();
     return check_summary("test_meter");
 }
