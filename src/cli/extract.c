@@ -155,7 +155,7 @@ static void help(void)
            "performance:\n"
            "      --threads N|auto     threads in all: 1 does everything in one; N > 1 reads and decodes\n"
            "                           in one and meters in N - 1, each owning a share of the flows  [auto:\n"
-           "                           the number of cores]\n"
+           "                           twice the number of cores]\n"
            "\n"
            "reporting:\n"
            "      --stats FILE         write the run's counters as JSON to FILE\n"
@@ -409,9 +409,10 @@ int fs_cmd_extract(int argc, char **argv)
             return 2;
         }
     }
-    if (threads == 0) { /* auto: one reading thread and a meter per remaining core */
+    if (threads == 0) { /* auto: two threads per core: while the reader waits, the metering threads use its core */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus < 1 ? 1 : cpus > FS_PIPELINE_MAX_WORKERS + 1 ? FS_PIPELINE_MAX_WORKERS + 1 : (int)cpus;
+        long t = cpus < 1 ? 1 : 2 * cpus;
+        threads = t > FS_PIPELINE_MAX_WORKERS + 1 ? FS_PIPELINE_MAX_WORKERS + 1 : (int)t;
     }
     fs_inputs_order(&inputs);
     if (inputs.skipped_not_capture)

@@ -5,11 +5,12 @@
  * with a release store of head; the worker reads up to head (acquire), meters,
  * and returns the slots with a release store of tail. Control messages ride in
  * the same slots (fs_pkt.routed = MSG_TICK or MSG_END), so they keep their place
- * in the packet order. A side that must wait spins briefly, then yields.
+ * in the packet order. A side that must wait spins briefly, yields, then sleeps.
  */
 #include "pipeline.h"
 
 #include <sched.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,14 +19,20 @@
 
 enum { MSG_PACKET = 1, MSG_TICK = 2, MSG_END = 3 };
 
+/* Waiting: spin a little, yield a little, then sleep 20 us at a time (a ring holds a few milliseconds of
+ * packets, so a short sleep costs no throughput, and a waiting thread does not burn a core in system calls). */
 static void relax(unsigned *spins)
 {
-    if (++*spins < 64) {
+    ++*spins;
+    if (*spins < 64) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
-    } else {
+    } else if (*spins < 80) {
         sched_yield();
+    } else {
+        struct timespec ts = { 0, 20000 };
+        nanosleep(&ts, NULL);
     }
 }
 
