@@ -483,9 +483,16 @@ int fs_cmd_extract(int argc, char **argv)
         struct fs_pkt pkt;
         uint64_t n = 0;
         while ((r = fs_capture_next(cap, &cp)) == FS_OK) {
-            if (fs_decode(&x.dec, &cp, &pkt) && meter_one(&x, &pkt) != FS_OK) {
-                r = FS_ERR_NOMEM;
-                break;
+            if (!x.threaded) { /* decode straight into the meter's batch */
+                if (fs_decode(&x.dec, &cp, &x.batch[x.nbatch])) {
+                    fs_pkt_route(&x.batch[x.nbatch], x.meter.opts.seed);
+                    if (++x.nbatch == METER_BATCH && meter_batch(&x) != FS_OK) {
+                        r = FS_ERR_NOMEM;
+                        break;
+                    }
+                }
+            } else if (fs_decode(&x.dec, &cp, &pkt)) {
+                fs_pipeline_packet(&x.pipe, &pkt);
             }
             if (meter_pending(&x) != FS_OK) {
                 r = FS_ERR_NOMEM;

@@ -10,6 +10,7 @@
 #define CHUNK_BITS 16
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 #define DEFAULT_MEMCAP (4ull << 30)
+#define SWEEP_NS 1000000ull
 
 struct fs_meter_entry {
     uint64_t hash;         /* hot fields first: with the key they share the first cache lines */
@@ -237,11 +238,32 @@ static void start_closing(struct fs_meter *m, uint32_t i, enum fs_end_reason why
     list_append(m, &m->close_head, &m->close_tail, i, 0);
 }
 
+/* Why flow e has ended by now, or FS_END_ACTIVE if it has not: the checks expire() makes, in its order,
+ * for one flow. */
+static enum fs_end_reason deadline(const struct fs_meter *m, const struct fs_meter_entry *e)
+{
+    uint64_t now = m->now_ns;
+    if (e->flow.state & FS_FLOW_CLOSING) {
+        if (e->close_at_ns <= now) return (enum fs_end_reason)e->flow.end_reason;
+    } else {
+        if (m->opts.idle_ns && now - e->touched_ns >= m->opts.idle_ns) return FS_END_IDLE;
+        if (m->emergency && now - e->touched_ns >= m->opts.emergency_idle_ns) return FS_END_EMERGENCY;
+    }
+    if (m->opts.active_ns && now - e->created_ns >= m->opts.active_ns) return FS_END_ACTIVE_TIMEOUT;
+    return FS_END_ACTIVE;
+}
+
 fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
 {
     m->stats.packets++;
     if (p->ts_ns > m->now_ns) m->now_ns = p->ts_ns;
-    expire(m);
+    /* The lists are swept once per SWEEP_NS of packet time, not per packet (their heads are cold in the
+     * cache); a flow that gets a packet is checked itself below, so what a flow contains never depends on
+     * the sweep: only when an idle flow is written out does, by at most SWEEP_NS. */
+    if (m->now_ns >= m->next_sweep_ns) {
+        expire(m);
+        m->next_sweep_ns = m->now_ns + SWEEP_NS;
+    }
 
     struct fs_pkt routed;
     if (!p->routed) {
@@ -262,12 +284,20 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
         }
     }
     check_pressure(m);
+    if (i != NIL) {
+        enum fs_end_reason why = deadline(m, E(m, i));
+        if (why != FS_END_ACTIVE) {
+            end_flow(m, i, why);
+            i = NIL;
+        }
+    }
     if (i != NIL && (E(m, i)->flow.state & FS_FLOW_CLOSING) && (p->tcp_flags & 0x12) == 0x02) {
         end_flow(m, i, (enum fs_end_reason)E(m, i)->flow.end_reason); /* a new connection reuses the ports */
         i = NIL;
     }
     struct fs_meter_entry *e;
     if (i == NIL) {
+        if (m->live >= m->opts.max_flows) expire(m); /* what has timed out goes first, as itself */
         if (m->live >= m->opts.max_flows) {
             uint32_t victim = m->lru_head != NIL ? m->lru_head : m->close_head != NIL ? m->close_head : m->age_head;
             end_flow(m, victim, FS_END_EVICT);

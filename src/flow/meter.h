@@ -76,6 +76,7 @@ struct fs_meter {
     void *emit_arg;
     uint64_t now_ns;              /* largest packet time seen */
     int emergency;                /* near the cap: the shorter idle timeout applies */
+    uint64_t next_sweep_ns;       /* packet time of the next sweep of the timeout lists */
     struct fs_meter_entry **chunks; /* owned pool */
     uint32_t nchunks, cap;        /* cap = entries allocated */
     uint32_t used;                /* entries ever handed out (high-water mark) */
