@@ -217,7 +217,7 @@ static uint64_t pcapng_ts_ns(const struct iface *f, uint64_t ts)
     } else {
         ns = f->tsresol - 9u > 19 ? 0 : ts / pow10u(f->tsresol - 9u);
     }
-    return ns + (uint64_t)(f->tsoffset_s * 1000000000ll);
+    return ns + (uint64_t)f->tsoffset_s * 1000000000ull; /* unsigned: a hostile offset wraps, never overflows */
 }
 
 /* Section Header Block (section 4.1). c->pos is at the block. */

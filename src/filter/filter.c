@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define MAX_NODES 512
+#define MAX_DEPTH 64 /* parentheses: the parser recurses once per level */
 
 enum node_kind { N_AND, N_OR, N_NOT, N_CMP, N_NET, N_PORT, N_IPVER };
 enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
@@ -50,6 +51,7 @@ struct parser {
     size_t errlen;
     size_t col;
     int failed;
+    int depth;
     /* current token */
     const char *tok;
     size_t toklen;
@@ -191,8 +193,10 @@ static int parse_primary(struct parser *ps)
     const char *at = ps->tok;
     if (ps->toklen == 0) return perr(ps, at, "expression ends where a condition was expected");
     if (tok_is(ps, "(")) {
+        if (++ps->depth > MAX_DEPTH) return perr(ps, at, "parentheses nested deeper than %d", MAX_DEPTH);
         next(ps);
         int e = parse_expr(ps);
+        ps->depth--;
         if (e < 0) return -1;
         if (!tok_is(ps, ")")) return perr(ps, ps->tok, "expected ')'");
         next(ps);

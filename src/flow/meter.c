@@ -120,6 +120,7 @@ static void slot_insert(struct fs_meter_slot *slots, uint32_t mask, uint32_t sig
 
 static int slots_grow(struct fs_meter *m)
 {
+    if (m->nslots >= (1u << 31)) return -1;
     uint32_t n = m->nslots * 2;
     struct fs_meter_slot *ns = slots_new(n);
     if (!ns) return -1;

@@ -208,8 +208,46 @@ static void test_pcapng(void)
     }
 }
 
+/* regression: a pcapng if_tsoffset near INT64_MAX once overflowed a signed multiplication (UBSan) */
+static void test_pcapng_hostile_tsoffset(void)
+{
+    struct pb p = { .n = 0 }, body;
+    body.n = 0;
+    pb_le32(&body, 0x1A2B3C4D);
+    pb_le16(&body, 1);
+    pb_le16(&body, 0);
+    pb_zero(&body, 8);
+    ng_block(&p, 0, 0x0A0D0D0A, body.b, body.n);
+    body.n = 0;
+    pb_le16(&body, 1);
+    pb_le16(&body, 0);
+    pb_le32(&body, 0);
+    pb_le16(&body, 14); /* if_tsoffset */
+    pb_le16(&body, 8);
+    pb_le32(&body, 0xffffffff);
+    pb_le32(&body, 0x7fffffff);
+    pb_le16(&body, 0);
+    pb_le16(&body, 0);
+    ng_block(&p, 0, 1, body.b, body.n);
+    body.n = 0;
+    pb_le32(&body, 0);
+    pb_le32(&body, 0);
+    pb_le32(&body, 1);
+    pb_le32(&body, 1);
+    pb_le32(&body, 1);
+    pb_u8(&body, 0x45);
+    ng_block(&p, 0, 6, body.b, body.n);
+    struct fs_capture *c;
+    struct fs_capture_pkt k;
+    char err[256];
+    CHECK(fs_capture_open_mem(&c, p.b, p.n, "offset", err, sizeof err) == FS_OK);
+    CHECK(fs_capture_next(c, &k) == FS_OK);
+    fs_capture_free(c);
+}
+
 int main(void)
 {
+    test_pcapng_hostile_tsoffset();
     test_pcap_variants();
     test_pcap_damage();
     test_pcapng();

@@ -96,5 +96,16 @@ int main(void)
     CHECK_EQ_U(error_col("host 300.1.1.1"), 6);
     CHECK_EQ_U(error_col("port 70000"), 6);
     CHECK_EQ_U(error_col("packets == 3 $"), 14);
+    /* regression: nesting is bounded, not a stack overflow */
+    static char deep[200001];
+    for (int i = 0; i < 100000; i++) deep[i] = '(';
+    memcpy(deep + 100000, "tcp", 3);
+    CHECK_EQ_U(error_col(deep), 65);
+    char ok64[200];
+    memset(ok64, '(', 64);
+    strcpy(ok64 + 64, "tcp");
+    memset(ok64 + 67, ')', 64);
+    ok64[131] = 0;
+    CHECK(match(ok64, &f) == 1);
     return check_summary("test_filter");
 }
