@@ -13,5 +13,6 @@ echo "== the 10 largest flows (of $(($(wc -l < "$out/flows.csv") - 1)); all in $
 build/flowsift extract -q samples/many-protocols.pcap --fields srcaddr,srcp,dstaddr,dstp,proto,packets,size,duration,end \
   | { IFS= read -r h; echo "$h"; sort -t, -k7,7nr | head -10; } | column -s, -t
 echo
-echo "== flows without payload (the published example query)"
-build/flowsift extract -q samples/many-protocols.pcap -f 'paysize == 0' --preset brief | head -6 | column -s, -t
+echo "== into the embedded store $out/store, then the published example query: flows without payload"
+build/flowsift extract -q samples/many-protocols.pcap --store "$out/store"
+build/flowsift query "$out/store" 'paysize == 0' --preset brief | head -6 | column -s, -t

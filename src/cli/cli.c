@@ -52,6 +52,42 @@ static int parse_scaled(const char *s, uint64_t *v, double base)
 }
 
 int fs_parse_count(const char *s, uint64_t *v) { return parse_scaled(s, v, 1000); }
+
+int fs_parse_time(const char *s, uint64_t *ns)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+    if (strcmp(s, "now") == 0) {
+        *ns = now_ns;
+        return 0;
+    }
+    if (s[0] == '-') { /* relative to now */
+        uint64_t d;
+        if (fs_parse_duration(s + 1, &d) || d > now_ns) return -1;
+        *ns = now_ns - d;
+        return 0;
+    }
+    if (strlen(s) >= 10 && s[4] == '-' && s[7] == '-') { /* ISO 8601, UTC */
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        int n = sscanf(s, "%4d-%2d-%2d%*[T ]%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                       &tm.tm_sec);
+        if (n < 3) return -1;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        time_t t = timegm(&tm);
+        if (t < 0) return -1;
+        *ns = (uint64_t)t * 1000000000ull;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || v < 0 || v > 1.8e10) return -1;
+    *ns = (uint64_t)llround(v * 1e9);
+    return 0;
+}
 int fs_parse_bytes(const char *s, uint64_t *v) { return parse_scaled(s, v, 1024); }
 
 const char *fs_human_int(uint64_t v, char *buf, size_t len)

@@ -39,7 +39,11 @@ void fs_progress_done(struct fs_progress *p);
 double fs_now_seconds(void);   /* monotonic clock */
 double fs_cpu_seconds(void);   /* user + system of this process */
 
+/* "1700000000.5", "2024-05-01T13:00:00Z" (or a prefix of it), "now", "-1h" (relative to now) -> ns. */
+int fs_parse_time(const char *s, uint64_t *ns);
+
 int fs_cmd_extract(int argc, char **argv);
+int fs_cmd_query(int argc, char **argv);
 int fs_cmd_fields(int argc, char **argv);
 
 #endif

@@ -6,8 +6,10 @@
  * boundary comes out as one flow. A damaged file stops the run after flushing
  * what was read (exit 1), or with --keep-going is reported and skipped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include "../flow/meter.h"
 #include "../output/writer.h"
 #include "../pipeline/pipeline.h"
+#include "../store/store.h"
 #include "cli.h"
 
 static const char *const reason_keys[FS_REASON_COUNT] = {
@@ -31,6 +34,10 @@ static const char *const reason_keys[FS_REASON_COUNT] = {
 /* Where one metering thread's flows go: the filter, then its writer. */
 struct sink {
     struct fs_writer writer;
+    int csv;                        /* records go to the writer (CSV/JSON) */
+    struct fs_store_writer *store;  /* owned, NULL without --store */
+    fs_result store_rc;             /* first store error */
+    uint64_t stored;                /* records handed to the store */
     const struct fs_filter *filter;
     const struct fs_field_ctx *ctx;
     uint64_t filtered_out;
@@ -59,7 +66,11 @@ static void on_flow(void *arg, struct fs_flow *f)
         s->filtered_out++;
         return;
     }
-    fs_writer_flow(&s->writer, f);
+    if (s->csv) fs_writer_flow(&s->writer, f);
+    if (s->store && !s->store_rc) {
+        s->store_rc = fs_store_writer_add(s->store, f);
+        s->stored++;
+    }
 }
 
 #define METER_BATCH 32
@@ -95,7 +106,8 @@ static fs_result meter_pending(struct extract *x)
 static uint64_t records_written(const struct extract *x)
 {
     uint64_t n = 0;
-    for (int i = 0; i < x->nsinks; i++) n += x->sinks[i].writer.records;
+    for (int i = 0; i < x->nsinks; i++)
+        n += x->sinks[i].csv ? x->sinks[i].writer.records : x->sinks[i].stored;
     return n;
 }
 
@@ -103,6 +115,25 @@ static uint64_t filtered_out(const struct extract *x)
 {
     uint64_t n = 0;
     for (int i = 0; i < x->nsinks; i++) n += x->sinks[i].filtered_out;
+    return n;
+}
+
+/* Bytes of the files below dir (the store's size on disk). */
+static uint64_t dir_bytes(const char *dir)
+{
+    uint64_t n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(path, &st) != 0) continue;
+        n += S_ISDIR(st.st_mode) ? dir_bytes(path) : (uint64_t)st.st_size;
+    }
+    closedir(d);
     return n;
 }
 
@@ -125,6 +156,9 @@ static void help(void)
            "  -F, --format FMT         csv (with a header line) or json (one object a line) [csv]\n"
            "      --fields LIST        comma-separated fields or a preset name              [default]\n"
            "      --preset NAME        the same as --fields NAME\n"
+           "      --store DIR          write the records into the store DIR (created if missing), read\n"
+           "                           by 'flowsift query'; without -o, no CSV/JSON is written\n"
+           "      --segment-rows N     records per store segment (smaller: published sooner)  [65536]\n"
            "  -f, --filter EXPR        write only flows that match EXPR (see docs/filter.md),\n"
            "                           e.g. 'paysize == 0', 'proto tcp and dstp 22'\n"
            "\n"
@@ -261,7 +295,7 @@ static void summary(const struct extract *x, double elapsed)
 
 enum {
     OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
-    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_MEMCAP, OPT_EMERGENCY, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
+    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_MEMCAP, OPT_EMERGENCY, OPT_STORE, OPT_SEGROWS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
 };
 
 int fs_cmd_extract(int argc, char **argv)
@@ -277,10 +311,13 @@ int fs_cmd_extract(int argc, char **argv)
         { "files-from", required_argument, 0, OPT_FILESFROM }, { "keep-going", no_argument, 0, OPT_KEEPGOING },
         { "stats", required_argument, 0, OPT_STATS }, { "quiet", no_argument, 0, 'q' },
         { "threads", required_argument, 0, OPT_THREADS }, { "memcap", required_argument, 0, OPT_MEMCAP },
-        { "emergency-idle", required_argument, 0, OPT_EMERGENCY },
+        { "emergency-idle", required_argument, 0, OPT_EMERGENCY }, { "store", required_argument, 0, OPT_STORE },
+        { "segment-rows", required_argument, 0, OPT_SEGROWS },
         { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL;
+    const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL, *store_dir = NULL;
+    int out_given = 0;
+    size_t segment_rows = 0;
     enum fs_format format = FS_FORMAT_CSV;
     struct fs_meter_opts mo;
     struct fs_decode_opts dopt;
@@ -298,7 +335,13 @@ int fs_cmd_extract(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:F:f:qh", opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
-        case 'o': out_path = optarg; break;
+        case 'o': out_path = optarg; out_given = 1; break;
+        case OPT_STORE: store_dir = optarg; break;
+        case OPT_SEGROWS:
+            if (fs_parse_count(optarg, &v) || v == 0 || v > FS_STORE_SEGMENT_ROWS)
+                return fs_cli_error(C, "--segment-rows takes 1 to %d", FS_STORE_SEGMENT_ROWS) + 1;
+            segment_rows = (size_t)v;
+            break;
         case 'F':
             if (strcmp(optarg, "csv") == 0) format = FS_FORMAT_CSV;
             else if (strcmp(optarg, "json") == 0 || strcmp(optarg, "jsonl") == 0) format = FS_FORMAT_JSON;
@@ -430,11 +473,27 @@ int fs_cmd_extract(int argc, char **argv)
         rc = fs_cli_error(C, "out of memory");
         goto out;
     }
+    if (store_dir) {
+        uint64_t removed = 0;
+        if (fs_store_prepare(store_dir, 1, &removed, err, sizeof err) != FS_OK) {
+            rc = fs_cli_error(C, "%s", err);
+            goto out;
+        }
+        if (removed)
+            fs_cli_warn(C, "removed %llu unpublished segment file%s left in '%s' by an interrupted writer",
+                        (unsigned long long)removed, removed == 1 ? "" : "s", store_dir);
+    }
     for (int i = 0; i < x.nsinks; i++) {
         x.sinks[i].filter = x.filter;
         x.sinks[i].ctx = &x.ctx;
+        x.sinks[i].csv = !store_dir || out_given;
+        if (store_dir && fs_store_writer_new(&x.sinks[i].store, store_dir, "flows", segment_rows, err, sizeof err) != FS_OK) {
+            rc = fs_cli_error(C, "%s", err);
+            goto out;
+        }
     }
-    if (fs_writer_open(&x.sinks[0].writer, out_path, format, fields, labels, nfields, &x.ctx)) {
+    if (fs_writer_open(&x.sinks[0].writer, x.sinks[0].csv ? out_path : "/dev/null", format, fields, labels, nfields,
+                       &x.ctx)) {
         x.nsinks = 0;
         rc = fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
         goto out;
@@ -535,10 +594,31 @@ int fs_cmd_extract(int argc, char **argv)
         if (fs_writer_close(&x.sinks[i].writer) && !rc)
             rc = fs_cli_error(C, "writing '%s' failed: %s", out_path, strerror(x.sinks[i].writer.out.err));
     closed = 1;
-    if (!x.quiet) summary(&x, elapsed);
+    uint64_t stored_bytes = 0, stored_rows = 0;
+    for (int i = 0; i < x.nsinks; i++) {
+        if (!x.sinks[i].store) continue;
+        stored_rows += x.sinks[i].stored;
+        fs_result src = x.sinks[i].store_rc;
+        if (fs_store_writer_close(x.sinks[i].store, err, sizeof err) != FS_OK || src) {
+            if (!rc) rc = 1;
+            fs_cli_error(C, "store '%s': %s", store_dir, err);
+        }
+        x.sinks[i].store = NULL;
+    }
+    stored_bytes = store_dir ? dir_bytes(store_dir) : 0;
+    if (!x.quiet) {
+        summary(&x, elapsed);
+        if (store_dir) {
+            char a[32], b[32];
+            fprintf(stderr, "  store     %s records in '%s' (%s on disk, %.1f bytes per record)\n",
+                    fs_human_int(stored_rows, a, sizeof a), store_dir, fs_human_bytes((double)stored_bytes, b, sizeof b),
+                    stored_rows ? (double)stored_bytes / (double)stored_rows : 0.0);
+        }
+    }
     if (stats_path) write_stats(stats_path, &x, elapsed, cpu);
 out:
     for (int i = x.nsinks - 1; i >= 0 && !closed; i--) fs_writer_close(&x.sinks[i].writer);
+    for (int i = 0; x.sinks && i < x.nsinks; i++) fs_store_writer_close(x.sinks[i].store, NULL, 0);
     free(x.sinks);
     if (x.threaded) fs_pipeline_release(&x.pipe);
     fs_meter_release(&x.meter);

@@ -1,0 +1,586 @@
+/*
+ * store.c - segment writing, reading and scanning; see store.h and docs/store-format.md.
+ *
+ * A segment's columns are the members of struct fs_flow (the mergeable
+ * aggregates, not derived values), so a record reads back bit for bit and every
+ * field of the field table can be computed from it. Column data are fixed-width
+ * little-endian arrays; columns are found by name, so a reader ignores columns
+ * it does not know and zero-fills columns a segment lacks.
+ */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "../util/crc32c.h"
+#include "../util/rd.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the segment format is little-endian; a big-endian port needs byte swapping here"
+#endif
+
+#define MAGIC "FSSEG01\n"
+#define HEADER_SIZE 64
+#define DIRENT_SIZE 96
+#define NAME_SIZE 32
+#define CODEC_ZSTD 1
+#define MAX_COLS 256
+#define ZSTD_LEVEL 3
+
+struct column {
+    const char *name;
+    size_t off;
+    uint32_t width;
+};
+
+#define COL(n, m) { n, offsetof(struct fs_flow, m), (uint32_t)sizeof(((struct fs_flow *)0)->m) }
+#define DIRCOLS(d)                                                                                             \
+    COL("d" #d ".packets", dir[d].packets), COL("d" #d ".bytes", dir[d].bytes),                                 \
+        COL("d" #d ".payload", dir[d].payload), COL("d" #d ".nopay", dir[d].nopay),                            \
+        COL("d" #d ".first_ns", dir[d].first_ns), COL("d" #d ".last_ns", dir[d].last_ns),                      \
+        COL("d" #d ".size_sq", dir[d].size_sq), COL("d" #d ".pay_sq", dir[d].pay_sq),                          \
+        COL("d" #d ".iat_sq", dir[d].iat_sq), COL("d" #d ".iat_min", dir[d].iat_min),                          \
+        COL("d" #d ".iat_max", dir[d].iat_max), COL("d" #d ".size_min", dir[d].size_min),                      \
+        COL("d" #d ".size_max", dir[d].size_max), COL("d" #d ".pay_min", dir[d].pay_min),                      \
+        COL("d" #d ".pay_max", dir[d].pay_max), COL("d" #d ".flags", dir[d].flags),                            \
+        COL("d" #d ".frags", dir[d].frags), COL("d" #d ".flags_or", dir[d].flags_or)
+
+static const struct column columns[] = {
+    COL("first_ns", first_ns), COL("last_ns", last_ns), COL("addr_src", key.a), COL("addr_dst", key.b),
+    COL("port_src", key.pa), COL("port_dst", key.pb), COL("vlan", key.vlan), COL("vlan2", key.vlan2),
+    COL("tunnel_id", key.tunnel_id), COL("proto", key.proto), COL("ipver", key.ipver),
+    COL("tunnel_type", key.tunnel_type), COL("iat_sq", iat_sq), COL("iat_min", iat_min), COL("iat_max", iat_max),
+    COL("end_reason", end_reason), COL("state", state), COL("icmp_type", icmp_type), COL("icmp_code", icmp_code),
+    DIRCOLS(0), DIRCOLS(1),
+};
+#define NCOLS (sizeof columns / sizeof columns[0])
+
+static fs_result fail(char *err, size_t errlen, fs_result rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* ---- directories ---- */
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0) {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", path);
+        char *slash = strrchr(parent, '/');
+        if (slash) {
+            *slash = 0;
+            fsync_dir(parent[0] ? parent : "/");
+        }
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -1;
+}
+
+static uint64_t remove_tmp(const char *dir, int depth)
+{
+    uint64_t n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (strncmp(de->d_name, ".tmp-", 5) == 0) {
+            if (unlink(path) == 0) n++;
+        } else if (depth < 2) {
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) n += remove_tmp(path, depth + 1);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (!create || errno != ENOENT) return fail(err, errlen, FS_ERR_IO, "cannot open store '%s': %s", dir, strerror(errno));
+        if (make_dir(dir) != 0) return fail(err, errlen, FS_ERR_IO, "cannot create store '%s': %s", dir, strerror(errno));
+    } else if (!S_ISDIR(st.st_mode)) {
+        return fail(err, errlen, FS_ERR_ARG, "store '%s' is not a directory", dir);
+    }
+    uint64_t n = remove_tmp(dir, 0);
+    if (removed) *removed = n;
+    return FS_OK;
+}
+
+/* ---- writing ---- */
+
+struct fs_store_writer {
+    char dir[2048];
+    char table[64];
+    uint64_t uid;                 /* random: segment names never collide between writers */
+    uint64_t seq;
+    struct fs_flow *rows;         /* owned, FS_STORE_SEGMENT_ROWS */
+    size_t n, segment_rows;
+    uint8_t *gather, *packed;     /* owned scratch: one column, raw and compressed */
+    size_t packed_cap;
+    ZSTD_CCtx *cctx;
+    uint64_t total_rows, total_bytes;
+    fs_result error;
+    char err[512];
+};
+
+fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
+                              char *err, size_t errlen)
+{
+    struct fs_store_writer *w = calloc(1, sizeof *w);
+    if (!w) return FS_ERR_NOMEM;
+    w->segment_rows = segment_rows && segment_rows < FS_STORE_SEGMENT_ROWS ? segment_rows : FS_STORE_SEGMENT_ROWS;
+    snprintf(w->dir, sizeof w->dir, "%s", dir);
+    snprintf(w->table, sizeof w->table, "%s", table);
+    if (getrandom(&w->uid, sizeof w->uid, 0) != (ssize_t)sizeof w->uid) w->uid = (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
+    w->rows = malloc(FS_STORE_SEGMENT_ROWS * sizeof *w->rows);
+    w->gather = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
+    w->packed_cap = ZSTD_compressBound((size_t)FS_STORE_SEGMENT_ROWS * 32);
+    w->packed = malloc(w->packed_cap);
+    w->cctx = ZSTD_createCCtx();
+    if (!w->rows || !w->gather || !w->packed || !w->cctx) {
+        fs_store_writer_close(w, NULL, 0);
+        return FS_ERR_NOMEM;
+    }
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, table);
+    if (make_dir(dir) != 0 || make_dir(path) != 0) {
+        fail(err, errlen, FS_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+        fs_store_writer_close(w, NULL, 0);
+        return FS_ERR_IO;
+    }
+    *out = w;
+    return FS_OK;
+}
+
+static int cmp_first(const void *a, const void *b)
+{
+    const struct fs_flow *x = *(const struct fs_flow *const *)a, *y = *(const struct fs_flow *const *)b;
+    return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Writes rows[0..n) (all of one partition) as one segment. */
+static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const *rows, size_t n)
+{
+    uint64_t hour = rows[0]->first_ns / 3600000000000ull;
+    time_t t = (time_t)(hour * 3600);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char part[4096], tmp[4400], final[4400];
+    snprintf(part, sizeof part, "%s/%s/%04d%02d%02dT%02d", w->dir, w->table, tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour);
+    if (make_dir(part) != 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
+    char name[128];
+    snprintf(name, sizeof name, "seg-%020llu-%016llx-%06llu.fss", (unsigned long long)rows[0]->first_ns,
+             (unsigned long long)w->uid, (unsigned long long)w->seq++);
+    snprintf(tmp, sizeof tmp, "%s/.tmp-%s", part, name);
+    snprintf(final, sizeof final, "%s/%s", part, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+
+    uint8_t header[HEADER_SIZE] = { 0 }, dir[NCOLS * DIRENT_SIZE];
+    memset(dir, 0, sizeof dir);
+    uint64_t t_min = UINT64_MAX, t_max = 0, first_max = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (rows[r]->first_ns < t_min) t_min = rows[r]->first_ns;
+        if (rows[r]->first_ns > first_max) first_max = rows[r]->first_ns;
+        if (rows[r]->last_ns > t_max) t_max = rows[r]->last_ns;
+    }
+    uint64_t off = HEADER_SIZE + sizeof dir;
+    int io = lseek(fd, (off_t)off, SEEK_SET) < 0;
+    for (size_t c = 0; c < NCOLS && !io; c++) {
+        const struct column *col = &columns[c];
+        uint64_t mn = UINT64_MAX, mx = 0;
+        for (size_t r = 0; r < n; r++) {
+            const uint8_t *src = (const uint8_t *)rows[r] + col->off;
+            memcpy(w->gather + r * col->width, src, col->width);
+            if (col->width <= 8) {
+                uint64_t v = 0;
+                memcpy(&v, src, col->width);
+                if (v < mn) mn = v;
+                if (v > mx) mx = v;
+            }
+        }
+        size_t raw = n * col->width;
+        size_t clen = ZSTD_compress2(w->cctx, w->packed, w->packed_cap, w->gather, raw);
+        if (ZSTD_isError(clen)) {
+            close(fd);
+            unlink(tmp);
+            return fail(w->err, sizeof w->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
+        }
+        uint8_t *e = dir + c * DIRENT_SIZE;
+        snprintf((char *)e, NAME_SIZE, "%s", col->name);
+        put_u32(e + 32, col->width);
+        put_u32(e + 36, CODEC_ZSTD);
+        put_u64(e + 40, off);
+        put_u64(e + 48, clen);
+        put_u64(e + 56, raw);
+        put_u64(e + 64, col->width <= 8 ? mn : 0);
+        put_u64(e + 72, col->width <= 8 ? mx : 0);
+        put_u32(e + 80, fs_crc32c(0, w->packed, clen));
+        io = write_all(fd, w->packed, clen) != 0;
+        off += clen;
+    }
+    memcpy(header, MAGIC, 8);
+    put_u32(header + 8, 1);
+    put_u32(header + 12, (uint32_t)NCOLS);
+    put_u64(header + 16, n);
+    put_u64(header + 24, t_min);
+    put_u64(header + 32, t_max);
+    put_u64(header + 40, first_max);
+    put_u64(header + 48, off); /* file size */
+    put_u32(header + 56, fs_crc32c(0, dir, sizeof dir));
+    put_u32(header + 60, fs_crc32c(0, header, 60));
+    if (!io) io = lseek(fd, 0, SEEK_SET) < 0 || write_all(fd, header, sizeof header) != 0 ||
+                  write_all(fd, dir, sizeof dir) != 0 || fsync(fd) != 0;
+    int saved = errno;
+    if (close(fd) != 0 && !io) {
+        io = 1;
+        saved = errno;
+    }
+    if (io || rename(tmp, final) != 0 || fsync_dir(part) != 0) {
+        if (!io) saved = errno;
+        unlink(tmp);
+        return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot write segment '%s': %s", final, strerror(saved));
+    }
+    w->total_bytes += off;
+    return FS_OK;
+}
+
+/* Writes the buffered rows: one segment per partition (hour of the first packet). */
+static fs_result flush_rows(struct fs_store_writer *w)
+{
+    if (!w->n) return FS_OK;
+    struct fs_flow **order = malloc(w->n * sizeof *order);
+    if (!order) return FS_ERR_NOMEM;
+    for (size_t i = 0; i < w->n; i++) order[i] = &w->rows[i];
+    qsort(order, w->n, sizeof *order, cmp_first);
+    fs_result rc = FS_OK;
+    for (size_t i = 0; i < w->n && rc == FS_OK;) {
+        uint64_t hour = order[i]->first_ns / 3600000000000ull;
+        size_t j = i;
+        while (j < w->n && order[j]->first_ns / 3600000000000ull == hour) j++;
+        rc = write_segment(w, order + i, j - i);
+        i = j;
+    }
+    free(order);
+    w->total_rows += rc == FS_OK ? w->n : 0;
+    w->n = 0;
+    return rc;
+}
+
+fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f)
+{
+    if (w->error) return w->error;
+    w->rows[w->n++] = *f;
+    if (w->n == w->segment_rows) w->error = flush_rows(w);
+    return w->error;
+}
+
+fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen)
+{
+    if (!w) return FS_OK;
+    fs_result rc = w->error;
+    if (!rc && w->rows) rc = flush_rows(w);
+    if (rc && err) snprintf(err, errlen, "%s", w->err);
+    ZSTD_freeCCtx(w->cctx);
+    free(w->rows);
+    free(w->gather);
+    free(w->packed);
+    free(w);
+    return rc;
+}
+
+uint64_t fs_store_writer_rows(const struct fs_store_writer *w) { return w->total_rows + w->n; }
+uint64_t fs_store_writer_bytes(const struct fs_store_writer *w) { return w->total_bytes; }
+
+/* ---- reading ---- */
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Header fields needed to skip a segment without reading it whole. */
+static fs_result read_header(const uint8_t *buf, size_t len, const char *name, uint64_t *nrows, uint64_t *t_min,
+                             uint64_t *first_max, uint32_t *ncols, char *err, size_t errlen)
+{
+    if (len < HEADER_SIZE || memcmp(buf, MAGIC, 8) != 0)
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': not a flowsift segment", name);
+    if (get_u32(buf + 60) != fs_crc32c(0, buf, 60))
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': header checksum mismatch", name);
+    if (get_u32(buf + 8) != 1) return fail(err, errlen, FS_ERR_UNSUPP, "'%s': segment version %u", name, get_u32(buf + 8));
+    *ncols = get_u32(buf + 12);
+    *nrows = get_u64(buf + 16);
+    *t_min = get_u64(buf + 24);
+    *first_max = get_u64(buf + 40);
+    if (*ncols > MAX_COLS || *nrows > FS_STORE_SEGMENT_ROWS)
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': implausible header (%u columns, %llu rows)", name, *ncols,
+                    (unsigned long long)*nrows);
+    if (get_u64(buf + 48) != len)
+        return fail(err, errlen, FS_ERR_TRUNC, "'%s': %zu bytes, the header says %llu", name, len,
+                    (unsigned long long)get_u64(buf + 48));
+    return FS_OK;
+}
+
+fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, struct fs_flow **out,
+                                size_t *nout, char *err, size_t errlen)
+{
+    uint64_t nrows, t_min, first_max;
+    uint32_t ncols;
+    fs_result rc = read_header(buf, len, name, &nrows, &t_min, &first_max, &ncols, err, errlen);
+    if (rc) return rc;
+    size_t dirlen = (size_t)ncols * DIRENT_SIZE;
+    if (len - HEADER_SIZE < dirlen) return fail(err, errlen, FS_ERR_TRUNC, "'%s': column directory cut short", name);
+    const uint8_t *dir = buf + HEADER_SIZE;
+    if (get_u32(buf + 56) != fs_crc32c(0, dir, dirlen))
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column directory checksum mismatch", name);
+    struct fs_flow *rows = calloc(nrows ? nrows : 1, sizeof *rows);
+    uint8_t *raw = malloc(nrows ? nrows * 32 : 1);
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (!rows || !raw || !dctx) {
+        free(rows);
+        free(raw);
+        ZSTD_freeDCtx(dctx);
+        return FS_ERR_NOMEM;
+    }
+    rc = FS_OK;
+    for (uint32_t c = 0; c < ncols && rc == FS_OK; c++) {
+        const uint8_t *e = dir + (size_t)c * DIRENT_SIZE;
+        char cname[NAME_SIZE + 1];
+        memcpy(cname, e, NAME_SIZE);
+        cname[NAME_SIZE] = 0;
+        uint32_t width = get_u32(e + 32), codec = get_u32(e + 36);
+        uint64_t off = get_u64(e + 40), clen = get_u64(e + 48), rawlen = get_u64(e + 56);
+        const struct column *col = NULL;
+        for (size_t k = 0; k < NCOLS; k++)
+            if (strcmp(columns[k].name, cname) == 0) col = &columns[k];
+        if (off > len || clen > len - off) {
+            rc = fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of the file", name, cname);
+            break;
+        }
+        if (get_u32(e + 80) != fs_crc32c(0, buf + off, clen)) {
+            rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' checksum mismatch", name, cname);
+            break;
+        }
+        if (!col) continue; /* a column this version does not know */
+        if (codec != CODEC_ZSTD || width != col->width || rawlen != nrows * width) {
+            rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has width %u and %llu bytes for %llu rows", name,
+                      cname, width, (unsigned long long)rawlen, (unsigned long long)nrows);
+            break;
+        }
+        size_t got = ZSTD_decompressDCtx(dctx, raw, nrows * 32, buf + off, clen);
+        if (ZSTD_isError(got) || got != rawlen) {
+            rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' does not decompress", name, cname);
+            break;
+        }
+        for (uint64_t r = 0; r < nrows; r++) memcpy((uint8_t *)&rows[r] + col->off, raw + r * width, width);
+    }
+    free(raw);
+    ZSTD_freeDCtx(dctx);
+    if (rc) {
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *nout = nrows;
+    return FS_OK;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted names in dir that satisfy keep(); caller frees each and the array. */
+static char **list_dir(const char *dir, int want_dirs, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char **v = NULL;
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        size_t len = strlen(de->d_name);
+        int is_seg = len > 4 && strcmp(de->d_name + len - 4, ".fss") == 0;
+        if (want_dirs == is_seg) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, cap * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        v[(*n)++] = strdup(de->d_name);
+    }
+    closedir(d);
+    if (*n) qsort(v, *n, sizeof *v, cmp_str);
+    return v;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Partition name YYYYMMDDTHH -> first ns of the hour, or UINT64_MAX if not a partition. */
+static uint64_t partition_start(const char *name)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (strlen(name) != 11 || name[8] != 'T' ||
+        sscanf(name, "%4d%2d%2dT%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour) != 4)
+        return UINT64_MAX;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    return t < 0 ? UINT64_MAX : (uint64_t)t * 1000000000ull;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) == 0 && st.st_size >= 0) {
+        buf = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
+        size_t got = 0;
+        while (buf && got < (size_t)st.st_size) {
+            ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
+            if (k <= 0) {
+                if (k < 0 && errno == EINTR) continue;
+                break;
+            }
+            got += (size_t)k;
+        }
+        *len = got;
+    }
+    close(fd);
+    return buf;
+}
+
+fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, fs_store_row_fn fn,
+                        fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
+                        size_t errlen)
+{
+    struct fs_store_scan_stats st = { 0 };
+    char tdir[4096];
+    snprintf(tdir, sizeof tdir, "%s/%s", dir, table);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return fail(err, errlen, FS_ERR_IO, "cannot open store '%s': %s", dir, stat(dir, &sb) ? strerror(errno) : "not a directory");
+    size_t np;
+    char **parts = list_dir(tdir, 1, &np);
+    int stop = 0;
+    for (size_t p = 0; p < np && !stop; p++) {
+        uint64_t start = partition_start(parts[p]);
+        if (start == UINT64_MAX) continue;
+        if (start >= until_ns || start + 3600000000000ull <= since_ns) continue; /* records' first times lie in the hour */
+        st.partitions++;
+        char pdir[4200];
+        snprintf(pdir, sizeof pdir, "%s/%s", tdir, parts[p]);
+        size_t ns;
+        char **segs = list_dir(pdir, 0, &ns);
+        for (size_t s = 0; s < ns && !stop; s++) {
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
+            size_t len = 0;
+            uint8_t *buf = read_file(path, &len);
+            char msg[1024];
+            uint64_t nrows, t_min, first_max;
+            uint32_t ncols;
+            if (!buf) {
+                snprintf(msg, sizeof msg, "cannot read '%.600s': %s", path, strerror(errno));
+                st.segments_damaged++;
+                if (damage) damage(arg, msg);
+                continue;
+            }
+            st.segments++;
+            st.bytes += len;
+            if (read_header(buf, len, path, &nrows, &t_min, &first_max, &ncols, msg, sizeof msg) == FS_OK &&
+                (t_min >= until_ns || first_max < since_ns)) {
+                st.segments_skipped++;
+                free(buf);
+                continue;
+            }
+            struct fs_flow *rows;
+            size_t n;
+            if (fs_store_read_segment(buf, len, path, &rows, &n, msg, sizeof msg) != FS_OK) {
+                st.segments_damaged++;
+                if (damage) damage(arg, msg);
+                free(buf);
+                continue;
+            }
+            free(buf);
+            for (size_t r = 0; r < n && !stop; r++) {
+                if (rows[r].first_ns < since_ns || rows[r].first_ns >= until_ns) continue;
+                st.rows++;
+                stop = fn(arg, &rows[r]);
+            }
+            free(rows);
+        }
+        free_list(segs, ns);
+    }
+    free_list(parts, np);
+    if (stats) *stats = st;
+    return FS_OK;
+}

@@ -1,0 +1,69 @@
+/*
+ * store.h - the embedded flow store: a directory of immutable, compressed, columnar segments.
+ *
+ *   STORE/<table>/<YYYYMMDDTHH>/seg-<t_min>-<writer>-<seq>.fss
+ *
+ * A table (only "flows" today) is partitioned by the UTC hour of each record's
+ * first packet. A segment holds up to FS_STORE_SEGMENT_ROWS records of one
+ * partition, column by column, each column compressed with zstd and
+ * checksummed (CRC-32C); its header carries the row count and time range and
+ * every column its minimum and maximum, so a reader skips what a query cannot
+ * match. docs/store-format.md draws the layout.
+ *
+ * Durability: a segment is written to a hidden temporary name, fsync'ed, renamed
+ * into place and its directory fsync'ed, so it appears whole or not at all. A
+ * writer killed at any moment leaves at most a temporary file, which
+ * fs_store_open() removes and reports. A damaged segment is found by its checksums
+ * and reported by name; the other segments stay readable.
+ *
+ * Ownership: fs_store_writer_new() returns a writer the caller frees with
+ * fs_store_writer_close(), which publishes what is buffered. Records passed to
+ * the scan callback are lent for the call.
+ */
+#ifndef FS_STORE_H
+#define FS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../flow/flow.h"
+#include "../util/result.h"
+
+#define FS_STORE_SEGMENT_ROWS 65536
+
+/* Creates the store directory if needed and removes unpublished temporary files
+ * left by a killed writer; *removed counts them. */
+fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char *err, size_t errlen);
+
+struct fs_store_writer;
+
+/* segment_rows: records buffered per segment (1..FS_STORE_SEGMENT_ROWS; 0 = the most). */
+fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
+                              char *err, size_t errlen);
+/* Buffers one record; writes a segment when the buffer is full. */
+fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f);
+/* Publishes what is buffered and frees the writer. Returns the first error met. */
+fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen);
+uint64_t fs_store_writer_rows(const struct fs_store_writer *w);
+uint64_t fs_store_writer_bytes(const struct fs_store_writer *w); /* segment bytes written */
+
+struct fs_store_scan_stats {
+    uint64_t partitions, segments, segments_skipped, segments_damaged, rows, bytes;
+};
+
+typedef int (*fs_store_row_fn)(void *arg, const struct fs_flow *f); /* nonzero stops the scan */
+typedef void (*fs_store_damage_fn)(void *arg, const char *message);
+
+/* Calls fn for every record whose first packet time is in [since_ns, until_ns),
+ * partitions and segments in time order. A damaged segment is reported through
+ * damage() and skipped. Returns FS_OK, or an error if the store cannot be read. */
+fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, fs_store_row_fn fn,
+                        fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
+                        size_t errlen);
+
+/* Reads one segment file (for tests and fuzzing): returns the records in a
+ * malloc'ed array the caller frees, or an error with a message. */
+fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, struct fs_flow **rows,
+                                size_t *nrows, char *err, size_t errlen);
+
+#endif
