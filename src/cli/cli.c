@@ -1,6 +1,9 @@
 /* cli.c - option parsers, number formatting, messages and the progress bar. */
 #include "cli.h"
 
+#include "../filter/filter.h"
+#include "../output/writer.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -188,4 +191,22 @@ void fs_progress_update(struct fs_progress *p, uint64_t bytes, uint64_t packets,
 void fs_progress_done(struct fs_progress *p)
 {
     if (p->enabled && p->last_draw > p->start) fprintf(stderr, "\r\033[K");
+}
+
+int fs_cli_filter(const char *cmd, const char *expr, struct fs_filter **out)
+{
+    char err[512];
+    size_t col = 0;
+    if (fs_filter_compile(expr, out, err, sizeof err, &col) == FS_OK) return 0;
+    fprintf(stderr, "flowsift %s: error in the filter at column %zu: %s\n  %s\n  %*s^\n", cmd, col, err, expr,
+            (int)(col ? col - 1 : 0), "");
+    return 2;
+}
+
+int fs_cli_fields(const char *cmd, const char *spec, int *fields, char (*labels)[FS_FIELD_LABEL_MAX])
+{
+    size_t bad = 0;
+    int n = fs_field_parse_list(spec, fields, labels, FS_WRITER_MAX_FIELDS, &bad);
+    if (n <= 0) fs_cli_error(cmd, "--fields: unknown field or preset at '%s' (see 'flowsift fields')", spec + bad);
+    return n;
 }

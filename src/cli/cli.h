@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../field/field.h"
+
 #define FS_VERSION "0.1.0"
 
 /* "1.5", "250ms", "2m", "1h", "30s" -> ns. Returns 0 on success. */
@@ -41,6 +43,13 @@ double fs_cpu_seconds(void);   /* user + system of this process */
 
 /* "1700000000.5", "2024-05-01T13:00:00Z" (or a prefix of it), "now", "-1h" (relative to now) -> ns. */
 int fs_parse_time(const char *s, uint64_t *ns);
+
+struct fs_filter;
+/* Compiles a filter; on a syntax error prints it with a caret under the column and returns 2. */
+int fs_cli_filter(const char *cmd, const char *expr, struct fs_filter **out);
+/* Parses --fields (names or a preset) into fields/labels (FS_WRITER_MAX_FIELDS each); prints the bad
+ * name and returns -1 on error, else the count. */
+int fs_cli_fields(const char *cmd, const char *spec, int *fields, char (*labels)[FS_FIELD_LABEL_MAX]);
 
 int fs_cmd_extract(int argc, char **argv);
 int fs_cmd_query(int argc, char **argv);

@@ -6,10 +6,8 @@
  * boundary comes out as one flow. A damaged file stops the run after flushing
  * what was read (exit 1), or with --keep-going is reported and skipped.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <sys/stat.h>
 #include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,25 +113,6 @@ static uint64_t filtered_out(const struct extract *x)
 {
     uint64_t n = 0;
     for (int i = 0; i < x->nsinks; i++) n += x->sinks[i].filtered_out;
-    return n;
-}
-
-/* Bytes of the files below dir (the store's size on disk). */
-static uint64_t dir_bytes(const char *dir)
-{
-    uint64_t n = 0;
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0) continue;
-        n += S_ISDIR(st.st_mode) ? dir_bytes(path) : (uint64_t)st.st_size;
-    }
-    closedir(d);
     return n;
 }
 
@@ -437,20 +416,10 @@ int fs_cmd_extract(int argc, char **argv)
 
     int fields[FS_WRITER_MAX_FIELDS];
     static char labels[FS_WRITER_MAX_FIELDS][FS_FIELD_LABEL_MAX];
-    size_t bad = 0;
-    int nfields = fs_field_parse_list(fields_spec, fields, labels, FS_WRITER_MAX_FIELDS, &bad);
-    if (nfields <= 0) {
+    int nfields = fs_cli_fields(C, fields_spec, fields, labels);
+    if (nfields <= 0 || (filter_expr && fs_cli_filter(C, filter_expr, &x.filter))) {
         fs_inputs_release(&inputs);
-        return fs_cli_error(C, "--fields: unknown field or preset at '%s' (see 'flowsift fields')", fields_spec + bad) + 1;
-    }
-    if (filter_expr) {
-        size_t col = 0;
-        if (fs_filter_compile(filter_expr, &x.filter, err, sizeof err, &col)) {
-            fprintf(stderr, "flowsift extract: error in --filter at column %zu: %s\n  %s\n  %*s^\n", col, err,
-                    filter_expr, (int)(col ? col - 1 : 0), "");
-            fs_inputs_release(&inputs);
-            return 2;
-        }
+        return 2;
     }
     if (threads == 0) { /* auto: two threads per core: while the reader waits, the metering threads use its core */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -605,7 +574,7 @@ int fs_cmd_extract(int argc, char **argv)
         }
         x.sinks[i].store = NULL;
     }
-    stored_bytes = store_dir ? dir_bytes(store_dir) : 0;
+    stored_bytes = store_dir ? fs_store_size(store_dir) : 0;
     if (!x.quiet) {
         summary(&x, elapsed);
         if (store_dir) {

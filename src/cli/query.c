@@ -114,21 +114,13 @@ int fs_cmd_query(int argc, char **argv)
         strcat(expr, argv[i]);
     }
     char err[1024];
-    if (expr[0]) {
-        size_t col = 0;
-        if (fs_filter_compile(expr, &q.filter, err, sizeof err, &col)) {
-            fprintf(stderr, "flowsift query: error in the filter at column %zu: %s\n  %s\n  %*s^\n", col, err, expr,
-                    (int)(col ? col - 1 : 0), "");
-            return 2;
-        }
-    }
+    if (expr[0] && fs_cli_filter(C, expr, &q.filter)) return 2;
     int fields[FS_WRITER_MAX_FIELDS];
     static char labels[FS_WRITER_MAX_FIELDS][FS_FIELD_LABEL_MAX];
-    size_t bad = 0;
-    int nfields = fs_field_parse_list(fields_spec, fields, labels, FS_WRITER_MAX_FIELDS, &bad);
+    int nfields = fs_cli_fields(C, fields_spec, fields, labels);
     if (nfields <= 0) {
         fs_filter_free(q.filter);
-        return fs_cli_error(C, "--fields: unknown field or preset at '%s'", fields_spec + bad) + 1;
+        return 2;
     }
     if (fs_store_prepare(store, 0, NULL, err, sizeof err) != FS_OK) {
         fs_filter_free(q.filter);

@@ -106,24 +106,45 @@ static int make_dir(const char *path)
     return errno == EEXIST ? 0 : -1;
 }
 
-static uint64_t remove_tmp(const char *dir, int depth)
+/* Walks dir and its subdirectories (to `depth` levels), calling fn on every file. */
+static void walk(const char *dir, int depth, void (*fn)(void *arg, const char *path, const char *name,
+                                                        const struct stat *st), void *arg)
 {
-    uint64_t n = 0;
     DIR *d = opendir(dir);
-    if (!d) return 0;
+    if (!d) return;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (strncmp(de->d_name, ".tmp-", 5) == 0) {
-            if (unlink(path) == 0) n++;
-        } else if (depth < 2) {
-            struct stat st;
-            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) n += remove_tmp(path, depth + 1);
+        struct stat st;
+        if (stat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0) walk(path, depth - 1, fn, arg);
+        } else {
+            fn(arg, path, de->d_name, &st);
         }
     }
     closedir(d);
+}
+
+static void remove_if_tmp(void *arg, const char *path, const char *name, const struct stat *st)
+{
+    (void)st;
+    if (strncmp(name, ".tmp-", 5) == 0 && unlink(path) == 0) ++*(uint64_t *)arg;
+}
+
+static void add_size(void *arg, const char *path, const char *name, const struct stat *st)
+{
+    (void)path;
+    (void)name;
+    *(uint64_t *)arg += (uint64_t)st->st_size;
+}
+
+uint64_t fs_store_size(const char *dir)
+{
+    uint64_t n = 0;
+    walk(dir, 3, add_size, &n);
     return n;
 }
 
@@ -136,7 +157,8 @@ fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char 
     } else if (!S_ISDIR(st.st_mode)) {
         return fail(err, errlen, FS_ERR_ARG, "store '%s' is not a directory", dir);
     }
-    uint64_t n = remove_tmp(dir, 0);
+    uint64_t n = 0;
+    walk(dir, 2, remove_if_tmp, &n);
     if (removed) *removed = n;
     return FS_OK;
 }

@@ -35,6 +35,9 @@
  * left by a killed writer; *removed counts them. */
 fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char *err, size_t errlen);
 
+/* Bytes of the store's files on disk. */
+uint64_t fs_store_size(const char *dir);
+
 struct fs_store_writer;
 
 /* segment_rows: records buffered per segment (1..FS_STORE_SEGMENT_ROWS; 0 = the most). */
