@@ -13,10 +13,15 @@
 #include "../field/field.h"
 #include "../filter/filter.h"
 #include "../output/writer.h"
+#include "../query/group.h"
 #include "../store/store.h"
 #include "cli.h"
 
 struct query {
+    struct fs_group *group;         /* aggregate mode */
+    struct fs_flow *top;            /* record top-N mode: matching records, owned */
+    size_t ntop, captop;
+    int top_field;
     struct fs_writer writer;
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
@@ -28,8 +33,25 @@ static int on_row(void *arg, const struct fs_flow *f)
     struct query *q = arg;
     q->scanned++;
     if (q->filter && !fs_filter_match(q->filter, f, &q->ctx)) return 0;
+    q->matched++;
+    if (q->group) {
+        struct fs_flow_view view;
+        fs_flow_view_init(&view, f, &q->ctx);
+        return fs_group_add(q->group, &view) != FS_OK;
+    }
+    if (q->top_field >= 0) {
+        if (q->ntop == q->captop) {
+            size_t ncap = q->captop ? q->captop * 2 : 4096;
+            struct fs_flow *nv = realloc(q->top, ncap * sizeof *nv);
+            if (!nv) return 1;
+            q->top = nv;
+            q->captop = ncap;
+        }
+        q->top[q->ntop++] = *f;
+        return 0;
+    }
     fs_writer_flow(&q->writer, f);
-    return ++q->matched >= q->limit;
+    return q->matched >= q->limit;
 }
 
 static void on_damage(void *arg, const char *msg)
@@ -37,6 +59,21 @@ static void on_damage(void *arg, const char *msg)
     struct query *q = arg;
     q->damaged++;
     fs_cli_error("query", "%s (segment skipped)", msg);
+}
+
+static const struct query *sorting;
+
+static double sort_value(const struct fs_flow *f)
+{
+    struct fs_value v;
+    fs_field_value(f, (size_t)sorting->top_field, &sorting->ctx, &v);
+    return v.missing ? -1 : v.type == FS_FT_DOUBLE ? v.d : (double)v.u;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = sort_value(a), y = sort_value(b);
+    return x > y ? -1 : x < y;
 }
 
 static void help(void)
@@ -54,6 +91,13 @@ static void help(void)
            "      --fields LIST     comma-separated fields or a preset (flowsift fields)       [default]\n"
            "      --preset NAME     the same as --fields NAME\n"
            "      --limit N         stop after N records                                       [no limit]\n"
+           "\n"
+           "aggregation (docs/flowsift-query.md):\n"
+           "      --group-by LIST   group by fields; addresses may take a prefix (srcaddr/24), times a\n"
+           "                        bucket in seconds (first/3600)\n"
+           "      --agg LIST        count, sum:F, min:F, max:F, avg:F           [count,sum:packets,sum:size]\n"
+           "      --top N           the N largest groups (or records, without --group-by)\n"
+           "      --by X            sort by aggregate X, or by field X (sum of X for groups)  [the first]\n"
            "      --stddev KIND     population or sample                                      [population]\n"
            "  -q, --quiet           no summary on standard error\n"
            "  -h, --help            this text\n"
@@ -69,15 +113,20 @@ int fs_cmd_query(int argc, char **argv)
         { "fields", required_argument, 0, 'f' }, { "preset", required_argument, 0, 'f' },
         { "limit", required_argument, 0, 'l' },  { "stddev", required_argument, 0, 'd' },
         { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
+        { "group-by", required_argument, 0, 'g' }, { "agg", required_argument, 0, 'a' },
+        { "top", required_argument, 0, 't' },     { "by", required_argument, 0, 'b' },
         { 0, 0, 0, 0 },
     };
     const char *C = "query", *out_path = "-", *fields_spec = "default";
     enum fs_format format = FS_FORMAT_CSV;
     uint64_t since = 0, until = UINT64_MAX;
     int quiet = 0, c;
+    const char *group_by = NULL, *agg = NULL, *by = NULL;
+    uint64_t top = 0;
     struct query q;
     memset(&q, 0, sizeof q);
     q.limit = UINT64_MAX;
+    q.top_field = -1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:F:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -98,6 +147,12 @@ int fs_cmd_query(int argc, char **argv)
             break;
         case 'd': q.ctx.sample_stddev = strcmp(optarg, "sample") == 0; break;
         case 'q': quiet = 1; break;
+        case 'g': group_by = optarg; break;
+        case 'a': agg = optarg; break;
+        case 'b': by = optarg; break;
+        case 't':
+            if (fs_parse_count(optarg, &top) || top == 0) return fs_cli_error(C, "--top takes a positive count") + 1;
+            break;
         case 'h': help(); return 0;
         default: fprintf(stderr, "Try 'flowsift query --help'.\n"); return 2;
         }
@@ -122,6 +177,19 @@ int fs_cmd_query(int argc, char **argv)
         fs_filter_free(q.filter);
         return 2;
     }
+    if (group_by || agg) {
+        if (fs_group_new(&q.group, group_by ? group_by : "", agg, by, err, sizeof err) != FS_OK) {
+            fs_filter_free(q.filter);
+            return fs_cli_error(C, "%s", err) + 1;
+        }
+    } else if (top || by) {
+        q.top_field = fs_field_find(by ? by : "size");
+        if (q.top_field < 0 || fs_field_at((size_t)q.top_field)->type == FS_FT_ADDR ||
+            fs_field_at((size_t)q.top_field)->type == FS_FT_STR) {
+            fs_filter_free(q.filter);
+            return fs_cli_error(C, "--by '%s' is not a numeric field", by) + 1;
+        }
+    }
     if (fs_store_prepare(store, 0, NULL, err, sizeof err) != FS_OK) {
         fs_filter_free(q.filter);
         return fs_cli_error(C, "%s", err);
@@ -134,6 +202,14 @@ int fs_cmd_query(int argc, char **argv)
     double t0 = fs_now_seconds();
     struct fs_store_scan_stats st;
     fs_result rc = fs_store_scan(store, "flows", since, until, on_row, on_damage, &q, &st, err, sizeof err);
+    if (q.group) {
+        fs_group_write(q.group, &q.writer.out, format == FS_FORMAT_JSON, top);
+        q.writer.header_done = 1;
+    } else if (q.top_field >= 0) {
+        sorting = &q;
+        qsort(q.top, q.ntop, sizeof *q.top, cmp_desc);
+        for (size_t i = 0; i < q.ntop && i < (top ? top : q.ntop) && i < q.limit; i++) fs_writer_flow(&q.writer, &q.top[i]);
+    }
     double el = fs_now_seconds() - t0;
     int status = 0;
     if (rc) status = fs_cli_error(C, "%s", err);
@@ -148,6 +224,9 @@ int fs_cmd_query(int argc, char **argv)
                 (unsigned long long)(st.segments - st.segments_skipped), (unsigned long long)st.segments_skipped,
                 (unsigned long long)st.segments_damaged, fs_human_bytes((double)st.bytes, e, sizeof e));
     }
+    if (q.group && !quiet) fprintf(stderr, "  groups    %llu\n", (unsigned long long)fs_group_count(q.group));
+    fs_group_free(q.group);
+    free(q.top);
     fs_filter_free(q.filter);
     return status;
 }

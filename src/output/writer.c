@@ -55,8 +55,11 @@ static void header(struct fs_writer *w)
 
 static void put_value(struct fs_writer *w, const struct fs_field *fd, const struct fs_value *v)
 {
-    struct fs_outbuf *o = &w->out;
-    int json = w->format == FS_FORMAT_JSON;
+    fs_put_value(&w->out, w->format == FS_FORMAT_JSON, w->time_decimals, fd, v);
+}
+
+void fs_put_value(struct fs_outbuf *o, int json, int time_decimals, const struct fs_field *fd, const struct fs_value *v)
+{
     if (v->missing) {
         if (json) fs_outbuf_puts(o, "null");
         return;
@@ -64,7 +67,7 @@ static void put_value(struct fs_writer *w, const struct fs_field *fd, const stru
     switch (v->type) {
     case FS_FT_U64: fs_outbuf_u64(o, v->u); break;
     case FS_FT_DOUBLE: fs_outbuf_fixed(o, v->d, fd->decimals); break;
-    case FS_FT_TIME: fs_outbuf_time(o, v->u, w->time_decimals); break;
+    case FS_FT_TIME: fs_outbuf_time(o, v->u, time_decimals); break;
     case FS_FT_ADDR: {
         char buf[INET6_ADDRSTRLEN];
         if (v->ipver == 4) {

@@ -31,6 +31,9 @@ struct fs_writer {
     int header_done;
 };
 
+/* Formats one value as CSV (json = 0) or JSON would carry it. */
+void fs_put_value(struct fs_outbuf *o, int json, int time_decimals, const struct fs_field *fd, const struct fs_value *v);
+
 /* Opens path ("-" = standard output). The field list and labels are copied;
  * labels may be NULL (then the fields' own names are used). */
 fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields,

@@ -46,6 +46,34 @@ def main():
         rc2, allrows, _ = run("query", "-q", store, "--fields", "first")
         expect = [f for f in (float(r["first"]) for r in rows_of(allrows)) if 1420290300 <= f < 1420290310]
         check(rc == 0 and len(firsts) > 0 and sorted(firsts) == sorted(expect), "--since/--until choose by first packet")
+        # grouping and top-N agree with the same computed from extract's records
+        rc, flows_csv, _ = run("extract", "-q", "--fields", "srcaddr,dstp,size,packets,duration", SAMPLE)
+        recs = rows_of(flows_csv)
+        by_src = {}
+        for r in recs:
+            t = by_src.setdefault(r["srcaddr"], [0, 0, 0])
+            t[0] += 1
+            t[1] += int(r["packets"])
+            t[2] += int(r["size"])
+        rc, got, _ = run("query", "-q", store, "--group-by", "srcaddr", "--top", "5", "--by", "bytes")
+        top = rows_of(got)
+        want = sorted(by_src.items(), key=lambda kv: (-kv[1][2], kv[0]))[:5]
+        check(rc == 0 and [(r["srcaddr"], int(r["count"]), int(r["sum:packets"]), int(r["sum:size"])) for r in top]
+              == [(a, *v) for a, v in want] and list(top[0].keys()) == ["srcaddr", "count", "sum:packets", "sum:size"],
+              "--group-by srcaddr --top 5 --by bytes equals the top talkers computed from extract")
+        rc, got, _ = run("query", "-q", store, "--group-by", "dstp", "--agg", "count,max:duration")
+        per_port = {}
+        for r in recs:
+            t = per_port.setdefault(r["dstp"], [0, 0.0])
+            t[0] += 1
+            t[1] = max(t[1], float(r["duration"]))
+        check(rc == 0 and {r["dstp"]: (int(r["count"]), round(float(r["max:duration"]), 3)) for r in rows_of(got)}
+              == {p: (c, round(d, 3)) for p, (c, d) in per_port.items()}, "--group-by dstp counts and maxima agree")
+        rc, got, _ = run("query", "-q", store, "--top", "3", "--by", "packets", "--fields", "packets")
+        check([int(r["packets"]) for r in rows_of(got)] == sorted((int(r["packets"]) for r in recs), reverse=True)[:3],
+              "--top 3 --by packets gives the three largest records")
+        rc, _, err = run("query", store, "--group-by", "nosuch")
+        check(rc == 2 and "nosuch" in err, "an unknown group-by field is named")
         rc, _, err = run("query", store, "paysize ==")
         check(rc == 2 and "column" in err, "a filter error in query names the column")
         rc, _, err = run("query", os.path.join(tmp, "nostore"))

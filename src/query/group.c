@@ -1,0 +1,319 @@
+/*
+ * group.c - group-by and aggregation with an open-addressing table of fixed-size binary keys; see group.h.
+ */
+#include "group.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEYS 8
+#define MAX_AGGS 16
+#define KEY_BYTES (MAX_KEYS * 24)
+
+enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG };
+
+struct keyspec {
+    int field;
+    int prefix;          /* addresses: prefix length; -1 none */
+    uint64_t bucket_ns;  /* times: bucket width; 0 none */
+};
+
+struct aggspec {
+    enum agg_kind kind;
+    int field;           /* -1 for count */
+    char label[48];
+};
+
+struct entry {
+    uint8_t key[KEY_BYTES];
+    struct fs_value keyval[MAX_KEYS]; /* the key as values, for output */
+    uint64_t count;
+    double v[MAX_AGGS];
+    int used;
+};
+
+struct fs_group {
+    struct keyspec keys[MAX_KEYS];
+    int nkeys;
+    struct aggspec aggs[MAX_AGGS];
+    int naggs, by;
+    struct entry *tab;   /* owned */
+    uint64_t cap, n;
+};
+
+static int parse_field(const char *name, size_t len, char *err, size_t errlen)
+{
+    char buf[64];
+    if (len >= sizeof buf) len = sizeof buf - 1;
+    memcpy(buf, name, len);
+    buf[len] = 0;
+    int f = fs_field_find(buf);
+    if (f < 0) snprintf(err, errlen, "unknown field '%s' (see 'flowsift fields')", buf);
+    return f;
+}
+
+static fs_result parse_aggs(struct fs_group *g, const char *spec, char *err, size_t errlen)
+{
+    const char *s = spec;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (g->naggs == MAX_AGGS) return snprintf(err, errlen, "more than %d aggregates", MAX_AGGS), FS_ERR_ARG;
+        struct aggspec *a = &g->aggs[g->naggs];
+        snprintf(a->label, sizeof a->label, "%.*s", (int)len, s);
+        static const struct { const char *p; enum agg_kind k; } kinds[] = {
+            { "sum:", AGG_SUM }, { "min:", AGG_MIN }, { "max:", AGG_MAX }, { "avg:", AGG_AVG },
+        };
+        if (len == 5 && strncmp(s, "count", 5) == 0) {
+            a->kind = AGG_COUNT;
+            a->field = -1;
+        } else {
+            size_t k;
+            for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+                if (len > 4 && strncmp(s, kinds[k].p, 4) == 0) break;
+            if (k == sizeof kinds / sizeof kinds[0])
+                return snprintf(err, errlen, "'%s': aggregates are count, sum:F, min:F, max:F, avg:F", a->label),
+                       FS_ERR_ARG;
+            a->kind = kinds[k].k;
+            a->field = parse_field(s + 4, len - 4, err, errlen);
+            if (a->field < 0) return FS_ERR_ARG;
+            enum fs_ftype t = fs_field_at((size_t)a->field)->type;
+            if (t == FS_FT_ADDR || t == FS_FT_STR)
+                return snprintf(err, errlen, "'%s': %s needs a numeric field", a->label, kinds[k].p), FS_ERR_ARG;
+        }
+        g->naggs++;
+        s += len;
+        if (*s == ',') s++;
+    }
+    return g->naggs ? FS_OK : (snprintf(err, errlen, "no aggregate given"), FS_ERR_ARG);
+}
+
+fs_result fs_group_new(struct fs_group **out, const char *group_by, const char *agg, const char *by, char *err,
+                       size_t errlen)
+{
+    struct fs_group *g = calloc(1, sizeof *g);
+    if (!g) return FS_ERR_NOMEM;
+    fs_result rc = FS_OK;
+    for (const char *s = group_by; *s && rc == FS_OK;) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        const char *slash = memchr(s, '/', len);
+        struct keyspec *k = &g->keys[g->nkeys];
+        if (g->nkeys == MAX_KEYS) {
+            rc = FS_ERR_ARG;
+            snprintf(err, errlen, "more than %d group-by fields", MAX_KEYS);
+            break;
+        }
+        k->prefix = -1;
+        k->field = parse_field(s, slash ? (size_t)(slash - s) : len, err, errlen);
+        if (k->field < 0) {
+            rc = FS_ERR_ARG;
+            break;
+        }
+        if (slash) {
+            long v = strtol(slash + 1, NULL, 10);
+            enum fs_ftype t = fs_field_at((size_t)k->field)->type;
+            if (t == FS_FT_ADDR && v >= 0 && v <= 128) k->prefix = (int)v;
+            else if (t == FS_FT_TIME && v > 0) k->bucket_ns = (uint64_t)v * 1000000000ull;
+            else {
+                rc = FS_ERR_ARG;
+                snprintf(err, errlen, "'%.*s': a prefix length goes with an address, a bucket in seconds with a time",
+                         (int)len, s);
+                break;
+            }
+        }
+        g->nkeys++;
+        s += len;
+        if (*s == ',') s++;
+    }
+    if (rc == FS_OK) rc = parse_aggs(g, agg ? agg : "count,sum:packets,sum:size", err, errlen);
+    if (rc == FS_OK && by) {
+        g->by = -1;
+        char sum[64];
+        snprintf(sum, sizeof sum, "sum:%s", by); /* --by bytes means the sum of bytes */
+        int bf = fs_field_find(by); /* an alias names the same field: bytes is size */
+        for (int i = 0; i < g->naggs; i++)
+            if (strcmp(g->aggs[i].label, by) == 0 || (g->aggs[i].kind == AGG_SUM && bf >= 0 && g->aggs[i].field == bf))
+                g->by = i;
+        if (g->by < 0 && fs_field_find(by) >= 0 && parse_aggs(g, sum, err, errlen) == FS_OK) g->by = g->naggs - 1;
+        if (g->by < 0) {
+            rc = FS_ERR_ARG;
+            snprintf(err, errlen, "--by '%s' is neither an aggregate nor a field", by);
+        }
+    }
+    g->cap = 1024;
+    if (rc == FS_OK && !(g->tab = calloc(g->cap, sizeof *g->tab))) rc = FS_ERR_NOMEM;
+    if (rc) {
+        fs_group_free(g);
+        return rc;
+    }
+    *out = g;
+    return FS_OK;
+}
+
+static uint64_t hash_key(const uint8_t *k)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < KEY_BYTES; i++) h = (h ^ k[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static fs_result grow(struct fs_group *g)
+{
+    uint64_t ncap = g->cap * 2;
+    struct entry *nt = calloc(ncap, sizeof *nt);
+    if (!nt) return FS_ERR_NOMEM;
+    for (uint64_t i = 0; i < g->cap; i++) {
+        if (!g->tab[i].used) continue;
+        uint64_t j = hash_key(g->tab[i].key) & (ncap - 1);
+        while (nt[j].used) j = (j + 1) & (ncap - 1);
+        nt[j] = g->tab[i];
+    }
+    free(g->tab);
+    g->tab = nt;
+    g->cap = ncap;
+    return FS_OK;
+}
+
+fs_result fs_group_add(struct fs_group *g, const struct fs_flow_view *view)
+{
+    uint8_t key[KEY_BYTES];
+    struct fs_value kv[MAX_KEYS];
+    memset(key, 0, sizeof key);
+    for (int i = 0; i < g->nkeys; i++) {
+        struct fs_value *v = &kv[i];
+        memset(v, 0, sizeof *v);
+        fs_field_get(view, (size_t)g->keys[i].field, v);
+        uint8_t *k = key + i * 24;
+        if (v->missing) {
+            k[0] = 1;
+            continue;
+        }
+        switch (v->type) {
+        case FS_FT_ADDR:
+            for (int bit = g->keys[i].prefix < 0 ? 128 : g->keys[i].prefix; bit < 128; bit++)
+                v->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+            k[1] = (uint8_t)v->ipver;
+            memcpy(k + 2, v->addr, 16);
+            break;
+        case FS_FT_STR:
+            snprintf(v->buf, sizeof v->buf, "%s", v->s);
+            v->s = v->buf;
+            memcpy(k + 2, v->buf, 16);
+            break;
+        case FS_FT_DOUBLE:
+            memcpy(k + 2, &v->d, 8);
+            break;
+        default:
+            if (v->type == FS_FT_TIME && g->keys[i].bucket_ns) v->u -= v->u % g->keys[i].bucket_ns;
+            memcpy(k + 2, &v->u, 8);
+        }
+    }
+    if ((g->n + 1) * 2 > g->cap && grow(g) != FS_OK) return FS_ERR_NOMEM;
+    uint64_t j = hash_key(key) & (g->cap - 1);
+    while (g->tab[j].used && memcmp(g->tab[j].key, key, KEY_BYTES) != 0) j = (j + 1) & (g->cap - 1);
+    struct entry *e = &g->tab[j];
+    if (!e->used) {
+        e->used = 1;
+        memcpy(e->key, key, KEY_BYTES);
+        memcpy(e->keyval, kv, sizeof kv);
+        g->n++;
+    }
+    e->count++;
+    for (int a = 0; a < g->naggs; a++) {
+        const struct aggspec *s = &g->aggs[a];
+        if (s->kind == AGG_COUNT) continue;
+        struct fs_value v;
+        fs_field_get(view, (size_t)s->field, &v);
+        double x = v.type == FS_FT_DOUBLE ? v.d : (double)v.u;
+        if (v.missing) continue;
+        switch (s->kind) {
+        case AGG_SUM:
+        case AGG_AVG: e->v[a] += x; break;
+        case AGG_MIN: e->v[a] = e->count == 1 || x < e->v[a] ? x : e->v[a]; break;
+        case AGG_MAX: e->v[a] = e->count == 1 || x > e->v[a] ? x : e->v[a]; break;
+        case AGG_COUNT: break;
+        }
+    }
+    return FS_OK;
+}
+
+static double agg_value(const struct fs_group *g, const struct entry *e, int a)
+{
+    switch (g->aggs[a].kind) {
+    case AGG_COUNT: return (double)e->count;
+    case AGG_AVG: return e->count ? e->v[a] / (double)e->count : 0;
+    default: return e->v[a];
+    }
+}
+
+static const struct fs_group *sort_group;
+
+static int cmp_entries(const void *pa, const void *pb)
+{
+    const struct entry *a = *(const struct entry *const *)pa, *b = *(const struct entry *const *)pb;
+    double x = agg_value(sort_group, a, sort_group->by), y = agg_value(sort_group, b, sort_group->by);
+    if (x != y) return x > y ? -1 : 1;
+    return memcmp(a->key, b->key, KEY_BYTES); /* ties in key order: the output never depends on hashing */
+}
+
+fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint64_t top)
+{
+    struct entry **v = malloc((g->n ? g->n : 1) * sizeof *v);
+    if (!v) return FS_ERR_NOMEM;
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < g->cap; i++)
+        if (g->tab[i].used) v[n++] = &g->tab[i];
+    sort_group = g;
+    qsort(v, n, sizeof *v, cmp_entries);
+    if (top && n > top) n = top;
+    if (!json) {
+        for (int i = 0; i < g->nkeys; i++) {
+            if (i) fs_outbuf_putc(o, ',');
+            fs_outbuf_puts(o, fs_field_at((size_t)g->keys[i].field)->name);
+        }
+        for (int a = 0; a < g->naggs; a++) {
+            if (a || g->nkeys) fs_outbuf_putc(o, ',');
+            fs_outbuf_puts(o, g->aggs[a].label);
+        }
+        fs_outbuf_putc(o, '\n');
+    }
+    for (uint64_t r = 0; r < n; r++) {
+        const struct entry *e = v[r];
+        if (json) fs_outbuf_putc(o, '{');
+        for (int i = 0; i < g->nkeys; i++) {
+            const struct fs_field *fd = fs_field_at((size_t)g->keys[i].field);
+            if (i) fs_outbuf_putc(o, ',');
+            if (json) {
+                fs_outbuf_json_str(o, fd->name);
+                fs_outbuf_putc(o, ':');
+            }
+            struct fs_value kv = e->keyval[i];
+            if (kv.type == FS_FT_STR) kv.s = kv.buf; /* the copy's own text */
+            fs_put_value(o, json, 9, fd, &kv);
+        }
+        for (int a = 0; a < g->naggs; a++) {
+            if (a || g->nkeys) fs_outbuf_putc(o, ',');
+            if (json) {
+                fs_outbuf_json_str(o, g->aggs[a].label);
+                fs_outbuf_putc(o, ':');
+            }
+            double x = agg_value(g, e, a);
+            int whole = g->aggs[a].kind != AGG_AVG && x == (double)(uint64_t)x;
+            fs_outbuf_fixed(o, x, whole ? 0 : 3);
+        }
+        fs_outbuf_puts(o, json ? "}\n" : "\n");
+    }
+    free(v);
+    return FS_OK;
+}
+
+uint64_t fs_group_count(const struct fs_group *g) { return g->n; }
+
+void fs_group_free(struct fs_group *g)
+{
+    if (!g) return;
+    free(g->tab);
+    free(g);
+}
