@@ -138,6 +138,9 @@ static void help(void)
            "      --store DIR          write the records into the store DIR (created if missing), read\n"
            "                           by 'flowsift query'; without -o, no CSV/JSON is written\n"
            "      --segment-rows N     records per store segment (smaller: published sooner)  [65536]\n"
+           "      --retention AGE      then remove store partitions older than AGE (e.g. 30d), counted\n"
+           "                           back from the newest data                          [keep all]\n"
+           "      --max-size SIZE      then remove the oldest partitions while the store is larger [no limit]\n"
            "  -f, --filter EXPR        write only flows that match EXPR (see docs/filter.md),\n"
            "                           e.g. 'paysize == 0', 'proto tcp and dstp 22'\n"
            "\n"
@@ -274,7 +277,8 @@ static void summary(const struct extract *x, double elapsed)
 
 enum {
     OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
-    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_MEMCAP, OPT_EMERGENCY, OPT_STORE, OPT_SEGROWS, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
+    OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_MEMCAP, OPT_EMERGENCY, OPT_STORE, OPT_SEGROWS,
+    OPT_RETENTION, OPT_MAXSIZE, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
 };
 
 int fs_cmd_extract(int argc, char **argv)
@@ -291,12 +295,14 @@ int fs_cmd_extract(int argc, char **argv)
         { "stats", required_argument, 0, OPT_STATS }, { "quiet", no_argument, 0, 'q' },
         { "threads", required_argument, 0, OPT_THREADS }, { "memcap", required_argument, 0, OPT_MEMCAP },
         { "emergency-idle", required_argument, 0, OPT_EMERGENCY }, { "store", required_argument, 0, OPT_STORE },
-        { "segment-rows", required_argument, 0, OPT_SEGROWS },
+        { "segment-rows", required_argument, 0, OPT_SEGROWS }, { "retention", required_argument, 0, OPT_RETENTION },
+        { "max-size", required_argument, 0, OPT_MAXSIZE },
         { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL, *store_dir = NULL;
     int out_given = 0;
     size_t segment_rows = 0;
+    uint64_t keep_ns = 0, max_store = 0;
     enum fs_format format = FS_FORMAT_CSV;
     struct fs_meter_opts mo;
     struct fs_decode_opts dopt;
@@ -316,6 +322,13 @@ int fs_cmd_extract(int argc, char **argv)
         switch (c) {
         case 'o': out_path = optarg; out_given = 1; break;
         case OPT_STORE: store_dir = optarg; break;
+        case OPT_RETENTION:
+            if (fs_parse_duration(optarg, &keep_ns) || keep_ns == 0)
+                return fs_cli_error(C, "'%s' is not a duration", optarg) + 1;
+            break;
+        case OPT_MAXSIZE:
+            if (fs_parse_bytes(optarg, &max_store) || max_store == 0) return fs_cli_error(C, "'%s' is not a size", optarg) + 1;
+            break;
         case OPT_SEGROWS:
             if (fs_parse_count(optarg, &v) || v == 0 || v > FS_STORE_SEGMENT_ROWS)
                 return fs_cli_error(C, "--segment-rows takes 1 to %d", FS_STORE_SEGMENT_ROWS) + 1;
@@ -573,6 +586,14 @@ int fs_cmd_extract(int argc, char **argv)
             fs_cli_error(C, "store '%s': %s", store_dir, err);
         }
         x.sinks[i].store = NULL;
+    }
+    if (store_dir && (keep_ns || max_store)) {
+        uint64_t parts = 0, gone = 0;
+        if (fs_store_retain(store_dir, "flows", keep_ns, max_store, &parts, &gone, err, sizeof err) != FS_OK)
+            rc = fs_cli_error(C, "%s", err);
+        else if (parts && !x.quiet)
+            fprintf(stderr, "flowsift extract: retention removed %llu partition%s of '%s'\n", (unsigned long long)parts,
+                    parts == 1 ? "" : "s", store_dir);
     }
     stored_bytes = store_dir ? fs_store_size(store_dir) : 0;
     if (!x.quiet) {

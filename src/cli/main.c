@@ -15,7 +15,8 @@ static int usage(FILE *f)
             "\n"
             "commands:\n"
             "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
-            "  query     flow records from a store, chosen by time and filter\n"
+            "  query     flow records from a store, chosen by time and filter; grouping and top-N\n"
+            "  retain    remove a store's oldest partitions by age or size\n"
             "  fields    list the fields of a flow record, with units\n"
             "  version   print the version\n"
             "\n"
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "extract") == 0) return fs_cmd_extract(argc - 1, argv + 1);
     if (strcmp(cmd, "fields") == 0) return fs_cmd_fields(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0) return fs_cmd_query(argc - 1, argv + 1);
+    if (strcmp(cmd, "retain") == 0) return fs_cmd_retain(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("flowsift %s\n", FS_VERSION);
         return 0;

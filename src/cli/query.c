@@ -230,3 +230,43 @@ int fs_cmd_query(int argc, char **argv)
     fs_filter_free(q.filter);
     return status;
 }
+
+int fs_cmd_retain(int argc, char **argv)
+{
+    const char *C = "retain";
+    uint64_t keep = 0, max_bytes = 0;
+    static const struct option opts[] = {
+        { "retention", required_argument, 0, 'r' }, { "max-size", required_argument, 0, 'm' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if (fs_parse_duration(optarg, &keep) || keep == 0) return fs_cli_error(C, "'%s' is not a duration", optarg) + 1;
+            break;
+        case 'm':
+            if (fs_parse_bytes(optarg, &max_bytes) || max_bytes == 0) return fs_cli_error(C, "'%s' is not a size", optarg) + 1;
+            break;
+        case 'h':
+            printf("usage: flowsift retain STORE [--retention AGE] [--max-size SIZE]\n\n"
+                   "Removes whole hourly partitions of the store, oldest first: those older than AGE (e.g. 30d)\n"
+                   "counted back from the newest data in the store, then more while the store is larger than SIZE\n"
+                   "(e.g. 50G; the newest partition always stays). 'flowsift extract --store' takes the same options.\n");
+            return 0;
+        default: fprintf(stderr, "Try 'flowsift retain --help'.\n"); return 2;
+        }
+    }
+    if (optind + 1 != argc || (!keep && !max_bytes)) {
+        fprintf(stderr, "flowsift retain: give one store and --retention and/or --max-size\n");
+        return 2;
+    }
+    uint64_t parts, bytes;
+    char err[1024], b[32];
+    if (fs_store_retain(argv[optind], "flows", keep, max_bytes, &parts, &bytes, err, sizeof err) != FS_OK)
+        return fs_cli_error(C, "%s", err);
+    fprintf(stderr, "flowsift retain: removed %llu partition%s (%s)\n", (unsigned long long)parts, parts == 1 ? "" : "s",
+            fs_human_bytes((double)bytes, b, sizeof b));
+    return 0;
+}

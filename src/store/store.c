@@ -606,3 +606,58 @@ fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, u
     if (stats) *stats = st;
     return FS_OK;
 }
+
+static uint64_t remove_partition(const char *pdir)
+{
+    size_t n;
+    uint64_t bytes = 0;
+    char **files = list_dir(pdir, 0, &n);
+    for (size_t i = 0; i < n; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", pdir, files[i]);
+        struct stat st;
+        if (stat(path, &st) == 0 && unlink(path) == 0) bytes += (uint64_t)st.st_size;
+    }
+    free_list(files, n);
+    uint64_t rest = 0;
+    walk(pdir, 0, remove_if_tmp, &rest); /* a writer's leftovers go too */
+    rmdir(pdir);
+    return bytes;
+}
+
+fs_result fs_store_retain(const char *dir, const char *table, uint64_t keep_ns, uint64_t max_bytes,
+                          uint64_t *partitions, uint64_t *bytes, char *err, size_t errlen)
+{
+    uint64_t older_than_ns = 0;
+    char tdir[4096];
+    snprintf(tdir, sizeof tdir, "%s/%s", dir, table);
+    *partitions = *bytes = 0;
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return fail(err, errlen, FS_ERR_IO, "cannot open store '%s': %s", dir, strerror(errno));
+    size_t np;
+    char **parts = list_dir(tdir, 1, &np);
+    uint64_t size = max_bytes ? fs_store_size(dir) : 0;
+    for (size_t p = np; keep_ns && p-- > 0;) { /* the newest partition's end is "now" in data time */
+        uint64_t start = partition_start(parts[p]);
+        if (start == UINT64_MAX) continue;
+        uint64_t end = start + 3600000000000ull;
+        older_than_ns = end > keep_ns ? end - keep_ns : 0;
+        break;
+    }
+    for (size_t p = 0; p < np; p++) { /* names sort oldest first */
+        uint64_t start = partition_start(parts[p]);
+        if (start == UINT64_MAX) continue;
+        int too_old = older_than_ns && start + 3600000000000ull <= older_than_ns;
+        int too_big = max_bytes && size > max_bytes && p + 1 < np;
+        if (!too_old && !too_big) break;
+        char pdir[4200];
+        snprintf(pdir, sizeof pdir, "%s/%s", tdir, parts[p]);
+        uint64_t b = remove_partition(pdir);
+        size = size > b ? size - b : 0;
+        *bytes += b;
+        ++*partitions;
+    }
+    free_list(parts, np);
+    if (*partitions) fsync_dir(tdir);
+    return FS_OK;
+}

@@ -38,6 +38,13 @@ fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char 
 /* Bytes of the store's files on disk. */
 uint64_t fs_store_size(const char *dir);
 
+/* Retention: removes whole partitions of `table`, oldest first: those that ended more than keep_ns before
+ * the end of the newest partition (0 = no age limit; age counts in data time, so a replayed capture keeps
+ * the window the live run kept), then more while the store is larger than max_bytes (0 = no size limit;
+ * the newest partition is never removed for size). Counts what went in *partitions and *bytes. */
+fs_result fs_store_retain(const char *dir, const char *table, uint64_t keep_ns, uint64_t max_bytes,
+                          uint64_t *partitions, uint64_t *bytes, char *err, size_t errlen);
+
 struct fs_store_writer;
 
 /* segment_rows: records buffered per segment (1..FS_STORE_SEGMENT_ROWS; 0 = the most). */

@@ -89,6 +89,18 @@ def main():
         check(rc == 1 and os.path.basename(seg) in err and 0 < len(rows_of(got)) < 258,
               "a damaged segment is named, skipped, and the others are read")
 
+        # retention removes whole partitions, oldest first, by age in data time and by size
+        kept = os.path.join(tmp, "kept")
+        rc, _, _ = run("extract", "-q", "--store", kept, SAMPLE)
+        parts = sorted(os.listdir(os.path.join(kept, "flows")))
+        rc, _, err = run("retain", kept, "--retention", "1d")
+        left = sorted(os.listdir(os.path.join(kept, "flows")))
+        check(rc == 0 and parts == ["20100629T19", "20150103T13"] and left == ["20150103T13"] and "removed 1 partition" in err,
+              "--retention 1d removes the partition older than a day before the newest data")
+        rc, _, _ = run("extract", "-q", "--store", kept, "--max-size", "1", SAMPLE)
+        check(rc == 0 and sorted(os.listdir(os.path.join(kept, "flows"))) == ["20150103T13"],
+              "--max-size removes the oldest partitions but never the newest")
+
         # SIGKILL at random moments while writing a large store
         data = data_dir()
         big = None
