@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -128,10 +129,15 @@ static void walk(const char *dir, int depth, void (*fn)(void *arg, const char *p
     closedir(d);
 }
 
+/* A temporary file is ".tmp-<pid>-<segment name>": it is a leftover once process <pid> is gone (a live
+ * writer's file is never touched, whichever process looks). */
 static void remove_if_tmp(void *arg, const char *path, const char *name, const struct stat *st)
 {
     (void)st;
-    if (strncmp(name, ".tmp-", 5) == 0 && unlink(path) == 0) ++*(uint64_t *)arg;
+    if (strncmp(name, ".tmp-", 5) != 0) return;
+    long pid = strtol(name + 5, NULL, 10);
+    if (pid > 0 && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)) return;
+    if (unlink(path) == 0) ++*(uint64_t *)arg;
 }
 
 static void add_size(void *arg, const char *path, const char *name, const struct stat *st)
@@ -158,7 +164,7 @@ fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char 
         return fail(err, errlen, FS_ERR_ARG, "store '%s' is not a directory", dir);
     }
     uint64_t n = 0;
-    walk(dir, 2, remove_if_tmp, &n);
+    if (create) walk(dir, 2, remove_if_tmp, &n); /* writers clean up after dead writers; readers touch nothing */
     if (removed) *removed = n;
     return FS_OK;
 }
@@ -245,7 +251,7 @@ static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const 
     char name[128];
     snprintf(name, sizeof name, "seg-%020llu-%016llx-%06llu.fss", (unsigned long long)rows[0]->first_ns,
              (unsigned long long)w->uid, (unsigned long long)w->seq++);
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%s", part, name);
+    snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%s", part, (long)getpid(), name);
     snprintf(final, sizeof final, "%s/%s", part, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));

@@ -31,8 +31,10 @@
 
 #define FS_STORE_SEGMENT_ROWS 65536
 
-/* Creates the store directory if needed and removes unpublished temporary files
- * left by a killed writer; *removed counts them. */
+/* Checks the store directory. A writer (create = 1) creates it if needed and
+ * removes the temporary files of writers that died (a temporary file carries
+ * its writer's pid; a live writer's is never touched); *removed counts them.
+ * A reader (create = 0) changes nothing. */
 fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char *err, size_t errlen);
 
 /* Bytes of the store's files on disk. */

@@ -133,11 +133,16 @@ int main(void)
     CHECK(g.n > 0 && g.n < N);
 
     /* a killed writer's temporary file is removed and counted when the store is next opened */
-    snprintf(cmd, sizeof cmd, "cd %s/flows && d=$(ls | head -1) && echo partial > $d/.tmp-seg-x.fss", dir);
+    snprintf(cmd, sizeof cmd,
+             "cd %s/flows && d=$(ls | head -1) && sh -c 'echo $$' > /tmp/flowsift-dead-pid && "
+             "echo partial > $d/.tmp-$(cat /tmp/flowsift-dead-pid)-seg-x.fss && echo live > $d/.tmp-1-seg-y.fss",
+             dir);
     CHECK(system(cmd) == 0);
     uint64_t removed = 0;
     CHECK(fs_store_prepare(dir, 0, &removed, err, sizeof err) == FS_OK);
-    CHECK_EQ_U(removed, 1);
+    CHECK_EQ_U(removed, 0); /* a reader removes nothing */
+    CHECK(fs_store_prepare(dir, 1, &removed, err, sizeof err) == FS_OK);
+    CHECK_EQ_U(removed, 1); /* the dead writer's file goes; pid 1's (alive) stays */
     CHECK(fs_store_prepare("/nonexistent/store", 0, NULL, err, sizeof err) == FS_ERR_IO);
     CHECK(strstr(err, "/nonexistent/store") != NULL);
 
