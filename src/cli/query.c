@@ -9,9 +9,11 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../field/field.h"
 #include "../filter/filter.h"
+#include "../output/table.h"
 #include "../output/writer.h"
 #include "../query/group.h"
 #include "../store/store.h"
@@ -87,7 +89,7 @@ static void help(void)
            "  --until TIME          ... and before TIME                                        [the end]\n"
            "                        TIME: seconds since 1970, 2024-05-01T13:00:00Z, or relative to now: -1h, -30m\n"
            "  -o, --output FILE     where records go; - is standard output                     [-]\n"
-           "  -F, --format FMT      csv or json                                                [csv]\n"
+           "  -F, --format FMT      table (aligned), csv or json           [table on a terminal, else csv]\n"
            "      --fields LIST     comma-separated fields or a preset (flowsift fields)       [default]\n"
            "      --preset NAME     the same as --fields NAME\n"
            "      --limit N         stop after N records                                       [no limit]\n"
@@ -119,6 +121,7 @@ int fs_cmd_query(int argc, char **argv)
     };
     const char *C = "query", *out_path = "-", *fields_spec = "default";
     enum fs_format format = FS_FORMAT_CSV;
+    int table = -1; /* -1: a table when standard output is a terminal */
     uint64_t since = 0, until = UINT64_MAX;
     int quiet = 0, c;
     const char *group_by = NULL, *agg = NULL, *by = NULL;
@@ -135,11 +138,12 @@ int fs_cmd_query(int argc, char **argv)
             if (fs_parse_time(optarg, c == 's' ? &since : &until))
                 return fs_cli_error(C, "'%s' is not a time (seconds, 2024-05-01T13:00:00Z or -1h)", optarg) + 1;
             break;
-        case 'o': out_path = optarg; break;
+        case 'o': out_path = optarg; if (table < 0) table = 0; break;
         case 'F':
-            if (strcmp(optarg, "csv") == 0) format = FS_FORMAT_CSV;
+            table = strcmp(optarg, "table") == 0;
+            if (strcmp(optarg, "csv") == 0 || table) format = FS_FORMAT_CSV;
             else if (strcmp(optarg, "json") == 0) format = FS_FORMAT_JSON;
-            else return fs_cli_error(C, "--format takes csv or json") + 1;
+            else return fs_cli_error(C, "--format takes table, csv or json") + 1;
             break;
         case 'f': fields_spec = optarg; break;
         case 'l':
@@ -194,8 +198,16 @@ int fs_cmd_query(int argc, char **argv)
         fs_filter_free(q.filter);
         return fs_cli_error(C, "%s", err);
     }
-    if (fs_writer_open(&q.writer, out_path, format, fields, labels, nfields, &q.ctx)) {
+    if (table < 0) table = format == FS_FORMAT_CSV && isatty(1);
+    FILE *csv = table ? tmpfile() : NULL; /* a table is CSV aligned at the end */
+    if (table && !csv) {
         fs_filter_free(q.filter);
+        return fs_cli_error(C, "cannot create a temporary file: %s", strerror(errno));
+    }
+    if (table ? fs_writer_init_fd(&q.writer, fileno(csv), format, fields, labels, nfields, &q.ctx)
+              : fs_writer_open(&q.writer, out_path, format, fields, labels, nfields, &q.ctx)) {
+        fs_filter_free(q.filter);
+        if (csv) fclose(csv);
         return fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
     }
     fs_writer_set_time_decimals(&q.writer, 9);
@@ -214,6 +226,14 @@ int fs_cmd_query(int argc, char **argv)
     int status = 0;
     if (rc) status = fs_cli_error(C, "%s", err);
     if (fs_writer_close(&q.writer)) status = fs_cli_error(C, "writing '%s' failed", out_path);
+    if (csv) {
+        rewind(csv);
+        FILE *out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
+        if (!out || fs_table_print(csv, out) != FS_OK || (out != stdout && fclose(out) != 0))
+            status = fs_cli_error(C, "writing '%s' failed", out_path);
+        fflush(stdout);
+        fclose(csv);
+    }
     if (q.damaged) status = 1;
     if (!quiet) {
         char a[32], b[32], d[32], e[32];

@@ -14,8 +14,25 @@ static void octets_init(void)
     for (int i = 0; i < 256; i++) octets[i][3] = (char)fs_u64_to_str((uint64_t)i, octets[i]);
 }
 
+static fs_result setup(struct fs_writer *w, enum fs_format format, const int *fields,
+                       char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx);
+
 fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields,
                          char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx)
+{
+    fs_result rc = setup(w, format, fields, labels, nfields, ctx);
+    return rc ? rc : fs_outbuf_open(&w->out, path);
+}
+
+fs_result fs_writer_init_fd(struct fs_writer *w, int fd, enum fs_format format, const int *fields,
+                            char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx)
+{
+    fs_result rc = setup(w, format, fields, labels, nfields, ctx);
+    return rc ? rc : fs_outbuf_init_fd(&w->out, fd);
+}
+
+static fs_result setup(struct fs_writer *w, enum fs_format format, const int *fields,
+                       char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx)
 {
     memset(w, 0, sizeof *w);
     if (nfields > FS_WRITER_MAX_FIELDS) return FS_ERR_ARG;
@@ -27,7 +44,7 @@ fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format f
     w->nfields = nfields;
     w->time_decimals = 6;
     if (ctx) w->ctx = *ctx;
-    return fs_outbuf_open(&w->out, path);
+    return FS_OK;
 }
 
 void fs_writer_set_time_decimals(struct fs_writer *w, int decimals) { w->time_decimals = decimals; }

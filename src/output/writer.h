@@ -38,6 +38,9 @@ void fs_put_value(struct fs_outbuf *o, int json, int time_decimals, const struct
  * labels may be NULL (then the fields' own names are used). */
 fs_result fs_writer_open(struct fs_writer *w, const char *path, enum fs_format format, const int *fields,
                          char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx);
+/* The same on a descriptor the writer does not own (not closed). */
+fs_result fs_writer_init_fd(struct fs_writer *w, int fd, enum fs_format format, const int *fields,
+                            char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx);
 /* Sets the timestamp precision before the first record (6 = us, 9 = ns). */
 void fs_writer_set_time_decimals(struct fs_writer *w, int decimals);
 void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow);

@@ -72,6 +72,11 @@ def main():
         rc, got, _ = run("query", "-q", store, "--top", "3", "--by", "packets", "--fields", "packets")
         check([int(r["packets"]) for r in rows_of(got)] == sorted((int(r["packets"]) for r in recs), reverse=True)[:3],
               "--top 3 --by packets gives the three largest records")
+        rc, got, _ = run("query", "-q", store, "--group-by", "srcaddr", "--top", "3", "-F", "table")
+        lines = got.splitlines()
+        check(rc == 0 and len(lines) == 4 and lines[0].split() == ["srcaddr", "count", "sum:packets", "sum:size"] and
+              len({len(l) for l in lines[1:]}) == 1,
+              "-F table aligns columns (numbers right-aligned: rows end in one column)")
         rc, _, err = run("query", store, "--group-by", "nosuch")
         check(rc == 2 and "nosuch" in err, "an unknown group-by field is named")
         rc, _, err = run("query", store, "paysize ==")
