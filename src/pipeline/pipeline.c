@@ -106,13 +106,14 @@ fs_result fs_pipeline_start(struct fs_pipeline *p, int n, const struct fs_meter_
     return FS_OK;
 }
 
-static void send_stage(struct fs_pipeline *p, struct fs_pipeline_worker *w)
+/* Sends the staged batch followed by a control message carrying the reader's clock (a tick: everything routed
+ * so far is at or before it; or the end). */
+static void send_stage(struct fs_pipeline *p, struct fs_pipeline_worker *w, uint8_t msg)
 {
-    /* the batch, then the reader's clock: everything routed so far is at or before it */
-    struct fs_pkt *tick = &w->stage[w->nstage++];
-    memset(tick, 0, sizeof *tick);
-    tick->routed = MSG_TICK;
-    tick->ts_ns = p->clock_ns;
+    struct fs_pkt *c = &w->stage[w->nstage++];
+    memset(c, 0, sizeof *c);
+    c->routed = msg;
+    c->ts_ns = p->clock_ns;
     push(&w->ring, w->stage, w->nstage);
     w->nstage = 0;
 }
@@ -124,20 +125,14 @@ void fs_pipeline_packet(struct fs_pipeline *p, struct fs_pkt *pkt)
     struct fs_pipeline_worker *w = &p->workers[(pkt->hash >> 32) % (uint64_t)p->nworkers];
     w->stage[w->nstage] = *pkt;
     w->stage[w->nstage++].routed = MSG_PACKET;
-    if (w->nstage == BATCH) send_stage(p, w);
+    if (w->nstage == BATCH) send_stage(p, w, MSG_TICK);
 }
 
 void fs_pipeline_finish(struct fs_pipeline *p)
 {
     for (int i = 0; i < p->nworkers; i++) {
         struct fs_pipeline_worker *w = &p->workers[i];
-        if (!w->started) continue;
-        struct fs_pkt *end = &w->stage[w->nstage++];
-        memset(end, 0, sizeof *end);
-        end->routed = MSG_END;
-        end->ts_ns = p->clock_ns;
-        push(&w->ring, w->stage, w->nstage);
-        w->nstage = 0;
+        if (w->started) send_stage(p, w, MSG_END);
     }
     for (int i = 0; i < p->nworkers; i++)
         if (p->workers[i].started) {

@@ -8,6 +8,7 @@
 #ifndef FS_CHECK_H
 #define FS_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 static int check_passed, check_failed;
@@ -31,6 +32,17 @@ static int check_passed, check_failed;
                     #b, vb_);                                                                        \
         }                                                                                            \
     } while (0)
+
+/* A small deterministic generator (xorshift64) for randomised tests: same seed, same cases. */
+static uint64_t check_rng = 88172645463325252ull;
+
+static inline uint64_t check_rnd(void)
+{
+    check_rng ^= check_rng << 13;
+    check_rng ^= check_rng >> 7;
+    check_rng ^= check_rng << 17;
+    return check_rng;
+}
 
 static inline int check_summary(const char *name)
 {

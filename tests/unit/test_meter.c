@@ -195,14 +195,6 @@ static void test_emergency(void)
 }
 
 /* The merge rule: a flow metered whole equals the merge of its two parts, in either order. */
-static uint64_t rng = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static void meter_part(const struct fs_pkt *v, int from, int to, struct fs_flow *out)
 {
@@ -240,14 +232,14 @@ static void test_merge_rule(void)
 {
     struct fs_pkt v[200];
     for (int round = 0; round < 300; round++) {
-        int n = 2 + (int)(rnd() % 150);
+        int n = 2 + (int)(check_rnd() % 150);
         uint64_t t = 1000 * S;
         for (int i = 0; i < n; i++) {
-            t += rnd() % (2 * S);
-            uint32_t pay = (uint32_t)(rnd() % 3 ? rnd() % 1460 : 0);
-            v[i] = pkt((int)(rnd() % 2), t, (uint8_t)(rnd() & 0xfd), 40 + pay, pay);
+            t += check_rnd() % (2 * S);
+            uint32_t pay = (uint32_t)(check_rnd() % 3 ? check_rnd() % 1460 : 0);
+            v[i] = pkt((int)(check_rnd() % 2), t, (uint8_t)(check_rnd() & 0xfd), 40 + pay, pay);
         }
-        int k = 1 + (int)(rnd() % (uint64_t)(n - 1));
+        int k = 1 + (int)(check_rnd() % (uint64_t)(n - 1));
         struct fs_flow whole, a, b, ab, ba;
         meter_part(v, 0, n, &whole);
         meter_part(v, 0, k, &a);

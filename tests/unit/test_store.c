@@ -7,57 +7,49 @@
 #include "check.h"
 #include "store/store.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 /* A record with every member random (within what the meter produces: padding zero). */
 static void random_flow(struct fs_flow *f, uint64_t first)
 {
     memset(f, 0, sizeof *f);
-    for (int i = 0; i < 16; i++) f->key.a[i] = (uint8_t)rnd(), f->key.b[i] = (uint8_t)rnd();
-    f->key.pa = (uint16_t)rnd();
-    f->key.pb = (uint16_t)rnd();
-    f->key.vlan = (uint16_t)(rnd() & 0xfff);
-    f->key.vlan2 = (uint16_t)(rnd() & 0xfff);
-    f->key.tunnel_id = (uint32_t)rnd();
-    f->key.proto = (uint8_t)rnd();
-    f->key.ipver = rnd() & 1 ? 4 : 6;
-    f->key.tunnel_type = (uint8_t)(rnd() % FS_TUNNEL_COUNT);
+    for (int i = 0; i < 16; i++) f->key.a[i] = (uint8_t)check_rnd(), f->key.b[i] = (uint8_t)check_rnd();
+    f->key.pa = (uint16_t)check_rnd();
+    f->key.pb = (uint16_t)check_rnd();
+    f->key.vlan = (uint16_t)(check_rnd() & 0xfff);
+    f->key.vlan2 = (uint16_t)(check_rnd() & 0xfff);
+    f->key.tunnel_id = (uint32_t)check_rnd();
+    f->key.proto = (uint8_t)check_rnd();
+    f->key.ipver = check_rnd() & 1 ? 4 : 6;
+    f->key.tunnel_type = (uint8_t)(check_rnd() % FS_TUNNEL_COUNT);
     f->first_ns = first;
-    f->last_ns = first + rnd() % 1000000000000ull;
-    f->iat_sq = (fs_u128)rnd() << 64 | rnd();
-    f->iat_min = rnd();
-    f->iat_max = rnd();
-    f->end_reason = (uint8_t)(rnd() % FS_END_COUNT);
-    f->state = (uint8_t)rnd();
-    f->icmp_type = (uint8_t)rnd();
-    f->icmp_code = (uint8_t)rnd();
+    f->last_ns = first + check_rnd() % 1000000000000ull;
+    f->iat_sq = (fs_u128)check_rnd() << 64 | check_rnd();
+    f->iat_min = check_rnd();
+    f->iat_max = check_rnd();
+    f->end_reason = (uint8_t)(check_rnd() % FS_END_COUNT);
+    f->state = (uint8_t)check_rnd();
+    f->icmp_type = (uint8_t)check_rnd();
+    f->icmp_code = (uint8_t)check_rnd();
     for (int d = 0; d < 2; d++) {
         struct fs_flow_dir *x = &f->dir[d];
-        x->packets = rnd();
-        x->bytes = rnd();
-        x->payload = rnd();
-        x->nopay = rnd();
-        x->first_ns = rnd();
-        x->last_ns = rnd();
-        x->size_sq = (fs_u128)rnd() << 64 | rnd();
-        x->pay_sq = (fs_u128)rnd() << 64 | rnd();
-        x->iat_sq = (fs_u128)rnd() << 64 | rnd();
-        x->iat_min = rnd();
-        x->iat_max = rnd();
-        x->size_min = (uint32_t)rnd();
-        x->size_max = (uint32_t)rnd();
-        x->pay_min = (uint32_t)rnd();
-        x->pay_max = (uint32_t)rnd();
-        for (int k = 0; k < FS_TCP_NFLAGS; k++) x->flags[k] = (uint32_t)rnd();
-        x->frags = (uint32_t)rnd();
-        x->flags_or = (uint8_t)rnd();
+        x->packets = check_rnd();
+        x->bytes = check_rnd();
+        x->payload = check_rnd();
+        x->nopay = check_rnd();
+        x->first_ns = check_rnd();
+        x->last_ns = check_rnd();
+        x->size_sq = (fs_u128)check_rnd() << 64 | check_rnd();
+        x->pay_sq = (fs_u128)check_rnd() << 64 | check_rnd();
+        x->iat_sq = (fs_u128)check_rnd() << 64 | check_rnd();
+        x->iat_min = check_rnd();
+        x->iat_max = check_rnd();
+        x->size_min = (uint32_t)check_rnd();
+        x->size_max = (uint32_t)check_rnd();
+        x->pay_min = (uint32_t)check_rnd();
+        x->pay_max = (uint32_t)check_rnd();
+        for (int k = 0; k < FS_TCP_NFLAGS; k++) x->flags[k] = (uint32_t)check_rnd();
+        x->frags = (uint32_t)check_rnd();
+        x->flags_or = (uint8_t)check_rnd();
     }
 }
 
@@ -95,7 +87,7 @@ int main(void)
     struct fs_flow *in = malloc(N * sizeof *in);
     struct got g = { malloc(N * sizeof *in), 0, 0 };
     uint64_t base = 1700000000000000000ull;
-    for (size_t i = 0; i < N; i++) random_flow(&in[i], base + i * 50000000ull + (rnd() % 7)); /* ~2 h, in order */
+    for (size_t i = 0; i < N; i++) random_flow(&in[i], base + i * 50000000ull + (check_rnd() % 7)); /* ~2 h, in order */
     struct fs_store_writer *w;
     char err[512];
     CHECK(fs_store_writer_new(&w, dir, "flows", 0, err, sizeof err) == FS_OK);
