@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fs_flow *rows;
     size_t n;
     char err[256];
-    if (fs_store_read_segment(copy, size, "fuzz", &rows, &n, err, sizeof err) == FS_OK) free(rows);
+    if (fs_store_read_segment(copy, size, "fuzz", NULL, &rows, &n, err, sizeof err) == FS_OK) free(rows);
     free(copy);
     return 0;
 }

@@ -63,6 +63,22 @@ static void on_damage(void *arg, const char *msg)
     fs_cli_error("query", "%s (segment skipped)", msg);
 }
 
+struct need {
+    char *buf;
+    size_t len;
+};
+
+static void add_field(void *arg, int field)
+{
+    struct need *n = arg;
+    if (field < 0) { /* the key, for host/net/port terms */
+        for (const char *const *f = (const char *const[]){ "srcaddr", "dstaddr", "srcp", "dstp", "ipver", NULL }; *f; f++)
+            fs_field_columns((size_t)fs_field_find(*f), n->buf, n->len);
+        return;
+    }
+    fs_field_columns((size_t)field, n->buf, n->len);
+}
+
 static const struct query *sorting;
 
 static double sort_value(const struct fs_flow *f)
@@ -101,6 +117,7 @@ static void help(void)
            "      --top N           the N largest groups (or records, without --group-by)\n"
            "      --by X            sort by aggregate X, or by field X (sum of X for groups)  [the first]\n"
            "      --stddev KIND     population or sample                                      [population]\n"
+           "      --all-columns     decode every column (default: only those the query needs)\n"
            "  -q, --quiet           no summary on standard error\n"
            "  -h, --help            this text\n"
            "\n"
@@ -117,13 +134,14 @@ int fs_cmd_query(int argc, char **argv)
         { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
         { "group-by", required_argument, 0, 'g' }, { "agg", required_argument, 0, 'a' },
         { "top", required_argument, 0, 't' },     { "by", required_argument, 0, 'b' },
+        { "all-columns", no_argument, 0, 'A' },
         { 0, 0, 0, 0 },
     };
     const char *C = "query", *out_path = "-", *fields_spec = "default";
     enum fs_format format = FS_FORMAT_CSV;
     int table = -1; /* -1: a table when standard output is a terminal */
     uint64_t since = 0, until = UINT64_MAX;
-    int quiet = 0, c;
+    int quiet = 0, all_columns = 0, c;
     const char *group_by = NULL, *agg = NULL, *by = NULL;
     uint64_t top = 0;
     struct query q;
@@ -152,6 +170,7 @@ int fs_cmd_query(int argc, char **argv)
         case 'd': q.ctx.sample_stddev = strcmp(optarg, "sample") == 0; break;
         case 'q': quiet = 1; break;
         case 'g': group_by = optarg; break;
+        case 'A': all_columns = 1; break;
         case 'a': agg = optarg; break;
         case 'b': by = optarg; break;
         case 't':
@@ -213,7 +232,16 @@ int fs_cmd_query(int argc, char **argv)
     fs_writer_set_time_decimals(&q.writer, 9);
     double t0 = fs_now_seconds();
     struct fs_store_scan_stats st;
-    fs_result rc = fs_store_scan(store, "flows", since, until, on_row, on_damage, &q, &st, err, sizeof err);
+    /* decode only the columns the filter, the output, the grouping and the ordering need */
+    static char columns[8192];
+    struct need nd = { columns, sizeof columns };
+    add_field(&nd, fs_field_find("first"));
+    if (q.filter) fs_filter_fields(q.filter, add_field, &nd);
+    if (q.group) fs_group_fields(q.group, add_field, &nd);
+    else for (int i = 0; i < nfields; i++) add_field(&nd, fields[i]);
+    if (q.top_field >= 0) add_field(&nd, q.top_field);
+    fs_result rc = fs_store_scan(store, "flows", since, until, all_columns ? NULL : columns, on_row, on_damage, &q, &st,
+                                 err, sizeof err);
     if (q.group) {
         fs_group_write(q.group, &q.writer.out, format == FS_FORMAT_JSON, top);
         q.writer.header_done = 1;

@@ -337,3 +337,59 @@ int fs_field_parse_list(const char *spec, int *out, char (*labels)[FS_FIELD_LABE
     }
     return n;
 }
+
+static void add_col(char *buf, size_t len, const char *name)
+{
+    size_t n = strlen(buf);
+    if (n + strlen(name) + 2 <= len) snprintf(buf + n, len - n, "%s%s", n ? " " : "", name);
+}
+
+/* Adds "dD.member" for each direction the field covers. */
+static void add_dir(char *buf, size_t len, int dir, const char *member)
+{
+    char name[48];
+    for (int d = 0; d < 2; d++)
+        if (dir < 0 || dir == d) {
+            snprintf(name, sizeof name, "d%d.%s", d, member);
+            add_col(buf, len, name);
+        }
+}
+
+void fs_field_columns(size_t field, char *buf, size_t len)
+{
+    build();
+    const struct fs_field *fd = &table[field];
+    static const char *const base[] = {
+        [M_FIRST] = "first_ns", [M_LAST] = "last_ns", [M_DURATION] = "first_ns last_ns",
+        [M_SRCADDR] = "addr_src ipver", [M_DSTADDR] = "addr_dst ipver", [M_SRCP] = "port_src", [M_DSTP] = "port_dst",
+        [M_PROTO] = "proto", [M_IPVER] = "ipver", [M_VLAN] = "vlan", [M_VLAN2] = "vlan2", [M_TUNNEL] = "tunnel_type",
+        [M_TUNNEL_ID] = "tunnel_id", [M_ICMP_TYPE] = "icmp_type icmp_code state",
+        [M_ICMP_CODE] = "icmp_type icmp_code state", [M_END] = "end_reason",
+    };
+    if (fd->metric < M_PACKETS) {
+        add_col(buf, len, base[fd->metric]);
+        return;
+    }
+    add_dir(buf, len, fd->dir, "packets"); /* totals skip directions without packets */
+    static const char *const members[] = {
+        [M_PACKETS] = "", [M_SIZE] = "bytes", [M_PAYSIZE] = "payload", [M_NOPAY] = "nopay", [M_AVGPS] = "bytes size_sq",
+        [M_MINPS] = "size_min size_max", [M_MAXPS] = "size_min size_max", [M_STDDPS] = "bytes size_sq",
+        [M_AVGPAYS] = "payload pay_sq", [M_MINPAYS] = "pay_min pay_max", [M_MAXPAYS] = "pay_min pay_max",
+        [M_STDDPAYS] = "payload pay_sq", [M_AVGIAT] = "first_ns last_ns iat_sq", [M_MINIAT] = "iat_min iat_max",
+        [M_MAXIAT] = "iat_min iat_max", [M_STDDIAT] = "first_ns last_ns iat_sq", [M_FRAGS] = "frags",
+        [M_FLAGS] = "flags_or",
+    };
+    const char *m = fd->metric >= M_FLAG0 ? "flags" : members[fd->metric];
+    if ((fd->metric >= M_AVGIAT && fd->metric <= M_STDDIAT) && fd->dir < 0) {
+        add_col(buf, len, m); /* the flow's own inter-arrival aggregates and times */
+        return;
+    }
+    char one[32];
+    for (const char *p = m; *p;) {
+        size_t n = strcspn(p, " ");
+        snprintf(one, sizeof one, "%.*s", (int)n, p);
+        add_dir(buf, len, fd->dir, one);
+        p += n;
+        while (*p == ' ') p++;
+    }
+}

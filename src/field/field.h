@@ -75,6 +75,10 @@ struct fs_flow_view {
 void fs_flow_view_init(struct fs_flow_view *v, const struct fs_flow *f, const struct fs_field_ctx *ctx);
 void fs_field_get(const struct fs_flow_view *view, size_t field, struct fs_value *v);
 
+/* Appends to buf (space-separated) the names of the store columns (store.c) the field is computed from, so
+ * a reader can decode only those. */
+void fs_field_columns(size_t field, char *buf, size_t len);
+
 /* One value without a view (builds one: use a view for several fields). */
 void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field_ctx *ctx, struct fs_value *v);
 

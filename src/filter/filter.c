@@ -438,3 +438,12 @@ int fs_filter_match(const struct fs_filter *f, const struct fs_flow *flow, const
 }
 
 void fs_filter_free(struct fs_filter *f) { free(f); }
+
+void fs_filter_fields(const struct fs_filter *f, void (*fn)(void *arg, int field), void *arg)
+{
+    for (int i = 0; i < f->n; i++) {
+        const struct node *n = &f->nodes[i];
+        if (n->kind == N_CMP) fn(arg, n->field);
+        else if (n->kind == N_NET || n->kind == N_PORT || n->kind == N_IPVER) fn(arg, -1);
+    }
+}

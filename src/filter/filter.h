@@ -39,6 +39,9 @@ int fs_filter_match(const struct fs_filter *f, const struct fs_flow *flow, const
 
 void fs_filter_free(struct fs_filter *f);
 
+/* Calls fn for every field the filter reads; field -1 stands for the key (addresses, ports, IP version). */
+void fs_filter_fields(const struct fs_filter *f, void (*fn)(void *arg, int field), void *arg);
+
 /* Protocol number by name ("tcp" -> 6), or -1. */
 int fs_proto_by_name(const char *name);
 

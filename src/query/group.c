@@ -311,6 +311,13 @@ fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint
 
 uint64_t fs_group_count(const struct fs_group *g) { return g->n; }
 
+void fs_group_fields(const struct fs_group *g, void (*fn)(void *arg, int field), void *arg)
+{
+    for (int i = 0; i < g->nkeys; i++) fn(arg, g->keys[i].field);
+    for (int a = 0; a < g->naggs; a++)
+        if (g->aggs[a].field >= 0) fn(arg, g->aggs[a].field);
+}
+
 void fs_group_free(struct fs_group *g)
 {
     if (!g) return;

@@ -30,6 +30,8 @@ fs_result fs_group_add(struct fs_group *g, const struct fs_flow_view *view);
 /* Writes at most `top` groups (0 = all), sorted, as CSV with a header or JSON lines. */
 fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint64_t top);
 uint64_t fs_group_count(const struct fs_group *g);
+/* Calls fn for every field the grouping reads (keys and aggregates). */
+void fs_group_fields(const struct fs_group *g, void (*fn)(void *arg, int field), void *arg);
 void fs_group_free(struct fs_group *g);
 
 #endif

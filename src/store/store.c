@@ -410,8 +410,18 @@ static fs_result read_header(const uint8_t *buf, size_t len, const char *name, u
     return FS_OK;
 }
 
-fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, struct fs_flow **out,
-                                size_t *nout, char *err, size_t errlen)
+/* Is column `name` among the space-separated `columns` (NULL: all)? */
+static int wanted(const char *list, const char *name)
+{
+    if (!list) return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+    return 0;
+}
+
+fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, const char *want,
+                                struct fs_flow **out, size_t *nout, char *err, size_t errlen)
 {
     uint64_t nrows, t_min, first_max;
     uint32_t ncols;
@@ -450,7 +460,7 @@ fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name
             rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' checksum mismatch", name, cname);
             break;
         }
-        if (!col) continue; /* a column this version does not know */
+        if (!col || !wanted(want, col->name)) continue; /* unknown to this version, or not needed */
         if (codec != CODEC_ZSTD || width != col->width || rawlen != nrows * width) {
             rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has width %u and %llu bytes for %llu rows", name,
                       cname, width, (unsigned long long)rawlen, (unsigned long long)nrows);
@@ -546,9 +556,9 @@ static uint8_t *read_file(const char *path, size_t *len)
     return buf;
 }
 
-fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, fs_store_row_fn fn,
-                        fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
-                        size_t errlen)
+fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, const char *want,
+                        fs_store_row_fn fn, fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats,
+                        char *err, size_t errlen)
 {
     struct fs_store_scan_stats st = { 0 };
     char tdir[4096];
@@ -592,7 +602,7 @@ fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, u
             }
             struct fs_flow *rows;
             size_t n;
-            if (fs_store_read_segment(buf, len, path, &rows, &n, msg, sizeof msg) != FS_OK) {
+            if (fs_store_read_segment(buf, len, path, want, &rows, &n, msg, sizeof msg) != FS_OK) {
                 st.segments_damaged++;
                 if (damage) damage(arg, msg);
                 free(buf);

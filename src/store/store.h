@@ -67,15 +67,17 @@ typedef int (*fs_store_row_fn)(void *arg, const struct fs_flow *f); /* nonzero s
 typedef void (*fs_store_damage_fn)(void *arg, const char *message);
 
 /* Calls fn for every record whose first packet time is in [since_ns, until_ns),
- * partitions and segments in time order. A damaged segment is reported through
- * damage() and skipped. Returns FS_OK, or an error if the store cannot be read. */
-fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, fs_store_row_fn fn,
-                        fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
-                        size_t errlen);
+ * partitions and segments in time order. Only the columns named in `columns`
+ * (space-separated; NULL = all) are decoded: the other members of the records
+ * are zero. A damaged segment is reported through damage() and skipped.
+ * Returns FS_OK, or an error if the store cannot be read. */
+fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, const char *columns,
+                        fs_store_row_fn fn, fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats,
+                        char *err, size_t errlen);
 
 /* Reads one segment file (for tests and fuzzing): returns the records in a
  * malloc'ed array the caller frees, or an error with a message. */
-fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, struct fs_flow **rows,
-                                size_t *nrows, char *err, size_t errlen);
+fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, const char *columns,
+                                struct fs_flow **rows, size_t *nrows, char *err, size_t errlen);
 
 #endif

@@ -94,7 +94,7 @@ int main(void)
     for (size_t i = 0; i < N; i++) CHECK(fs_store_writer_add(w, &in[i]) == FS_OK || (i = N));
     CHECK(fs_store_writer_close(w, err, sizeof err) == FS_OK);
     struct fs_store_scan_stats st;
-    CHECK(fs_store_scan(dir, "flows", 0, UINT64_MAX, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
+    CHECK(fs_store_scan(dir, "flows", 0, UINT64_MAX, NULL, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
     CHECK_EQ_U(g.n, N);
     CHECK(st.partitions >= 2 && st.segments >= 3);
     qsort(g.v, g.n, sizeof *g.v, by_first);
@@ -105,7 +105,7 @@ int main(void)
     /* a time range: only records whose first packet lies in it, segments outside skipped */
     g.n = 0;
     uint64_t since = base + 3600000000000ull, until = base + 3700000000000ull;
-    CHECK(fs_store_scan(dir, "flows", since, until, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
+    CHECK(fs_store_scan(dir, "flows", since, until, NULL, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
     size_t want = 0;
     for (size_t i = 0; i < N; i++) want += in[i].first_ns >= since && in[i].first_ns < until;
     CHECK_EQ_U(g.n, want);
@@ -119,7 +119,7 @@ int main(void)
     CHECK(system(cmd) == 0);
     g.n = 0;
     g.damaged = 0;
-    CHECK(fs_store_scan(dir, "flows", 0, UINT64_MAX, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
+    CHECK(fs_store_scan(dir, "flows", 0, UINT64_MAX, NULL, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
     CHECK_EQ_U(g.damaged, 2);
     CHECK_EQ_U(st.segments_damaged, 2);
     CHECK(g.n > 0 && g.n < N);
