@@ -11,7 +11,40 @@
 #define MAX_AGGS 16
 #define KEY_BYTES (MAX_KEYS * 24)
 
-enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG };
+enum agg_kind { AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_AVG, AGG_DISTINCT };
+
+/* A set of 64-bit value hashes (open addressing; 0 marks an empty slot, a value hashing to 0 is stored as 1):
+ * exact but for a 2^-64 chance per pair of values to count one. */
+struct set {
+    uint64_t *v;
+    uint32_t cap, n;
+};
+
+static int set_add(struct set *s, uint64_t h)
+{
+    if (!h) h = 1;
+    if ((s->n + 1) * 2 > s->cap) {
+        uint32_t ncap = s->cap ? s->cap * 2 : 8;
+        uint64_t *nv = calloc(ncap, sizeof *nv);
+        if (!nv) return -1;
+        for (uint32_t i = 0; i < s->cap; i++)
+            if (s->v[i]) {
+                uint32_t j = (uint32_t)s->v[i] & (ncap - 1);
+                while (nv[j]) j = (j + 1) & (ncap - 1);
+                nv[j] = s->v[i];
+            }
+        free(s->v);
+        s->v = nv;
+        s->cap = ncap;
+    }
+    uint32_t j = (uint32_t)h & (s->cap - 1);
+    while (s->v[j] && s->v[j] != h) j = (j + 1) & (s->cap - 1);
+    if (!s->v[j]) {
+        s->v[j] = h;
+        s->n++;
+    }
+    return 0;
+}
 
 struct keyspec {
     int field;
@@ -30,6 +63,7 @@ struct entry {
     struct fs_value keyval[MAX_KEYS]; /* the key as values, for output */
     uint64_t count;
     double v[MAX_AGGS];
+    struct set *sets;    /* distinct aggregates: one set each, owned */
     int used;
 };
 
@@ -37,7 +71,7 @@ struct fs_group {
     struct keyspec keys[MAX_KEYS];
     int nkeys;
     struct aggspec aggs[MAX_AGGS];
-    int naggs, by;
+    int naggs, by, ndistinct;
     struct entry *tab;   /* owned */
     uint64_t cap, n;
 };
@@ -64,22 +98,27 @@ static fs_result parse_aggs(struct fs_group *g, const char *spec, char *err, siz
         snprintf(a->label, sizeof a->label, "%.*s", (int)len, s);
         static const struct { const char *p; enum agg_kind k; } kinds[] = {
             { "sum:", AGG_SUM }, { "min:", AGG_MIN }, { "max:", AGG_MAX }, { "avg:", AGG_AVG },
+            { "distinct:", AGG_DISTINCT },
         };
         if (len == 5 && strncmp(s, "count", 5) == 0) {
             a->kind = AGG_COUNT;
             a->field = -1;
         } else {
-            size_t k;
-            for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-                if (len > 4 && strncmp(s, kinds[k].p, 4) == 0) break;
+            size_t k, plen = 0;
+            for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+                plen = strlen(kinds[k].p);
+                if (len > plen && strncmp(s, kinds[k].p, plen) == 0) break;
+            }
             if (k == sizeof kinds / sizeof kinds[0])
-                return snprintf(err, errlen, "'%s': aggregates are count, sum:F, min:F, max:F, avg:F", a->label),
+                return snprintf(err, errlen, "'%s': aggregates are count, sum:F, min:F, max:F, avg:F, distinct:F",
+                                a->label),
                        FS_ERR_ARG;
             a->kind = kinds[k].k;
-            a->field = parse_field(s + 4, len - 4, err, errlen);
+            a->field = parse_field(s + plen, len - plen, err, errlen);
             if (a->field < 0) return FS_ERR_ARG;
             enum fs_ftype t = fs_field_at((size_t)a->field)->type;
-            if (t == FS_FT_ADDR || t == FS_FT_STR)
+            if (a->kind == AGG_DISTINCT) g->ndistinct++;
+            else if (t == FS_FT_ADDR || t == FS_FT_STR)
                 return snprintf(err, errlen, "'%s': %s needs a numeric field", a->label, kinds[k].p), FS_ERR_ARG;
         }
         g->naggs++;
@@ -220,12 +259,38 @@ fs_result fs_group_add(struct fs_group *g, const struct fs_flow_view *view)
         memcpy(e->keyval, kv, sizeof kv);
         g->n++;
     }
+    if (g->ndistinct && !e->sets && !(e->sets = calloc((size_t)g->naggs, sizeof *e->sets))) return FS_ERR_NOMEM;
     e->count++;
     for (int a = 0; a < g->naggs; a++) {
         const struct aggspec *s = &g->aggs[a];
         if (s->kind == AGG_COUNT) continue;
         struct fs_value v;
+        memset(&v, 0, sizeof v);
         fs_field_get(view, (size_t)s->field, &v);
+        if (s->kind == AGG_DISTINCT) {
+            if (v.missing) continue;
+            uint8_t buf[24] = { 0 };
+            size_t n = 8;
+            if (v.type == FS_FT_ADDR) {
+                buf[0] = (uint8_t)v.ipver;
+                memcpy(buf + 1, v.addr, 16);
+                n = 17;
+            } else if (v.type == FS_FT_STR) {
+                n = strlen(v.s) < sizeof buf ? strlen(v.s) : sizeof buf;
+                memcpy(buf, v.s, n);
+            } else if (v.type == FS_FT_DOUBLE) {
+                memcpy(buf, &v.d, 8);
+            } else {
+                memcpy(buf, &v.u, 8);
+            }
+            uint64_t h = 0x9ae16a3b2f90404full;
+            for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 0x100000001b3ull;
+            h ^= h >> 29;
+            h *= 0xbf58476d1ce4e5b9ull;
+            h ^= h >> 32;
+            if (set_add(&e->sets[a], h) != 0) return FS_ERR_NOMEM;
+            continue;
+        }
         double x = v.type == FS_FT_DOUBLE ? v.d : (double)v.u;
         if (v.missing) continue;
         switch (s->kind) {
@@ -233,7 +298,8 @@ fs_result fs_group_add(struct fs_group *g, const struct fs_flow_view *view)
         case AGG_AVG: e->v[a] += x; break;
         case AGG_MIN: e->v[a] = e->count == 1 || x < e->v[a] ? x : e->v[a]; break;
         case AGG_MAX: e->v[a] = e->count == 1 || x > e->v[a] ? x : e->v[a]; break;
-        case AGG_COUNT: break;
+        case AGG_COUNT:
+        case AGG_DISTINCT: break;
         }
     }
     return FS_OK;
@@ -244,6 +310,7 @@ static double agg_value(const struct fs_group *g, const struct entry *e, int a)
     switch (g->aggs[a].kind) {
     case AGG_COUNT: return (double)e->count;
     case AGG_AVG: return e->count ? e->v[a] / (double)e->count : 0;
+    case AGG_DISTINCT: return e->sets ? (double)e->sets[a].n : 0;
     default: return e->v[a];
     }
 }
@@ -321,6 +388,11 @@ void fs_group_fields(const struct fs_group *g, void (*fn)(void *arg, int field),
 void fs_group_free(struct fs_group *g)
 {
     if (!g) return;
+    for (uint64_t i = 0; g->tab && i < g->cap; i++)
+        if (g->tab[i].sets) {
+            for (int a = 0; a < g->naggs; a++) free(g->tab[i].sets[a].v);
+            free(g->tab[i].sets);
+        }
     free(g->tab);
     free(g);
 }

@@ -6,7 +6,9 @@
  * A group key is a list of fields; an address field may carry a prefix length
  * (srcaddr/24, dstaddr/64) and a time field a bucket in seconds (first/3600).
  * Aggregates are count, sum:F, min:F, max:F and avg:F over any numeric field
- * (sums are kept in double precision: exact up to 2^53). Groups are
+ * (sums are kept in double precision: exact up to 2^53), and distinct:F, the
+ * number of distinct values of any field (exact: a set of 64-bit hashes per
+ * group, so memory grows with the distinct values). Groups are
  * kept in a hash table in memory (one entry per distinct key) and written sorted
  * by one aggregate, largest first.
  *

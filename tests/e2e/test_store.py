@@ -69,6 +69,14 @@ def main():
             t[1] = max(t[1], float(r["duration"]))
         check(rc == 0 and {r["dstp"]: (int(r["count"]), round(float(r["max:duration"]), 3)) for r in rows_of(got)}
               == {p: (c, round(d, 3)) for p, (c, d) in per_port.items()}, "--group-by dstp counts and maxima agree")
+        rc, got, _ = run("query", "-q", store, "--group-by", "srcaddr", "--agg", "distinct:dstp,distinct:dstaddr")
+        want_d = {}
+        for r in rows_of(run("extract", "-q", "--fields", "srcaddr,dstaddr,dstp", SAMPLE)[1]):
+            t = want_d.setdefault(r["srcaddr"], (set(), set()))
+            t[0].add(r["dstp"])
+            t[1].add(r["dstaddr"])
+        check(rc == 0 and {r["srcaddr"]: (int(r["distinct:dstp"]), int(r["distinct:dstaddr"])) for r in rows_of(got)}
+              == {a: (len(p), len(d)) for a, (p, d) in want_d.items()}, "distinct:F counts distinct values exactly")
         rc, got, _ = run("query", "-q", store, "--top", "3", "--by", "packets", "--fields", "packets")
         check([int(r["packets"]) for r in rows_of(got)] == sorted((int(r["packets"]) for r in recs), reverse=True)[:3],
               "--top 3 --by packets gives the three largest records")
