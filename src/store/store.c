@@ -181,7 +181,6 @@ struct fs_store_writer {
     uint8_t *gather, *packed;     /* owned scratch: one column, raw and compressed */
     size_t packed_cap;
     ZSTD_CCtx *cctx;
-    uint64_t total_rows, total_bytes;
     fs_result error;
     char err[512];
 };
@@ -321,7 +320,6 @@ static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const 
         unlink(tmp);
         return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot write segment '%s': %s", final, strerror(saved));
     }
-    w->total_bytes += off;
     return FS_OK;
 }
 
@@ -342,7 +340,6 @@ static fs_result flush_rows(struct fs_store_writer *w)
         i = j;
     }
     free(order);
-    w->total_rows += rc == FS_OK ? w->n : 0;
     w->n = 0;
     return rc;
 }
@@ -369,8 +366,6 @@ fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t err
     return rc;
 }
 
-uint64_t fs_store_writer_rows(const struct fs_store_writer *w) { return w->total_rows + w->n; }
-uint64_t fs_store_writer_bytes(const struct fs_store_writer *w) { return w->total_bytes; }
 
 /* ---- reading ---- */
 

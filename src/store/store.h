@@ -56,8 +56,6 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
 fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f);
 /* Publishes what is buffered and frees the writer. Returns the first error met. */
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen);
-uint64_t fs_store_writer_rows(const struct fs_store_writer *w);
-uint64_t fs_store_writer_bytes(const struct fs_store_writer *w); /* segment bytes written */
 
 struct fs_store_scan_stats {
     uint64_t partitions, segments, segments_skipped, segments_damaged, rows, bytes;
