@@ -123,7 +123,6 @@ static void set_time_decimals(struct extract *x, int d)
 
 static void help(void)
 {
-    char memcap[32];
     printf("usage: flowsift extract [OPTIONS] INPUT...\n"
            "\n"
            "Reads packet captures (pcap, pcapng; files, directories, or - for standard input) as one continuous\n"
@@ -157,11 +156,12 @@ static void help(void)
            "      --no-vlan-key        do not separate flows by VLAN id\n"
            "      --fragments WHICH    all: later IP fragments count in their flow; first: skip them\n"
            "                           (the convention of nDPI and others)                [all]\n"
-           "      --max-flows N        live flows held at most. From 90%% of it the idle timeout drops to\n"
-           "                           --emergency-idle (flows end as 'emergency-idle') until below 70%%;\n"
-           "                           at the cap the least recently active flow ends as 'evict'; both\n"
-           "                           are counted                                         [%s]\n"
-           "      --memcap BYTES       the same cap given as memory (%zu bytes per live flow) [4G]\n"
+           "      --memcap BYTES       memory for live flows: a flow takes %zu bytes while it has at most\n"
+           "                           %d packets, %zu after, and 16 to 32 in the index. From 90%% of the\n"
+           "                           cap the idle timeout drops to --emergency-idle (flows end as\n"
+           "                           'emergency-idle') until below 70%%; at the cap the least recently\n"
+           "                           active flow ends as 'evict'; both are counted       [4G]\n"
+           "      --max-flows N        the same cap in live flows, with the same policy   [none]\n"
            "      --emergency-idle T   idle timeout near the cap        [idle timeout / 10, at least 1s]\n"
            "\n"
            "inputs and errors:\n"
@@ -181,7 +181,7 @@ static void help(void)
            "\n"
            "Times take s (default), ms, us, m, h; counts take k, M, G. Field list: flowsift fields.\n"
            "Exit status: 0 done, 1 an input could not be read completely or output failed, 2 bad usage.\n",
-           fs_human_int((4ull << 30) / fs_meter_entry_size(), memcap, sizeof memcap), fs_meter_entry_size());
+           fs_meter_small_size(), FS_METER_LOG, fs_meter_big_size());
 }
 
 static int parse_decap(const char *s, unsigned *mask)
@@ -217,9 +217,12 @@ static void write_stats(const char *path, const struct extract *x, double elapse
     fprintf(f, ",\"reasons\":{");
     for (int i = 0; i < FS_REASON_COUNT; i++)
         fprintf(f, "%s\"%s\":%llu", i ? "," : "", reason_keys[i], (unsigned long long)d->count[i]);
-    fprintf(f, "},\"flows\":%llu,\"flows_written\":%llu,\"flows_filtered_out\":%llu,\"live_peak\":%llu,\"ended\":{",
+    fprintf(f, "},\"flows\":%llu,\"flows_written\":%llu,\"flows_filtered_out\":%llu,\"live_peak\":%llu,"
+               "\"bytes_at_live_peak\":%llu,\"bytes_peak\":%llu,\"long_flows\":%llu,\"ended\":{",
             (unsigned long long)m->flows_emitted, (unsigned long long)records_written(x),
-            (unsigned long long)filtered_out(x), (unsigned long long)m->live_peak);
+            (unsigned long long)filtered_out(x), (unsigned long long)m->live_peak,
+            (unsigned long long)m->bytes_at_live_peak, (unsigned long long)m->bytes_peak,
+            (unsigned long long)m->long_flows);
     for (int i = 1; i < FS_END_COUNT; i++)
         fprintf(f, "%s\"%s\":%llu", i > 1 ? "," : "", fs_end_reason_name((unsigned)i),
                 (unsigned long long)m->ended[i]);
@@ -264,8 +267,10 @@ static void summary(const struct extract *x, double elapsed)
             fprintf(stderr, "%s%s %s", sep, fs_end_reason_name((unsigned)i), fs_human_int(m->ended[i], a, sizeof a));
             sep = ", ";
         }
-    fprintf(stderr, "\n  memory    %s live flows at most (%s)\n", fs_human_int(m->live_peak, a, sizeof a),
-            fs_human_bytes((double)m->live_peak * (double)fs_meter_entry_size(), c, sizeof c));
+    fprintf(stderr, "\n  memory    %s live flows at most, in %s (%.0f bytes a flow); %s at most\n",
+            fs_human_int(m->live_peak, a, sizeof a), fs_human_bytes((double)m->bytes_at_live_peak, b, sizeof b),
+            m->live_peak ? (double)m->bytes_at_live_peak / (double)m->live_peak : 0.0,
+            fs_human_bytes((double)m->bytes_peak, c, sizeof c));
     if (m->ended[FS_END_EMERGENCY] || m->ended[FS_END_EVICT])
         fprintf(stderr, "  warning   the memory cap (--max-flows/--memcap) was reached: %s flows ended by the "
                         "emergency idle timeout, %s evicted; raise the cap or shorten the timeouts\n",
@@ -353,9 +358,9 @@ int fs_cmd_extract(int argc, char **argv)
             else mo.close_grace_ns = v;
             break;
         case OPT_MEMCAP:
-            if (fs_parse_bytes(optarg, &v) || v < fs_meter_entry_size())
-                return fs_cli_error(C, "--memcap takes a size of at least %zu bytes", fs_meter_entry_size()) + 1;
-            mo.max_flows = v / fs_meter_entry_size();
+            if (fs_parse_bytes(optarg, &v) || v < (1u << 20))
+                return fs_cli_error(C, "--memcap takes a size of at least 1M") + 1;
+            mo.memcap = v;
             break;
         case OPT_TEARDOWN:
             if (strcmp(optarg, "on") && strcmp(optarg, "off"))

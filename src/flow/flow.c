@@ -17,16 +17,6 @@ const char *fs_end_reason_name(unsigned r)
     return r < FS_END_COUNT ? names[r] : "?";
 }
 
-static uint32_t packet_size(const struct fs_pkt *p, enum fs_size_basis basis)
-{
-    switch (basis) {
-    case FS_SIZE_FRAME: return p->wirelen;
-    case FS_SIZE_PAYLOAD: return p->payload;
-    case FS_SIZE_IP: break;
-    }
-    return p->ip_len;
-}
-
 static void iat_add(uint64_t *last, uint64_t ts, uint64_t *mn, uint64_t *mx, fs_u128 *sq, int first)
 {
     uint64_t gap = ts > *last ? ts - *last : 0;
@@ -36,9 +26,9 @@ static void iat_add(uint64_t *last, uint64_t ts, uint64_t *mn, uint64_t *mx, fs_
     if (ts > *last) *last = ts;
 }
 
-static void dir_add(struct fs_flow_dir *d, const struct fs_pkt *p, uint32_t size)
+static void dir_add(struct fs_flow_dir *d, const struct fs_obs *p)
 {
-    uint32_t pay = p->payload;
+    uint32_t pay = p->payload, size = p->size;
     if (d->packets == 0) {
         d->first_ns = d->last_ns = p->ts_ns;
         d->size_min = d->size_max = size;
@@ -65,8 +55,7 @@ static void dir_add(struct fs_flow_dir *d, const struct fs_pkt *p, uint32_t size
     }
 }
 
-void fs_flow_start(struct fs_flow *f, const struct fs_flow_key *canon_key, int from_b, const struct fs_pkt *p,
-                   enum fs_size_basis basis)
+void fs_flow_start(struct fs_flow *f, const struct fs_flow_key *canon_key, int from_b, const struct fs_obs *p)
 {
     memset(f, 0, sizeof *f);
     f->key = *canon_key;
@@ -85,10 +74,10 @@ void fs_flow_start(struct fs_flow *f, const struct fs_flow_key *canon_key, int f
         f->icmp_type = p->icmp_type;
         f->icmp_code = p->icmp_code;
     }
-    dir_add(&f->dir[from_b], p, packet_size(p, basis));
+    dir_add(&f->dir[from_b], p);
 }
 
-void fs_flow_add(struct fs_flow *f, int from_b, const struct fs_pkt *p, enum fs_size_basis basis)
+void fs_flow_add(struct fs_flow *f, int from_b, const struct fs_obs *p)
 {
     iat_add(&f->last_ns, p->ts_ns, &f->iat_min, &f->iat_max, &f->iat_sq, f->dir[0].packets + f->dir[1].packets == 1);
     if (p->ts_ns < f->first_ns) f->first_ns = p->ts_ns;
@@ -104,7 +93,7 @@ void fs_flow_add(struct fs_flow *f, int from_b, const struct fs_pkt *p, enum fs_
         f->icmp_type = p->icmp_type;
         f->icmp_code = p->icmp_code;
     }
-    dir_add(&f->dir[from_b], p, packet_size(p, basis));
+    dir_add(&f->dir[from_b], p);
 }
 
 

@@ -83,13 +83,37 @@ enum {
 /* Packet size on each basis. */
 enum fs_size_basis { FS_SIZE_IP = 0, FS_SIZE_FRAME, FS_SIZE_PAYLOAD };
 
+/* What a flow record takes from one packet: all that fs_flow_start/fs_flow_add read. The meter keeps
+ * these for short flows instead of a record (meter.h). */
+struct fs_obs {
+    uint64_t ts_ns;
+    uint32_t size;        /* packet size on the meter's size basis */
+    uint32_t payload;     /* transport payload bytes */
+    uint8_t tcp_flags;
+    uint8_t is_fragment;
+    uint8_t has_icmp, icmp_type, icmp_code;
+};
+
+static inline struct fs_obs fs_obs_of(const struct fs_pkt *p, enum fs_size_basis basis)
+{
+    struct fs_obs o;
+    o.ts_ns = p->ts_ns;
+    o.size = basis == FS_SIZE_FRAME ? p->wirelen : basis == FS_SIZE_PAYLOAD ? p->payload : p->ip_len;
+    o.payload = p->payload;
+    o.tcp_flags = p->tcp_flags;
+    o.is_fragment = p->is_fragment;
+    o.has_icmp = p->has_icmp;
+    o.icmp_type = p->icmp_type;
+    o.icmp_code = p->icmp_code;
+    return o;
+}
+
 /* Starts a live flow from its first packet. `canon_key` is the packet key in
  * canonical form and `from_b` says the packet went b -> a. */
-void fs_flow_start(struct fs_flow *f, const struct fs_flow_key *canon_key, int from_b, const struct fs_pkt *p,
-                   enum fs_size_basis basis);
+void fs_flow_start(struct fs_flow *f, const struct fs_flow_key *canon_key, int from_b, const struct fs_obs *o);
 
 /* Adds a packet to a live flow; from_b as above. */
-void fs_flow_add(struct fs_flow *f, int from_b, const struct fs_pkt *p, enum fs_size_basis basis);
+void fs_flow_add(struct fs_flow *f, int from_b, const struct fs_obs *o);
 
 /* Turns a live flow into the emitted form (key.a = source, dir[0] = forward). */
 void fs_flow_orient(struct fs_flow *f);

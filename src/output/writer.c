@@ -39,6 +39,7 @@ static fs_result setup(struct fs_writer *w, enum fs_format format, const int *fi
     octets_init();
     w->format = format;
     memcpy(w->fields, fields, (size_t)nfields * sizeof *fields);
+    for (int i = 0; i < nfields; i++) w->fds[i] = fs_field_at((size_t)fields[i]);
     for (int i = 0; i < nfields; i++)
         snprintf(w->labels[i], FS_FIELD_LABEL_MAX, "%s", labels ? labels[i] : fs_field_at((size_t)fields[i])->name);
     w->nfields = nfields;
@@ -70,45 +71,60 @@ static void header(struct fs_writer *w)
     fs_outbuf_putc(&w->out, '\n');
 }
 
-static void put_value(struct fs_writer *w, const struct fs_field *fd, const struct fs_value *v)
+static char *fmt_addr(char *p, const struct fs_value *v)
 {
-    fs_put_value(&w->out, w->format == FS_FORMAT_JSON, w->time_decimals, fd, v);
+    if (v->ipver == 4) {
+        for (int k = 0; k < 4; k++) {
+            const char *oct = octets[v->addr[k]];
+            memcpy(p, oct, 4);
+            p += oct[3];
+            *p++ = '.';
+        }
+        return p - 1;
+    }
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, v->addr, buf, sizeof buf);
+    size_t n = strlen(buf);
+    memcpy(p, buf, n);
+    return p + n;
+}
+
+/* Formats a value as a CSV cell at p, which has room for FS_FMT_MAX bytes; returns the end. */
+static char *fmt_csv(char *p, int time_decimals, const struct fs_field *fd, const struct fs_value *v)
+{
+    if (v->missing) return p;
+    switch (v->type) {
+    case FS_FT_U64: return fs_fmt_u64(p, v->u);
+    case FS_FT_DOUBLE: return fs_fmt_fixed(p, v->d, fd->decimals);
+    case FS_FT_TIME: return fs_fmt_time(p, v->u, time_decimals);
+    case FS_FT_ADDR: return fmt_addr(p, v);
+    case FS_FT_STR: {
+        size_t n = strlen(v->s); /* field strings are short: names, flag letters (field.h) */
+        memcpy(p, v->s, n);
+        return p + n;
+    }
+    }
+    return p;
 }
 
 void fs_put_value(struct fs_outbuf *o, int json, int time_decimals, const struct fs_field *fd, const struct fs_value *v)
 {
-    if (v->missing) {
-        if (json) fs_outbuf_puts(o, "null");
+    if (json && v->missing) {
+        fs_outbuf_puts(o, "null");
         return;
     }
-    switch (v->type) {
-    case FS_FT_U64: fs_outbuf_u64(o, v->u); break;
-    case FS_FT_DOUBLE: fs_outbuf_fixed(o, v->d, fd->decimals); break;
-    case FS_FT_TIME: fs_outbuf_time(o, v->u, time_decimals); break;
-    case FS_FT_ADDR: {
-        char buf[INET6_ADDRSTRLEN];
-        if (v->ipver == 4) {
-            size_t n = 0;
-            for (int k = 0; k < 4; k++) {
-                const char *oct = octets[v->addr[k]];
-                size_t len = (size_t)oct[3];
-                memcpy(buf + n, oct, 4);
-                n += len;
-                buf[n++] = '.';
-            }
-            buf[n - 1] = 0;
-        } else {
-            inet_ntop(AF_INET6, v->addr, buf, sizeof buf);
+    if (json && (v->type == FS_FT_ADDR || v->type == FS_FT_STR)) {
+        char buf[FS_FMT_MAX];
+        const char *s = v->s;
+        if (v->type == FS_FT_ADDR) {
+            *fmt_addr(buf, v) = 0;
+            s = buf;
         }
-        if (json) fs_outbuf_json_str(o, buf);
-        else fs_outbuf_puts(o, buf);
-        break;
+        fs_outbuf_json_str(o, s);
+        return;
     }
-    case FS_FT_STR:
-        if (json) fs_outbuf_json_str(o, v->s);
-        else fs_outbuf_puts(o, v->s);
-        break;
-    }
+    fs_outbuf_ensure(o, FS_FMT_MAX);
+    o->len = (size_t)(fmt_csv(o->buf + o->len, time_decimals, fd, v) - o->buf);
 }
 
 void fs_writer_header(struct fs_writer *w)
@@ -116,34 +132,41 @@ void fs_writer_header(struct fs_writer *w)
     if (!w->header_done) header(w);
 }
 
-/* A record is never split between two writes: room for the largest one is made before it starts. */
-#define RECORD_ROOM (64u << 10)
+/* A record is never split between two writes (threads share the descriptor): room for the largest one is
+ * made before it starts. */
+#define RECORD_ROOM (FS_WRITER_MAX_FIELDS * (FS_FIELD_LABEL_MAX + FS_FMT_MAX + 8) + 8)
 
 void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow)
 {
     if (!w->header_done) header(w);
     if (FS_OUTBUF_SIZE - w->out.len < RECORD_ROOM) fs_outbuf_flush(&w->out);
-    int json = w->format == FS_FORMAT_JSON;
     struct fs_flow_view view;
     fs_flow_view_init(&view, flow, &w->ctx);
-    if (json) fs_outbuf_putc(&w->out, '{');
-    for (int i = 0; i < w->nfields; i++) {
-        const struct fs_field *fd = fs_field_at((size_t)w->fields[i]);
-        struct fs_value v;
-        fs_field_get(&view, (size_t)w->fields[i], &v);
-        if (i) fs_outbuf_putc(&w->out, ',');
-        if (json) {
+    struct fs_value v;
+    if (w->format == FS_FORMAT_CSV) {
+        /* the hot path: straight into the buffer, whose room was made above */
+        char *p = w->out.buf + w->out.len;
+        for (int i = 0; i < w->nfields; i++) {
+            if (i) *p++ = ',';
+            fs_field_get(&view, (size_t)w->fields[i], &v);
+            p = fmt_csv(p, w->time_decimals, w->fds[i], &v);
+        }
+        *p++ = '\n';
+        w->out.len = (size_t)(p - w->out.buf);
+    } else {
+        fs_outbuf_putc(&w->out, '{');
+        for (int i = 0; i < w->nfields; i++) {
+            fs_field_get(&view, (size_t)w->fields[i], &v);
+            if (i) fs_outbuf_putc(&w->out, ',');
             fs_outbuf_putc(&w->out, '"');
             fs_outbuf_puts(&w->out, w->labels[i]);
             fs_outbuf_puts(&w->out, "\":");
+            fs_put_value(&w->out, 1, w->time_decimals, w->fds[i], &v);
         }
-        put_value(w, fd, &v);
+        fs_outbuf_puts(&w->out, "}\n");
     }
-    if (json) fs_outbuf_putc(&w->out, '}');
-    fs_outbuf_putc(&w->out, '\n');
     w->records++;
 }
-
 fs_result fs_writer_close(struct fs_writer *w)
 {
     if (!w->header_done && w->out.buf) header(w);

@@ -23,6 +23,7 @@ struct fs_writer {
     struct fs_outbuf out;
     enum fs_format format;
     int fields[FS_WRITER_MAX_FIELDS];
+    const struct fs_field *fds[FS_WRITER_MAX_FIELDS]; /* their descriptions */
     char labels[FS_WRITER_MAX_FIELDS][FS_FIELD_LABEL_MAX]; /* column names and JSON keys */
     int nfields;
     int time_decimals;         /* 6 or 9 */

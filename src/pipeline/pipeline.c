@@ -24,11 +24,11 @@ enum { MSG_PACKET = 1, MSG_TICK = 2, MSG_END = 3 };
 static void relax(unsigned *spins)
 {
     ++*spins;
-    if (*spins < 64) {
+    if (*spins < 8) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
-    } else if (*spins < 80) {
+    } else if (*spins < 12) {
         sched_yield();
     } else {
         struct timespec ts = { 0, 20000 };
@@ -91,7 +91,8 @@ fs_result fs_pipeline_start(struct fs_pipeline *p, int n, const struct fs_meter_
     p->nworkers = n;
     p->seed = opts->seed;
     struct fs_meter_opts wo = *opts;
-    wo.max_flows = opts->max_flows / (uint64_t)n ? opts->max_flows / (uint64_t)n : 1;
+    if (opts->max_flows) wo.max_flows = opts->max_flows / (uint64_t)n ? opts->max_flows / (uint64_t)n : 1;
+    if (opts->memcap) wo.memcap = opts->memcap / (uint64_t)n ? opts->memcap / (uint64_t)n : 1;
     for (int i = 0; i < n; i++) {
         struct fs_pipeline_worker *w = &p->workers[i];
         w->ring.slots = malloc(RING_SLOTS * sizeof *w->ring.slots);
@@ -149,7 +150,11 @@ void fs_pipeline_stats(const struct fs_pipeline *p, struct fs_meter_stats *sum)
         sum->packets += s->packets;
         sum->flows_created += s->flows_created;
         sum->flows_emitted += s->flows_emitted;
-        sum->live_peak += s->live_peak; /* an upper bound: the workers' peaks need not coincide */
+        /* upper bounds: the workers' peaks need not coincide */
+        sum->live_peak += s->live_peak;
+        sum->bytes_peak += s->bytes_peak;
+        sum->bytes_at_live_peak += s->bytes_at_live_peak;
+        sum->long_flows += s->long_flows;
         sum->emergencies += s->emergencies;
         for (int k = 0; k < FS_END_COUNT; k++) sum->ended[k] += s->ended[k];
     }

@@ -50,8 +50,8 @@ struct fs_pipeline {
     uint64_t clock_ns;                  /* the reader's packet clock (largest time routed) */
 };
 
-/* Starts n worker threads, each with a meter made from opts (max_flows divided
- * among them) that emits to emit(emit_args[i], flow). */
+/* Starts n worker threads, each with a meter made from opts (max_flows and memcap
+ * divided among them) that emits to emit(emit_args[i], flow). */
 fs_result fs_pipeline_start(struct fs_pipeline *p, int n, const struct fs_meter_opts *opts, fs_emit_fn emit,
                             void **emit_args);
 

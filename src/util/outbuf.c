@@ -84,78 +84,123 @@ void fs_outbuf_write(struct fs_outbuf *o, const void *p, size_t n)
 void fs_outbuf_puts(struct fs_outbuf *o, const char *s) { fs_outbuf_write(o, s, strlen(s)); }
 
 
-size_t fs_u64_to_str(uint64_t v, char *buf)
+static inline unsigned digits10(uint64_t v)
 {
-    char tmp[24];
-    size_t n = sizeof tmp;
+    unsigned n = 1;
+    for (;;) {
+        if (v < 10) return n;
+        if (v < 100) return n + 1;
+        if (v < 1000) return n + 2;
+        if (v < 10000) return n + 3;
+        v /= 10000;
+        n += 4;
+    }
+}
+
+/* Writes the digits of v ending at end (right to left). */
+static inline void digits_back(char *end, uint64_t v)
+{
     while (v >= 100) { /* two digits per division */
         unsigned r = (unsigned)(v % 100);
         v /= 100;
-        tmp[--n] = digit_pairs[2 * r + 1];
-        tmp[--n] = digit_pairs[2 * r];
+        end -= 2;
+        memcpy(end, digit_pairs + 2 * r, 2);
     }
-    if (v >= 10) {
-        tmp[--n] = digit_pairs[2 * v + 1];
-        tmp[--n] = digit_pairs[2 * v];
-    } else {
-        tmp[--n] = (char)('0' + v);
+    if (v >= 10) memcpy(end - 2, digit_pairs + 2 * v, 2);
+    else end[-1] = (char)('0' + v);
+}
+
+char *fs_fmt_u64(char *p, uint64_t v)
+{
+    if (v < 10) {
+        *p = (char)('0' + v);
+        return p + 1;
     }
-    size_t len = sizeof tmp - n;
-    memcpy(buf, tmp + n, len);
-    buf[len] = 0;
-    return len;
+    char *end = p + digits10(v);
+    digits_back(end, v);
+    return end;
+}
+
+size_t fs_u64_to_str(uint64_t v, char *buf)
+{
+    size_t n = (size_t)(fs_fmt_u64(buf, v) - buf);
+    buf[n] = 0;
+    return n;
 }
 
 void fs_outbuf_u64(struct fs_outbuf *o, uint64_t v)
 {
     fs_outbuf_ensure(o, 24);
-    o->len += fs_u64_to_str(v, o->buf + o->len);
+    o->len = (size_t)(fs_fmt_u64(o->buf + o->len, v) - o->buf);
 }
 
 static const uint64_t pow10_tab[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000 };
 
-/* "." and exactly `decimals` digits of frac, zero-padded on the left. */
-static void put_frac(struct fs_outbuf *o, uint64_t frac, int decimals)
+/* "." and exactly `decimals` digits of frac (< 10^decimals), zero-padded on the left. */
+static inline char *put_frac(char *p, uint64_t frac, int decimals)
 {
-    fs_outbuf_ensure(o, 12);
-    char *p = o->buf + o->len;
     p[0] = '.';
     int i = decimals;
     for (; i >= 2; i -= 2) {
         unsigned r = (unsigned)(frac % 100);
         frac /= 100;
-        p[i] = digit_pairs[2 * r + 1];
-        p[i - 1] = digit_pairs[2 * r];
+        memcpy(p + i - 1, digit_pairs + 2 * r, 2);
     }
     if (i == 1) p[1] = (char)('0' + frac % 10);
-    o->len += (size_t)decimals + 1;
+    return p + decimals + 1;
+}
+
+/* all = value * 10^D rounded, as integer part and D decimals; D a constant in each use, so the divisions
+ * become multiplications. */
+#define FIXED_CASE(D)                                                                                        \
+    case D:                                                                                                  \
+        p = fs_fmt_u64(p, all / pow10_tab[D]);                                                               \
+        return put_frac(p, all % pow10_tab[D], D)
+
+char *fs_fmt_fixed(char *p, double v, int decimals)
+{
+    if (decimals < 0) decimals = 0;
+    if (decimals > 9) decimals = 9;
+    double scaled = fabs(v) * (double)pow10_tab[decimals] + 0.5;
+    if (!(scaled < 1.8e19)) { /* also NaN and infinities: printf's text for what does not fit 64 bits */
+        char tmp[FS_FMT_MAX];
+        int n = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
+        if (n < 0) n = 0;
+        if ((size_t)n >= sizeof tmp) n = (int)sizeof tmp - 1;
+        memcpy(p, tmp, (size_t)n);
+        return p + n;
+    }
+    if (v < 0) *p++ = '-';
+    uint64_t all = (uint64_t)scaled;
+    switch (decimals) {
+    case 0: return fs_fmt_u64(p, all);
+    FIXED_CASE(3);
+    FIXED_CASE(6);
+    default:
+        p = fs_fmt_u64(p, all / pow10_tab[decimals]);
+        return put_frac(p, all % pow10_tab[decimals], decimals);
+    }
 }
 
 void fs_outbuf_fixed(struct fs_outbuf *o, double v, int decimals)
 {
-    if (decimals < 0) decimals = 0;
+    fs_outbuf_ensure(o, FS_FMT_MAX);
+    o->len = (size_t)(fs_fmt_fixed(o->buf + o->len, v, decimals) - o->buf);
+}
+
+char *fs_fmt_time(char *p, uint64_t ns, int decimals)
+{
+    p = fs_fmt_u64(p, ns / 1000000000ull);
     if (decimals > 9) decimals = 9;
-    if (!isfinite(v) || fabs(v) >= 1e18) {
-        char tmp[64];
-        int n = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
-        fs_outbuf_write(o, tmp, (size_t)n);
-        return;
-    }
-    if (v < 0) {
-        fs_outbuf_putc(o, '-');
-        v = -v;
-    }
-    double scaled = v * (double)pow10_tab[decimals] + 0.5;
-    uint64_t all = (uint64_t)scaled;
-    fs_outbuf_u64(o, all / pow10_tab[decimals]);
-    if (decimals) put_frac(o, all % pow10_tab[decimals], decimals);
+    if (decimals == 6) return put_frac(p, (ns % 1000000000ull) / 1000, 6);
+    if (decimals > 0) p = put_frac(p, (ns % 1000000000ull) / pow10_tab[9 - decimals], decimals);
+    return p;
 }
 
 void fs_outbuf_time(struct fs_outbuf *o, uint64_t ns, int decimals)
 {
-    fs_outbuf_u64(o, ns / 1000000000ull);
-    if (decimals > 9) decimals = 9;
-    if (decimals > 0) put_frac(o, (ns % 1000000000ull) / pow10_tab[9 - decimals], decimals);
+    fs_outbuf_ensure(o, 32);
+    o->len = (size_t)(fs_fmt_time(o->buf + o->len, ns, decimals) - o->buf);
 }
 
 void fs_outbuf_json_str(struct fs_outbuf *o, const char *s)

@@ -65,4 +65,11 @@ void fs_outbuf_json_str(struct fs_outbuf *o, const char *s);
 /* Formats v into buf (at least 21 bytes); returns the length. */
 size_t fs_u64_to_str(uint64_t v, char *buf);
 
+/* Formatting at p into room the caller has made: at most FS_FMT_MAX bytes, no terminating 0. Each returns
+ * the end of what it wrote. */
+#define FS_FMT_MAX 336
+char *fs_fmt_u64(char *p, uint64_t v);
+char *fs_fmt_fixed(char *p, double v, int decimals);
+char *fs_fmt_time(char *p, uint64_t ns, int decimals);
+
 #endif

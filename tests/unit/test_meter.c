@@ -253,6 +253,100 @@ static void test_merge_rule(void)
     }
 }
 
+
+/* Short flows keep a packet log instead of a record; the record rebuilt from the log, at the end or when
+ * the flow outgrows it, must be the one a record updated packet by packet gives: whatever the packet count,
+ * out-of-order times, gaps too long for the log's 32-bit offsets, sizes too large for its 16 bits, ICMP. */
+static void test_short_flows_equal_records(void)
+{
+    uint64_t expect_long = 0;
+    struct fs_meter m;
+    struct sink s;
+    struct fs_meter_opts o;
+    fs_meter_opts_default(&o);
+    o.idle_ns = o.active_ns = 0;
+    o.tcp_teardown = 0;
+    o.size_basis = FS_SIZE_FRAME;
+    memset(&s, 0, sizeof s);
+    fs_meter_init(&m, &o, collect, &s);
+    for (int round = 0; round < 2000; round++) {
+        int n = 1 + (int)(check_rnd() % 20), kind = (int)(check_rnd() % 5);
+        uint64_t t = 1000 * S, base = 0;
+        struct fs_flow ref;
+        int long_flow = n > FS_METER_LOG;
+        s.n = 0;
+        for (int i = 0; i < n; i++) {
+            uint32_t pay = (uint32_t)(check_rnd() % 3 ? check_rnd() % 1460 : 0);
+            struct fs_pkt p = pkt((int)(check_rnd() % 2), t, (uint8_t)check_rnd(), 40 + pay, pay);
+            p.key.a[1] = p.key.b[1] = (uint8_t)(round >> 8); /* one flow per round */
+            p.key.a[2] = p.key.b[2] = (uint8_t)round;
+            if (kind == 1 && check_rnd() % 4 == 0) p.ts_ns = t - check_rnd() % S; /* older than the last */
+            if (kind == 2 && check_rnd() % 4 == 0) p.ts_ns = t += 5 * S;          /* past 2^32 ns */
+            if (kind == 3 && check_rnd() % 4 == 0) p.wirelen = 70000 + (uint32_t)(check_rnd() % 1000);
+            if (kind == 4) {
+                p.key.proto = 1;
+                p.key.pa = p.key.pb = 0;
+                p.tcp_flags = 0;
+                p.has_icmp = check_rnd() % 2;
+                p.icmp_type = (uint8_t)check_rnd();
+                p.icmp_code = (uint8_t)check_rnd();
+            }
+            p.is_fragment = check_rnd() % 8 == 0;
+            fs_meter_packet(&m, &p);
+            struct fs_pkt r = p;
+            fs_pkt_route(&r, o.seed);
+            struct fs_obs ob = fs_obs_of(&r, o.size_basis);
+            if (i == 0) fs_flow_start(&ref, &r.key, r.from_b, &ob);
+            else fs_flow_add(&ref, r.from_b, &ob);
+            if (i == 0) base = r.ts_ns;
+            else if (r.ts_ns < base || r.ts_ns - base > UINT32_MAX) long_flow = 1;
+            if (r.wirelen > UINT16_MAX) long_flow = 1;
+            t += check_rnd() % (S / 10);
+        }
+        expect_long += (uint64_t)long_flow;
+        CHECK_EQ_U(m.stats.long_flows, expect_long);
+        fs_meter_flush(&m);
+        ref.end_reason = FS_END_EOF;
+        fs_flow_orient(&ref);
+        CHECK_EQ_U(s.n, 1);
+        CHECK(memcmp(&s.flows[0], &ref, sizeof ref) == 0);
+    }
+    CHECK(expect_long > 300 && expect_long < 1700);
+    fs_meter_release(&m);
+}
+
+/* --memcap: the bytes held never pass the cap; flows pushed out are counted and none is lost. */
+static void test_memcap(void)
+{
+    struct fs_meter m;
+    struct sink s;
+    struct fs_meter_opts o;
+    fs_meter_opts_default(&o);
+    o.memcap = 1u << 20;
+    memset(&s, 0, sizeof s);
+    fs_meter_init(&m, &o, collect, &s);
+    int over = 0;
+    for (int i = 0; i < 200000; i++) {
+        /* 4,000 flows at a time, each with 1 to 16 packets: short and long ones */
+        int f = (int)(check_rnd() % 4000) + (i / 20000) * 4000;
+        struct fs_pkt p = pkt((int)(check_rnd() % 2), S + (uint64_t)i * 1000, 0x10, 40, 0);
+        memcpy(p.key.a, &f, sizeof f);
+        fs_meter_packet(&m, &p);
+        if (m.bytes > o.memcap) over++;
+    }
+    CHECK_EQ_U(over, 0);
+    CHECK(m.stats.ended[FS_END_EVICT] > 0);
+    CHECK(m.stats.ended[FS_END_EMERGENCY] == 0); /* within a second of packet time nothing idles 12 s */
+    CHECK(m.stats.long_flows > 0);
+    CHECK(m.stats.bytes_peak <= o.memcap);
+    uint64_t live = m.live;
+    CHECK_EQ_U(m.stats.flows_emitted + live, m.stats.flows_created);
+    fs_meter_flush(&m);
+    CHECK_EQ_U(m.stats.flows_emitted, m.stats.flows_created);
+    CHECK_EQ_U(m.bytes, (uint64_t)m.nslots * sizeof(struct fs_meter_slot));
+    fs_meter_release(&m);
+}
+
 int main(void)
 {
     test_basic_and_initiator();
@@ -261,5 +355,7 @@ int main(void)
     test_eviction();
     test_emergency();
     test_merge_rule();
+    test_short_flows_equal_records();
+    test_memcap();
     return check_summary("test_meter");
 }
