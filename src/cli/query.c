@@ -118,6 +118,10 @@ static void help(void)
            "      --by X            sort by aggregate X, or by field X (sum of X for groups)  [the first]\n"
            "      --stddev KIND     population or sample                                      [population]\n"
            "      --all-columns     decode every column (default: only those the query needs)\n"
+           "      --no-skip         read every segment in the time range and test every record with the\n"
+           "                        whole filter (default: conditions on single columns are tested on\n"
+           "                        the columns first, and segments whose minima and maxima rule one out\n"
+           "                        are not read); for checking\n"
            "  -q, --quiet           no summary on standard error\n"
            "  -h, --help            this text\n"
            "\n"
@@ -134,14 +138,14 @@ int fs_cmd_query(int argc, char **argv)
         { "quiet", no_argument, 0, 'q' },        { "help", no_argument, 0, 'h' },
         { "group-by", required_argument, 0, 'g' }, { "agg", required_argument, 0, 'a' },
         { "top", required_argument, 0, 't' },     { "by", required_argument, 0, 'b' },
-        { "all-columns", no_argument, 0, 'A' },
+        { "all-columns", no_argument, 0, 'A' }, { "no-skip", no_argument, 0, 'K' },
         { 0, 0, 0, 0 },
     };
     const char *C = "query", *out_path = "-", *fields_spec = "default";
     enum fs_format format = FS_FORMAT_CSV;
     int table = -1; /* -1: a table when standard output is a terminal */
     uint64_t since = 0, until = UINT64_MAX;
-    int quiet = 0, all_columns = 0, c;
+    int quiet = 0, all_columns = 0, no_skip = 0, c;
     const char *group_by = NULL, *agg = NULL, *by = NULL;
     uint64_t top = 0;
     struct query q;
@@ -171,6 +175,7 @@ int fs_cmd_query(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'g': group_by = optarg; break;
         case 'A': all_columns = 1; break;
+        case 'K': no_skip = 1; break;
         case 'a': agg = optarg; break;
         case 'b': by = optarg; break;
         case 't':
@@ -240,8 +245,10 @@ int fs_cmd_query(int argc, char **argv)
     if (q.group) fs_group_fields(q.group, add_field, &nd);
     else for (int i = 0; i < nfields; i++) add_field(&nd, fields[i]);
     if (q.top_field >= 0) add_field(&nd, q.top_field);
-    fs_result rc = fs_store_scan(store, "flows", since, until, all_columns ? NULL : columns, on_row, on_damage, &q, &st,
-                                 err, sizeof err);
+    struct fs_colpred preds[FS_COLPRED_MAX];
+    struct fs_store_query sq = { since, until, all_columns ? NULL : columns, preds,
+                                 q.filter && !no_skip ? fs_filter_colpreds(q.filter, preds, FS_COLPRED_MAX) : 0 };
+    fs_result rc = fs_store_scan(store, "flows", &sq, on_row, on_damage, &q, &st, err, sizeof err);
     if (q.group) {
         fs_group_write(q.group, &q.writer.out, format == FS_FORMAT_JSON, top);
         q.writer.header_done = 1;
@@ -266,10 +273,11 @@ int fs_cmd_query(int argc, char **argv)
     if (!quiet) {
         char a[32], b[32], d[32], e[32];
         fprintf(stderr, "flowsift query: %s records of %s scanned in %.3f s (%s rows/s); %llu segments read, %llu "
-                        "skipped by time, %llu damaged; %s read\n",
-                fs_human_int(q.matched, a, sizeof a), fs_human_int(st.rows, b, sizeof b), el,
-                fs_human_int((uint64_t)((double)st.rows / (el > 1e-9 ? el : 1e-9)), d, sizeof d),
-                (unsigned long long)(st.segments - st.segments_skipped), (unsigned long long)st.segments_skipped,
+                        "skipped by time, %llu by column ranges, %llu damaged; %s read\n",
+                fs_human_int(q.matched, a, sizeof a), fs_human_int(st.rows_read, b, sizeof b), el,
+                fs_human_int((uint64_t)((double)st.rows_read / (el > 1e-9 ? el : 1e-9)), d, sizeof d),
+                (unsigned long long)(st.segments - st.segments_skipped - st.segments_damaged),
+                (unsigned long long)(st.segments_skipped - st.segments_pruned), (unsigned long long)st.segments_pruned,
                 (unsigned long long)st.segments_damaged, fs_human_bytes((double)st.bytes, e, sizeof e));
     }
     if (q.group && !quiet) fprintf(stderr, "  groups    %llu\n", (unsigned long long)fs_group_count(q.group));

@@ -177,7 +177,7 @@ void fs_flow_view_init(struct fs_flow_view *v, const struct fs_flow *f, const st
     v->flow = f;
     if (ctx) v->ctx = *ctx;
     else memset(&v->ctx, 0, sizeof v->ctx);
-    for (int d = -1; d < 2; d++) agg_of(f, d, &v->agg[d + 1]);
+    v->agg_ready = 0;
 }
 
 static void set_u(struct fs_value *v, uint64_t u)
@@ -199,7 +199,7 @@ void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field
     fs_field_get(&view, field, v);
 }
 
-void fs_field_get(const struct fs_flow_view *view, size_t field, struct fs_value *v)
+void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v)
 {
     build();
     const struct fs_flow *f = view->flow;
@@ -230,6 +230,10 @@ void fs_field_get(const struct fs_flow_view *view, size_t field, struct fs_value
         v->missing = !(f->state & FS_FLOW_HAS_ICMP);
         return;
     case M_END: v->s = fs_end_reason_name(f->end_reason); return;
+    }
+    if (!(view->agg_ready & (1u << (fd->dir + 1)))) {
+        agg_of(f, fd->dir, &view->agg[fd->dir + 1]);
+        view->agg_ready |= 1u << (fd->dir + 1);
     }
     const struct fs_flow_agg *a = &view->agg[fd->dir + 1];
     uint64_t n = a->packets;
@@ -392,4 +396,36 @@ void fs_field_columns(size_t field, char *buf, size_t len)
         p += n;
         while (*p == ' ') p++;
     }
+}
+
+int fs_field_stored(size_t field, char col[2][FS_FIELD_LABEL_MAX])
+{
+    build();
+    if (field >= NFIELDS) return 0;
+    const struct fs_field *fd = &table[field];
+    static const char *const base[] = {
+        [M_FIRST] = "first_ns", [M_LAST] = "last_ns", [M_SRCP] = "port_src", [M_DSTP] = "port_dst",
+        [M_PROTO] = "proto", [M_IPVER] = "ipver", [M_VLAN] = "vlan", [M_VLAN2] = "vlan2", [M_TUNNEL_ID] = "tunnel_id",
+    };
+    static const char *const members[] = {
+        [M_PACKETS] = "packets", [M_SIZE] = "bytes", [M_PAYSIZE] = "payload", [M_NOPAY] = "nopay", [M_FRAGS] = "frags",
+        [M_MINPS] = "size_min", [M_MAXPS] = "size_max", [M_MINPAYS] = "pay_min", [M_MAXPAYS] = "pay_max",
+    };
+    if (fd->metric < M_PACKETS) {
+        if ((size_t)fd->metric >= sizeof base / sizeof base[0] || !base[fd->metric]) return 0;
+        snprintf(col[0], FS_FIELD_LABEL_MAX, "%s", base[fd->metric]);
+        return 1;
+    }
+    if ((size_t)fd->metric >= sizeof members / sizeof members[0] || !members[fd->metric]) return 0;
+    const char *m = members[fd->metric];
+    if (fd->dir >= 0) { /* a direction without packets stores zeros, as the field reads */
+        snprintf(col[0], FS_FIELD_LABEL_MAX, "d%d.%s", fd->dir, m);
+        return 1;
+    }
+    if (fd->metric != M_PACKETS && fd->metric != M_SIZE && fd->metric != M_PAYSIZE && fd->metric != M_NOPAY &&
+        fd->metric != M_FRAGS)
+        return 0;
+    snprintf(col[0], FS_FIELD_LABEL_MAX, "d0.%s", m);
+    snprintf(col[1], FS_FIELD_LABEL_MAX, "d1.%s", m);
+    return 2;
 }

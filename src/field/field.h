@@ -17,6 +17,8 @@
 
 #include "../flow/flow.h"
 
+#define FS_FIELD_LABEL_MAX 32 /* a field name or a column label, with its terminating 0 */
+
 enum fs_ftype {
     FS_FT_U64,     /* unsigned integer */
     FS_FT_DOUBLE,  /* real number, printed fixed-point */
@@ -69,15 +71,20 @@ struct fs_flow_agg {
 struct fs_flow_view {
     const struct fs_flow *flow;   /* borrowed */
     struct fs_field_ctx ctx;
-    struct fs_flow_agg agg[3];    /* both directions, source's, destination's */
+    struct fs_flow_agg agg[3];    /* both directions, source's, destination's: computed when first needed */
+    unsigned agg_ready;           /* bit d + 1: agg[d + 1] is computed */
 };
 
 void fs_flow_view_init(struct fs_flow_view *v, const struct fs_flow *f, const struct fs_field_ctx *ctx);
-void fs_field_get(const struct fs_flow_view *view, size_t field, struct fs_value *v);
+void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v);
 
 /* Appends to buf (space-separated) the names of the store columns (store.c) the field is computed from, so
  * a reader can decode only those. */
 void fs_field_columns(size_t field, char *buf, size_t len);
+
+/* How an integer field is stored (store.c): 1 if its value is the stored column col[0] itself, 2 if it is
+ * the sum of columns col[0] and col[1], 0 otherwise. Scans use it to test filters on columns directly. */
+int fs_field_stored(size_t field, char col[2][FS_FIELD_LABEL_MAX]);
 
 /* One value without a view (builds one: use a view for several fields). */
 void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field_ctx *ctx, struct fs_value *v);
@@ -90,7 +97,6 @@ void fs_field_presets_each(void (*fn)(void *arg, const char *name, const char *f
 /* Parses "a,b,c" (or a preset name) into indexes. Returns the count, or -1 with
  * *bad set to the offending name's position in spec. If labels is not NULL it
  * receives each name as written (an alias stays an alias, for column headers). */
-#define FS_FIELD_LABEL_MAX 32
 int fs_field_parse_list(const char *spec, int *out, char (*labels)[FS_FIELD_LABEL_MAX], int max, size_t *bad);
 
 #endif

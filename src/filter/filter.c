@@ -21,7 +21,7 @@
 #define MAX_DEPTH 64 /* parentheses: the parser recurses once per level */
 
 enum node_kind { N_AND, N_OR, N_NOT, N_CMP, N_NET, N_PORT, N_IPVER };
-enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
+enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE }; /* the order of enum fs_colpred_op */
 enum side { SIDE_ANY, SIDE_SRC, SIDE_DST };
 
 struct node {
@@ -391,7 +391,7 @@ static int in_prefix(const uint8_t *a, int ipver, const struct node *n)
     return 1;
 }
 
-static int eval(const struct fs_filter *f, int i, const struct fs_flow *flow, const struct fs_flow_view *view)
+static int eval(const struct fs_filter *f, int i, const struct fs_flow *flow, struct fs_flow_view *view)
 {
     const struct node *n = &f->nodes[i];
     switch (n->kind) {
@@ -446,4 +446,55 @@ void fs_filter_fields(const struct fs_filter *f, void (*fn)(void *arg, int field
         if (n->kind == N_CMP) fn(arg, n->field);
         else if (n->kind == N_NET || n->kind == N_PORT || n->kind == N_IPVER) fn(arg, -1);
     }
+}
+
+/* The conjunct at node i as a column condition; 0 if it has not that form. */
+static int colpred_of(const struct fs_filter *f, int i, struct fs_colpred *p)
+{
+    const struct node *n = &f->nodes[i];
+    memset(p, 0, sizeof *p);
+    p->op = FS_COLPRED_EQ;
+    p->value = n->u;
+    switch (n->kind) {
+    case N_IPVER: snprintf(p->col[0], FS_COLPRED_NAME, "ipver"); return 1;
+    case N_PORT:
+        if (n->side == SIDE_ANY) {
+            p->mode = FS_COLPRED_EITHER;
+            snprintf(p->col[0], FS_COLPRED_NAME, "port_src");
+            snprintf(p->col[1], FS_COLPRED_NAME, "port_dst");
+        } else {
+            snprintf(p->col[0], FS_COLPRED_NAME, n->side == SIDE_SRC ? "port_src" : "port_dst");
+        }
+        return 1;
+    case N_CMP: {
+        const struct fs_field *fd = fs_field_at((size_t)n->field);
+        if (!n->is_int || (fd->type != FS_FT_U64 && fd->type != FS_FT_TIME)) return 0;
+        char col[2][FS_FIELD_LABEL_MAX];
+        int how = fs_field_stored((size_t)n->field, col);
+        if (!how) return 0;
+        p->mode = how == 2 ? FS_COLPRED_SUM : FS_COLPRED_ONE;
+        p->op = (enum fs_colpred_op)n->op; /* the same order */
+        snprintf(p->col[0], FS_COLPRED_NAME, "%s", col[0]);
+        if (how == 2) snprintf(p->col[1], FS_COLPRED_NAME, "%s", col[1]);
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+static void colpreds_of(const struct fs_filter *f, int i, struct fs_colpred *out, size_t max, size_t *n)
+{
+    if (f->nodes[i].kind == N_AND) {
+        colpreds_of(f, f->nodes[i].l, out, max, n);
+        colpreds_of(f, f->nodes[i].r, out, max, n);
+    } else if (*n < max && colpred_of(f, i, &out[*n])) {
+        ++*n;
+    }
+}
+
+size_t fs_filter_colpreds(const struct fs_filter *f, struct fs_colpred *out, size_t max)
+{
+    size_t n = 0;
+    colpreds_of(f, f->root, out, max, &n);
+    return n;
 }

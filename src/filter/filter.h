@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "../field/field.h"
+#include "../store/colpred.h"
 #include "../util/result.h"
 
 struct fs_filter;
@@ -41,6 +42,10 @@ void fs_filter_free(struct fs_filter *f);
 
 /* Calls fn for every field the filter reads; field -1 stands for the key (addresses, ports, IP version). */
 void fs_filter_fields(const struct fs_filter *f, void (*fn)(void *arg, int field), void *arg);
+
+/* Fills out[0..max) with necessary conditions of the filter on stored columns (colpred.h): the conjuncts
+ * of its top level that have that form. Returns how many. */
+size_t fs_filter_colpreds(const struct fs_filter *f, struct fs_colpred *out, size_t max);
 
 /* Protocol number by name ("tcp" -> 6), or -1. */
 int fs_proto_by_name(const char *name);

@@ -58,13 +58,18 @@ struct aggspec {
     char label[48];
 };
 
+/* A group's aggregates. Groups are numbered in order of appearance; their keys (klen bytes each) and the
+ * keys as values (nkeys each, for output) are in arrays of their own, so the hot part stays small. */
 struct entry {
-    uint8_t key[KEY_BYTES];
-    struct fs_value keyval[MAX_KEYS]; /* the key as values, for output */
     uint64_t count;
     double v[MAX_AGGS];
     struct set *sets;    /* distinct aggregates: one set each, owned */
-    int used;
+};
+
+struct slot {            /* the index: open addressing, at most half full */
+    uint64_t hash;
+    uint32_t idx;        /* group number + 1; 0 = empty */
+    uint32_t pad;
 };
 
 struct fs_group {
@@ -72,8 +77,12 @@ struct fs_group {
     int nkeys;
     struct aggspec aggs[MAX_AGGS];
     int naggs, by, ndistinct;
-    struct entry *tab;   /* owned */
-    uint64_t cap, n;
+    struct slot *slots;  /* owned, cap of them */
+    struct entry *ents;  /* owned, n used of ncap */
+    uint8_t *keybytes;   /* owned: group i's key at i * klen */
+    struct fs_value *keyvals; /* owned: group i's key values at i * nkeys */
+    uint64_t cap, n, ncap;
+    size_t klen;
 };
 
 static int parse_field(const char *name, size_t len, char *err, size_t errlen)
@@ -182,7 +191,8 @@ fs_result fs_group_new(struct fs_group **out, const char *group_by, const char *
         }
     }
     g->cap = 1024;
-    if (rc == FS_OK && !(g->tab = calloc(g->cap, sizeof *g->tab))) rc = FS_ERR_NOMEM;
+    g->klen = (size_t)g->nkeys * 24;
+    if (rc == FS_OK && !(g->slots = calloc(g->cap, sizeof *g->slots))) rc = FS_ERR_NOMEM;
     if (rc) {
         fs_group_free(g);
         return rc;
@@ -191,31 +201,54 @@ fs_result fs_group_new(struct fs_group **out, const char *group_by, const char *
     return FS_OK;
 }
 
-static uint64_t hash_key(const uint8_t *k)
+/* Hash of the first n bytes of a key (n a multiple of 8; the rest of a key is zero). */
+static uint64_t hash_key(const uint8_t *k, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < KEY_BYTES; i++) h = (h ^ k[i]) * 0x100000001b3ull;
-    return h;
+    uint64_t h = 0x243f6a8885a308d3ull;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w;
+        memcpy(&w, k + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
 }
 
 static fs_result grow(struct fs_group *g)
 {
     uint64_t ncap = g->cap * 2;
-    struct entry *nt = calloc(ncap, sizeof *nt);
+    struct slot *nt = calloc(ncap, sizeof *nt);
     if (!nt) return FS_ERR_NOMEM;
     for (uint64_t i = 0; i < g->cap; i++) {
-        if (!g->tab[i].used) continue;
-        uint64_t j = hash_key(g->tab[i].key) & (ncap - 1);
-        while (nt[j].used) j = (j + 1) & (ncap - 1);
-        nt[j] = g->tab[i];
+        if (!g->slots[i].idx) continue;
+        uint64_t j = g->slots[i].hash & (ncap - 1);
+        while (nt[j].idx) j = (j + 1) & (ncap - 1);
+        nt[j] = g->slots[i];
     }
-    free(g->tab);
-    g->tab = nt;
+    free(g->slots);
+    g->slots = nt;
     g->cap = ncap;
     return FS_OK;
 }
 
-fs_result fs_group_add(struct fs_group *g, const struct fs_flow_view *view)
+/* Room for one more group in the dense arrays. */
+static fs_result reserve(struct fs_group *g)
+{
+    if (g->n < g->ncap) return FS_OK;
+    uint64_t nc = g->ncap ? g->ncap * 2 : 1024;
+    struct entry *ne = realloc(g->ents, nc * sizeof *ne);
+    if (ne) g->ents = ne;
+    uint8_t *nk = realloc(g->keybytes, nc * (g->klen ? g->klen : 1));
+    if (nk) g->keybytes = nk;
+    struct fs_value *nv = realloc(g->keyvals, nc * (size_t)(g->nkeys ? g->nkeys : 1) * sizeof *nv);
+    if (nv) g->keyvals = nv;
+    if (!ne || !nk || !nv) return FS_ERR_NOMEM;
+    g->ncap = nc;
+    return FS_OK;
+}
+
+fs_result fs_group_add(struct fs_group *g, struct fs_flow_view *view)
 {
     uint8_t key[KEY_BYTES];
     struct fs_value kv[MAX_KEYS];
@@ -250,15 +283,20 @@ fs_result fs_group_add(struct fs_group *g, const struct fs_flow_view *view)
         }
     }
     if ((g->n + 1) * 2 > g->cap && grow(g) != FS_OK) return FS_ERR_NOMEM;
-    uint64_t j = hash_key(key) & (g->cap - 1);
-    while (g->tab[j].used && memcmp(g->tab[j].key, key, KEY_BYTES) != 0) j = (j + 1) & (g->cap - 1);
-    struct entry *e = &g->tab[j];
-    if (!e->used) {
-        e->used = 1;
-        memcpy(e->key, key, KEY_BYTES);
-        memcpy(e->keyval, kv, sizeof kv);
-        g->n++;
+    size_t klen = g->klen;
+    uint64_t kh = hash_key(key, klen), j = kh & (g->cap - 1);
+    while (g->slots[j].idx &&
+           (g->slots[j].hash != kh || memcmp(g->keybytes + (g->slots[j].idx - 1) * klen, key, klen) != 0))
+        j = (j + 1) & (g->cap - 1);
+    if (!g->slots[j].idx) {
+        if (reserve(g) != FS_OK) return FS_ERR_NOMEM;
+        memset(&g->ents[g->n], 0, sizeof g->ents[g->n]);
+        memcpy(g->keybytes + g->n * klen, key, klen);
+        memcpy(g->keyvals + g->n * (size_t)g->nkeys, kv, (size_t)g->nkeys * sizeof *kv);
+        g->slots[j].hash = kh;
+        g->slots[j].idx = (uint32_t)++g->n;
     }
+    struct entry *e = &g->ents[g->slots[j].idx - 1];
     if (g->ndistinct && !e->sets && !(e->sets = calloc((size_t)g->naggs, sizeof *e->sets))) return FS_ERR_NOMEM;
     e->count++;
     for (int a = 0; a < g->naggs; a++) {
@@ -319,19 +357,20 @@ static const struct fs_group *sort_group;
 
 static int cmp_entries(const void *pa, const void *pb)
 {
-    const struct entry *a = *(const struct entry *const *)pa, *b = *(const struct entry *const *)pb;
-    double x = agg_value(sort_group, a, sort_group->by), y = agg_value(sort_group, b, sort_group->by);
+    const struct fs_group *g = sort_group;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    double x = agg_value(g, &g->ents[a], g->by), y = agg_value(g, &g->ents[b], g->by);
     if (x != y) return x > y ? -1 : 1;
-    return memcmp(a->key, b->key, KEY_BYTES); /* ties in key order: the output never depends on hashing */
+    /* ties in key order: the output never depends on hashing */
+    return g->klen ? memcmp(g->keybytes + a * g->klen, g->keybytes + b * g->klen, g->klen) : 0;
 }
 
 fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint64_t top)
 {
-    struct entry **v = malloc((g->n ? g->n : 1) * sizeof *v);
+    uint32_t *v = malloc((g->n ? g->n : 1) * sizeof *v);
     if (!v) return FS_ERR_NOMEM;
-    uint64_t n = 0;
-    for (uint64_t i = 0; i < g->cap; i++)
-        if (g->tab[i].used) v[n++] = &g->tab[i];
+    uint64_t n = g->n;
+    for (uint64_t i = 0; i < n; i++) v[i] = (uint32_t)i;
     sort_group = g;
     qsort(v, n, sizeof *v, cmp_entries);
     if (top && n > top) n = top;
@@ -347,7 +386,8 @@ fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint
         fs_outbuf_putc(o, '\n');
     }
     for (uint64_t r = 0; r < n; r++) {
-        const struct entry *e = v[r];
+        const struct entry *e = &g->ents[v[r]];
+        const struct fs_value *keyval = g->keyvals + (size_t)v[r] * (size_t)g->nkeys;
         if (json) fs_outbuf_putc(o, '{');
         for (int i = 0; i < g->nkeys; i++) {
             const struct fs_field *fd = fs_field_at((size_t)g->keys[i].field);
@@ -356,7 +396,7 @@ fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint
                 fs_outbuf_json_str(o, fd->name);
                 fs_outbuf_putc(o, ':');
             }
-            struct fs_value kv = e->keyval[i];
+            struct fs_value kv = keyval[i];
             if (kv.type == FS_FT_STR) kv.s = kv.buf; /* the copy's own text */
             fs_put_value(o, json, 9, fd, &kv);
         }
@@ -388,11 +428,14 @@ void fs_group_fields(const struct fs_group *g, void (*fn)(void *arg, int field),
 void fs_group_free(struct fs_group *g)
 {
     if (!g) return;
-    for (uint64_t i = 0; g->tab && i < g->cap; i++)
-        if (g->tab[i].sets) {
-            for (int a = 0; a < g->naggs; a++) free(g->tab[i].sets[a].v);
-            free(g->tab[i].sets);
+    for (uint64_t i = 0; i < g->n; i++)
+        if (g->ents[i].sets) {
+            for (int a = 0; a < g->naggs; a++) free(g->ents[i].sets[a].v);
+            free(g->ents[i].sets);
         }
-    free(g->tab);
+    free(g->slots);
+    free(g->ents);
+    free(g->keybytes);
+    free(g->keyvals);
     free(g);
 }

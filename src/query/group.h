@@ -28,7 +28,7 @@ struct fs_group;
 /* Parses the specs (agg may be NULL: count,sum:packets,sum:size; by may be NULL: the first aggregate). */
 fs_result fs_group_new(struct fs_group **out, const char *group_by, const char *agg, const char *by, char *err,
                        size_t errlen);
-fs_result fs_group_add(struct fs_group *g, const struct fs_flow_view *view);
+fs_result fs_group_add(struct fs_group *g, struct fs_flow_view *view);
 /* Writes at most `top` groups (0 = all), sorted, as CSV with a header or JSON lines. */
 fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint64_t top);
 uint64_t fs_group_count(const struct fs_group *g);

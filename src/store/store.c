@@ -26,6 +26,7 @@
 
 #include "../util/crc32c.h"
 #include "../util/rd.h"
+#include "colpred.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the segment format is little-endian; a big-endian port needs byte swapping here"
@@ -383,25 +384,166 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
-/* Header fields needed to skip a segment without reading it whole. */
-static fs_result read_header(const uint8_t *buf, size_t len, const char *name, uint64_t *nrows, uint64_t *t_min,
-                             uint64_t *first_max, uint32_t *ncols, char *err, size_t errlen)
+/* Where a segment's bytes come from: memory (tests, fuzzing) or a file read piece by piece. */
+struct seg_src {
+    const uint8_t *mem;
+    int fd;
+    uint64_t size;
+};
+
+static int src_read(const struct seg_src *s, uint64_t off, void *buf, size_t n)
 {
-    if (len < HEADER_SIZE || memcmp(buf, MAGIC, 8) != 0)
+    if (off > s->size || n > s->size - off) return -1;
+    if (s->mem) {
+        memcpy(buf, s->mem + off, n);
+        return 0;
+    }
+    uint8_t *b = buf;
+    while (n) {
+        ssize_t k = pread(s->fd, b, n, (off_t)off);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR) continue;
+            return -1;
+        }
+        b += k;
+        off += (uint64_t)k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Reads segments one after another, keeping its buffers: the header and directory of the current
+ * segment, and the columns decoded from it so far. */
+struct seg_reader {
+    ZSTD_DCtx *dctx;
+    uint8_t *data[NCOLS];     /* owned: decoded column k, FS_STORE_SEGMENT_ROWS * width bytes */
+    uint8_t decoded[NCOLS];   /* column k of the current segment is in data[k] */
+    int dirpos[NCOLS];        /* its entry in the directory, or -1 if the segment lacks it */
+    uint8_t *cbuf;            /* owned: compressed bytes of one column */
+    size_t ccap;
+    uint8_t dir[MAX_COLS * DIRENT_SIZE];
+    uint64_t nrows, t_min, first_max;
+    uint32_t ncols;
+    uint64_t bytes_read;      /* over all segments */
+};
+
+static void reader_free(struct seg_reader *r)
+{
+    for (size_t k = 0; k < NCOLS; k++) free(r->data[k]);
+    free(r->cbuf);
+    ZSTD_freeDCtx(r->dctx);
+    free(r);
+}
+
+static struct seg_reader *reader_new(void)
+{
+    struct seg_reader *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->dctx = ZSTD_createDCtx();
+    for (size_t k = 0; k < NCOLS && r->dctx; k++)
+        if (!(r->data[k] = malloc((size_t)FS_STORE_SEGMENT_ROWS * columns[k].width))) break;
+    if (!r->dctx || !r->data[NCOLS - 1]) {
+        reader_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int col_index(const char *name)
+{
+    for (size_t k = 0; k < NCOLS; k++)
+        if (strcmp(columns[k].name, name) == 0) return (int)k;
+    return -1;
+}
+
+/* Reads and checks the header and column directory of a segment. */
+static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const char *name, char *err, size_t errlen)
+{
+    uint8_t h[HEADER_SIZE];
+    if (src->size < HEADER_SIZE || src_read(src, 0, h, HEADER_SIZE) != 0 || memcmp(h, MAGIC, 8) != 0)
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': not a flowsift segment", name);
-    if (get_u32(buf + 60) != fs_crc32c(0, buf, 60))
+    if (get_u32(h + 60) != fs_crc32c(0, h, 60))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': header checksum mismatch", name);
-    if (get_u32(buf + 8) != 1) return fail(err, errlen, FS_ERR_UNSUPP, "'%s': segment version %u", name, get_u32(buf + 8));
-    *ncols = get_u32(buf + 12);
-    *nrows = get_u64(buf + 16);
-    *t_min = get_u64(buf + 24);
-    *first_max = get_u64(buf + 40);
-    if (*ncols > MAX_COLS || *nrows > FS_STORE_SEGMENT_ROWS)
-        return fail(err, errlen, FS_ERR_FORMAT, "'%s': implausible header (%u columns, %llu rows)", name, *ncols,
-                    (unsigned long long)*nrows);
-    if (get_u64(buf + 48) != len)
-        return fail(err, errlen, FS_ERR_TRUNC, "'%s': %zu bytes, the header says %llu", name, len,
-                    (unsigned long long)get_u64(buf + 48));
+    if (get_u32(h + 8) != 1) return fail(err, errlen, FS_ERR_UNSUPP, "'%s': segment version %u", name, get_u32(h + 8));
+    r->ncols = get_u32(h + 12);
+    r->nrows = get_u64(h + 16);
+    r->t_min = get_u64(h + 24);
+    r->first_max = get_u64(h + 40);
+    if (r->ncols > MAX_COLS || r->nrows > FS_STORE_SEGMENT_ROWS)
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': implausible header (%u columns, %llu rows)", name, r->ncols,
+                    (unsigned long long)r->nrows);
+    if (get_u64(h + 48) != src->size)
+        return fail(err, errlen, FS_ERR_TRUNC, "'%s': %llu bytes, the header says %llu", name,
+                    (unsigned long long)src->size, (unsigned long long)get_u64(h + 48));
+    size_t dirlen = (size_t)r->ncols * DIRENT_SIZE;
+    if (src_read(src, HEADER_SIZE, r->dir, dirlen) != 0)
+        return fail(err, errlen, FS_ERR_TRUNC, "'%s': column directory cut short", name);
+    r->bytes_read += HEADER_SIZE + dirlen;
+    if (get_u32(h + 56) != fs_crc32c(0, r->dir, dirlen))
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column directory checksum mismatch", name);
+    for (size_t k = 0; k < NCOLS; k++) {
+        r->dirpos[k] = -1;
+        r->decoded[k] = 0;
+    }
+    for (uint32_t c = 0; c < r->ncols; c++) {
+        char cname[NAME_SIZE + 1];
+        memcpy(cname, r->dir + (size_t)c * DIRENT_SIZE, NAME_SIZE);
+        cname[NAME_SIZE] = 0;
+        int k = col_index(cname);
+        if (k >= 0) r->dirpos[k] = (int)c; /* columns unknown to this version are ignored */
+    }
+    return FS_OK;
+}
+
+/* Range of column k's values in the segment (a column the segment lacks reads as zeros). */
+static void seg_range(const struct seg_reader *r, int k, uint64_t *lo, uint64_t *hi)
+{
+    *lo = *hi = 0;
+    if (k < 0 || r->dirpos[k] < 0 || columns[k].width > 8) {
+        if (k < 0 || columns[k].width > 8) *hi = UINT64_MAX;
+        return;
+    }
+    const uint8_t *e = r->dir + (size_t)r->dirpos[k] * DIRENT_SIZE;
+    *lo = get_u64(e + 64);
+    *hi = get_u64(e + 72);
+}
+
+/* Decodes column k of the current segment into data[k], checking its checksum and size. */
+static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int k, const char *name, char *err,
+                            size_t errlen)
+{
+    if (r->decoded[k]) return FS_OK;
+    const struct column *col = &columns[k];
+    size_t rawlen = (size_t)r->nrows * col->width;
+    if (r->dirpos[k] < 0) { /* written by a version without it */
+        memset(r->data[k], 0, rawlen);
+        r->decoded[k] = 1;
+        return FS_OK;
+    }
+    const uint8_t *e = r->dir + (size_t)r->dirpos[k] * DIRENT_SIZE;
+    uint32_t width = get_u32(e + 32), codec = get_u32(e + 36);
+    uint64_t off = get_u64(e + 40), clen = get_u64(e + 48), raw = get_u64(e + 56);
+    if (off > src->size || clen > src->size - off)
+        return fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of the file", name, col->name);
+    if (codec != CODEC_ZSTD || width != col->width || raw != rawlen)
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has width %u and %llu bytes for %llu rows", name,
+                    col->name, width, (unsigned long long)raw, (unsigned long long)r->nrows);
+    if (clen > r->ccap) {
+        uint8_t *nb = realloc(r->cbuf, (size_t)clen);
+        if (!nb) return FS_ERR_NOMEM;
+        r->cbuf = nb;
+        r->ccap = (size_t)clen;
+    }
+    if (src_read(src, off, r->cbuf, (size_t)clen) != 0)
+        return fail(err, errlen, FS_ERR_IO, "'%s': cannot read column '%s'", name, col->name);
+    r->bytes_read += clen;
+    if (get_u32(e + 80) != fs_crc32c(0, r->cbuf, (size_t)clen))
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' checksum mismatch", name, col->name);
+    size_t got = ZSTD_decompressDCtx(r->dctx, r->data[k], (size_t)FS_STORE_SEGMENT_ROWS * col->width, r->cbuf,
+                                     (size_t)clen);
+    if (ZSTD_isError(got) || got != rawlen)
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' does not decompress", name, col->name);
+    r->decoded[k] = 1;
     return FS_OK;
 }
 
@@ -415,68 +557,86 @@ static int wanted(const char *list, const char *name)
     return 0;
 }
 
+/* Copies row i's decoded columns cols[0..n) into f. */
+static inline void fill_row(const struct seg_reader *r, const int *cols, size_t n, size_t i, struct fs_flow *f)
+{
+    for (size_t j = 0; j < n; j++) {
+        const struct column *col = &columns[cols[j]];
+        memcpy((uint8_t *)f + col->off, r->data[cols[j]] + i * col->width, col->width);
+    }
+}
+
 fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, const char *want,
                                 struct fs_flow **out, size_t *nout, char *err, size_t errlen)
 {
-    uint64_t nrows, t_min, first_max;
-    uint32_t ncols;
-    fs_result rc = read_header(buf, len, name, &nrows, &t_min, &first_max, &ncols, err, errlen);
-    if (rc) return rc;
-    size_t dirlen = (size_t)ncols * DIRENT_SIZE;
-    if (len - HEADER_SIZE < dirlen) return fail(err, errlen, FS_ERR_TRUNC, "'%s': column directory cut short", name);
-    const uint8_t *dir = buf + HEADER_SIZE;
-    if (get_u32(buf + 56) != fs_crc32c(0, dir, dirlen))
-        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column directory checksum mismatch", name);
-    struct fs_flow *rows = calloc(nrows ? nrows : 1, sizeof *rows);
-    uint8_t *raw = malloc(nrows ? nrows * 32 : 1);
-    ZSTD_DCtx *dctx = ZSTD_createDCtx();
-    if (!rows || !raw || !dctx) {
-        free(rows);
-        free(raw);
-        ZSTD_freeDCtx(dctx);
-        return FS_ERR_NOMEM;
+    struct seg_reader *r = reader_new();
+    if (!r) return FS_ERR_NOMEM;
+    struct seg_src src = { buf, -1, len };
+    fs_result rc = seg_open(r, &src, name, err, errlen);
+    int cols[NCOLS];
+    size_t ncols = 0;
+    for (size_t k = 0; k < NCOLS && rc == FS_OK; k++) /* every column is checked, wanted or not */
+        if ((rc = seg_column(r, &src, (int)k, name, err, errlen)) == FS_OK && wanted(want, columns[k].name))
+            cols[ncols++] = (int)k;
+    struct fs_flow *rows = rc ? NULL : calloc(r->nrows ? r->nrows : 1, sizeof *rows);
+    if (!rc && !rows) rc = FS_ERR_NOMEM;
+    if (!rc) {
+        for (size_t i = 0; i < r->nrows; i++) fill_row(r, cols, ncols, i, &rows[i]);
+        *out = rows;
+        *nout = r->nrows;
     }
-    rc = FS_OK;
-    for (uint32_t c = 0; c < ncols && rc == FS_OK; c++) {
-        const uint8_t *e = dir + (size_t)c * DIRENT_SIZE;
-        char cname[NAME_SIZE + 1];
-        memcpy(cname, e, NAME_SIZE);
-        cname[NAME_SIZE] = 0;
-        uint32_t width = get_u32(e + 32), codec = get_u32(e + 36);
-        uint64_t off = get_u64(e + 40), clen = get_u64(e + 48), rawlen = get_u64(e + 56);
-        const struct column *col = NULL;
-        for (size_t k = 0; k < NCOLS; k++)
-            if (strcmp(columns[k].name, cname) == 0) col = &columns[k];
-        if (off > len || clen > len - off) {
-            rc = fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of the file", name, cname);
-            break;
-        }
-        if (get_u32(e + 80) != fs_crc32c(0, buf + off, clen)) {
-            rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' checksum mismatch", name, cname);
-            break;
-        }
-        if (!col || !wanted(want, col->name)) continue; /* unknown to this version, or not needed */
-        if (codec != CODEC_ZSTD || width != col->width || rawlen != nrows * width) {
-            rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has width %u and %llu bytes for %llu rows", name,
-                      cname, width, (unsigned long long)rawlen, (unsigned long long)nrows);
-            break;
-        }
-        size_t got = ZSTD_decompressDCtx(dctx, raw, nrows * 32, buf + off, clen);
-        if (ZSTD_isError(got) || got != rawlen) {
-            rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' does not decompress", name, cname);
-            break;
-        }
-        for (uint64_t r = 0; r < nrows; r++) memcpy((uint8_t *)&rows[r] + col->off, raw + r * width, width);
+    reader_free(r);
+    return rc;
+}
+
+/* Keeps in sel[0..n) the rows whose value of column k, of the given width, passes `op c`. */
+static size_t select_col(const uint8_t *data, unsigned width, enum fs_colpred_op op, uint64_t c, uint32_t *sel,
+                         size_t n)
+{
+    size_t m = 0;
+#define SELECT_LOOP(T)                                                                                        \
+    for (size_t j = 0; j < n; j++) {                                                                         \
+        T v;                                                                                                 \
+        memcpy(&v, data + (size_t)sel[j] * sizeof(T), sizeof(T));                                            \
+        sel[m] = sel[j];                                                                                     \
+        m += (size_t)fs_colpred_cmp(op, v, c);                                                               \
     }
-    free(raw);
-    ZSTD_freeDCtx(dctx);
-    if (rc) {
-        free(rows);
-        return rc;
+    switch (width) {
+    case 1: SELECT_LOOP(uint8_t) break;
+    case 2: SELECT_LOOP(uint16_t) break;
+    case 4: SELECT_LOOP(uint32_t) break;
+    case 8: SELECT_LOOP(uint64_t) break;
+    default: return n;
     }
-    *out = rows;
-    *nout = nrows;
-    return FS_OK;
+#undef SELECT_LOOP
+    return m;
+}
+
+static inline uint64_t load(const uint8_t *data, unsigned width, size_t i)
+{
+    switch (width) {
+    case 1: return data[i];
+    case 2: { uint16_t v; memcpy(&v, data + 2 * i, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, data + 4 * i, 4); return v; }
+    default: { uint64_t v; memcpy(&v, data + 8 * i, 8); return v; }
+    }
+}
+
+/* Keeps in sel[0..n) the rows that pass p, whose columns are k0 and k1. */
+static size_t select_pred(const struct seg_reader *r, const struct fs_colpred *p, int k0, int k1, uint32_t *sel,
+                          size_t n)
+{
+    if (p->mode == FS_COLPRED_ONE) return select_col(r->data[k0], columns[k0].width, p->op, p->value, sel, n);
+    unsigned w0 = columns[k0].width, w1 = columns[k1].width;
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t a = load(r->data[k0], w0, sel[j]), b = load(r->data[k1], w1, sel[j]);
+        int pass = p->mode == FS_COLPRED_SUM ? fs_colpred_cmp(p->op, a + b, p->value)
+                                             : fs_colpred_cmp(p->op, a, p->value) || fs_colpred_cmp(p->op, b, p->value);
+        sel[m] = sel[j];
+        m += (size_t)pass;
+    }
+    return m;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -528,32 +688,9 @@ static uint64_t partition_start(const char *name)
     return t < 0 ? UINT64_MAX : (uint64_t)t * 1000000000ull;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    struct stat st;
-    uint8_t *buf = NULL;
-    if (fstat(fd, &st) == 0 && st.st_size >= 0) {
-        buf = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
-        size_t got = 0;
-        while (buf && got < (size_t)st.st_size) {
-            ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
-            if (k <= 0) {
-                if (k < 0 && errno == EINTR) continue;
-                break;
-            }
-            got += (size_t)k;
-        }
-        *len = got;
-    }
-    close(fd);
-    return buf;
-}
-
-fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, const char *want,
-                        fs_store_row_fn fn, fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats,
-                        char *err, size_t errlen)
+fs_result fs_store_scan(const char *dir, const char *table, const struct fs_store_query *qy, fs_store_row_fn fn,
+                        fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
+                        size_t errlen)
 {
     struct fs_store_scan_stats st = { 0 };
     char tdir[4096];
@@ -561,6 +698,30 @@ fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, u
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return fail(err, errlen, FS_ERR_IO, "cannot open store '%s': %s", dir, stat(dir, &sb) ? strerror(errno) : "not a directory");
+    uint64_t since_ns = qy ? qy->since_ns : 0, until_ns = qy && qy->until_ns ? qy->until_ns : UINT64_MAX;
+    /* the columns to decode: those asked for, then those of the conditions */
+    int cols[NCOLS], pk[FS_COLPRED_MAX][2];
+    size_t ncols = 0, npreds = qy ? qy->npreds : 0;
+    if (npreds > FS_COLPRED_MAX) npreds = FS_COLPRED_MAX;
+    for (size_t k = 0; k < NCOLS; k++)
+        if (wanted(qy ? qy->columns : NULL, columns[k].name)) cols[ncols++] = (int)k;
+    for (size_t i = 0; i < npreds; i++) {
+        const struct fs_colpred *p = &qy->preds[i];
+        pk[i][0] = col_index(p->col[0]);
+        pk[i][1] = p->mode == FS_COLPRED_ONE ? pk[i][0] : col_index(p->col[1]);
+        if (pk[i][0] < 0 || pk[i][1] < 0 || columns[pk[i][0]].width > 8 || columns[pk[i][1]].width > 8)
+            return fail(err, errlen, FS_ERR_ARG, "no integer column '%s' to test", p->col[pk[i][0] < 0 ? 0 : 1]);
+    }
+    int kfirst = col_index("first_ns");
+    struct seg_reader *r = reader_new();
+    uint32_t *sel = malloc(FS_STORE_SEGMENT_ROWS * sizeof *sel);
+    struct fs_flow *row = calloc(1, sizeof *row); /* members not decoded stay zero */
+    if (!r || !sel || !row) {
+        if (r) reader_free(r);
+        free(sel);
+        free(row);
+        return FS_ERR_NOMEM;
+    }
     size_t np;
     char **parts = list_dir(tdir, 1, &np);
     int stop = 0;
@@ -574,46 +735,72 @@ fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, u
         size_t ns;
         char **segs = list_dir(pdir, 0, &ns);
         for (size_t s = 0; s < ns && !stop; s++) {
-            char path[4400];
+            char path[4400], msg[1024];
             snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-            size_t len = 0;
-            uint8_t *buf = read_file(path, &len);
-            char msg[1024];
-            uint64_t nrows, t_min, first_max;
-            uint32_t ncols;
-            if (!buf) {
+            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+            struct stat fst;
+            if (src.fd < 0 || fstat(src.fd, &fst) != 0) {
                 snprintf(msg, sizeof msg, "cannot read '%.600s': %s", path, strerror(errno));
                 st.segments_damaged++;
                 if (damage) damage(arg, msg);
+                if (src.fd >= 0) close(src.fd);
                 continue;
             }
+            src.size = (uint64_t)fst.st_size;
             st.segments++;
-            st.bytes += len;
-            if (read_header(buf, len, path, &nrows, &t_min, &first_max, &ncols, msg, sizeof msg) == FS_OK &&
-                (t_min >= until_ns || first_max < since_ns)) {
-                st.segments_skipped++;
-                free(buf);
-                continue;
+            fs_result rc = seg_open(r, &src, path, msg, sizeof msg);
+            int skip = 0, pruned = 0;
+            if (rc == FS_OK) {
+                skip = r->t_min >= until_ns || r->first_max < since_ns;
+                for (size_t i = 0; i < npreds && !skip; i++) { /* what the columns' minima and maxima rule out */
+                    uint64_t lo0, hi0, lo1, hi1;
+                    seg_range(r, pk[i][0], &lo0, &hi0);
+                    seg_range(r, pk[i][1], &lo1, &hi1);
+                    skip = pruned = !fs_colpred_may(&qy->preds[i], lo0, hi0, lo1, hi1);
+                }
             }
-            struct fs_flow *rows;
-            size_t n;
-            if (fs_store_read_segment(buf, len, path, want, &rows, &n, msg, sizeof msg) != FS_OK) {
+            size_t n = 0;
+            if (rc == FS_OK && !skip) { /* the rows in the time range that pass the conditions */
+                rc = seg_column(r, &src, kfirst, path, msg, sizeof msg);
+                const uint8_t *first = r->data[kfirst];
+                for (size_t i = 0; i < r->nrows && rc == FS_OK; i++) {
+                    uint64_t t;
+                    memcpy(&t, first + 8 * i, 8);
+                    sel[n] = (uint32_t)i;
+                    n += t >= since_ns && t < until_ns;
+                }
+                for (size_t i = 0; i < npreds && rc == FS_OK && n; i++) {
+                    rc = seg_column(r, &src, pk[i][0], path, msg, sizeof msg);
+                    if (rc == FS_OK) rc = seg_column(r, &src, pk[i][1], path, msg, sizeof msg);
+                    if (rc == FS_OK) n = select_pred(r, &qy->preds[i], pk[i][0], pk[i][1], sel, n);
+                }
+                for (size_t j = 0; j < ncols && rc == FS_OK && n; j++) rc = seg_column(r, &src, cols[j], path, msg, sizeof msg);
+            }
+            close(src.fd);
+            if (rc != FS_OK) {
                 st.segments_damaged++;
                 if (damage) damage(arg, msg);
-                free(buf);
                 continue;
             }
-            free(buf);
-            for (size_t r = 0; r < n && !stop; r++) {
-                if (rows[r].first_ns < since_ns || rows[r].first_ns >= until_ns) continue;
-                st.rows++;
-                stop = fn(arg, &rows[r]);
+            if (skip) {
+                st.segments_skipped++;
+                st.segments_pruned += (uint64_t)pruned;
+                continue;
             }
-            free(rows);
+            st.rows_read += r->nrows;
+            for (size_t j = 0; j < n && !stop; j++) {
+                fill_row(r, cols, ncols, sel[j], row);
+                st.rows++;
+                stop = fn(arg, row);
+            }
         }
         free_list(segs, ns);
     }
     free_list(parts, np);
+    st.bytes = r->bytes_read;
+    reader_free(r);
+    free(sel);
+    free(row);
     if (stats) *stats = st;
     return FS_OK;
 }

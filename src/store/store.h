@@ -28,6 +28,7 @@
 
 #include "../flow/flow.h"
 #include "../util/result.h"
+#include "colpred.h"
 
 #define FS_STORE_SEGMENT_ROWS 65536
 
@@ -58,20 +59,35 @@ fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen);
 
 struct fs_store_scan_stats {
-    uint64_t partitions, segments, segments_skipped, segments_damaged, rows, bytes;
+    uint64_t partitions, segments, segments_damaged;
+    uint64_t bytes;               /* read from the segments' files */
+    uint64_t rows_read;           /* in the segments decoded */
+    uint64_t segments_skipped;    /* not decoded: outside the time range, or pruned */
+    uint64_t segments_pruned;     /* of those, ruled out by a condition and the columns' minima and maxima */
+    uint64_t rows;                /* passed to fn */
 };
 
 typedef int (*fs_store_row_fn)(void *arg, const struct fs_flow *f); /* nonzero stops the scan */
 typedef void (*fs_store_damage_fn)(void *arg, const char *message);
 
-/* Calls fn for every record whose first packet time is in [since_ns, until_ns),
- * partitions and segments in time order. Only the columns named in `columns`
- * (space-separated; NULL = all) are decoded: the other members of the records
- * are zero. A damaged segment is reported through damage() and skipped.
- * Returns FS_OK, or an error if the store cannot be read. */
-fs_result fs_store_scan(const char *dir, const char *table, uint64_t since_ns, uint64_t until_ns, const char *columns,
-                        fs_store_row_fn fn, fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats,
-                        char *err, size_t errlen);
+/* What a scan reads. */
+struct fs_store_query {
+    uint64_t since_ns, until_ns;       /* records whose first packet time is in [since, until); until 0 = no end */
+    const char *columns;               /* space-separated columns to decode; NULL = all (others read as zero) */
+    const struct fs_colpred *preds;    /* necessary conditions (colpred.h): rows failing one are not passed */
+    size_t npreds;
+};
+
+/* Calls fn for every record the query selects, partitions and segments in time
+ * order. Segments outside the time range, or whose column minima and maxima
+ * rule out a condition, are skipped unread. Only the columns asked for and those
+ * of the conditions are read and decoded, and their checksums checked. A
+ * damaged segment is reported through damage() and skipped. The record passed
+ * to fn is lent for the call. Returns FS_OK, or an error if the store cannot be
+ * read. qy NULL reads everything. */
+fs_result fs_store_scan(const char *dir, const char *table, const struct fs_store_query *qy, fs_store_row_fn fn,
+                        fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
+                        size_t errlen);
 
 /* Reads one segment file (for tests and fuzzing): returns the records in a
  * malloc'ed array the caller frees, or an error with a message. */
