@@ -8,9 +8,13 @@ set -eu
 cap=$1; runs=${2:-5}
 fs=$(dirname "$0")/../build/flowsift
 work=$(mktemp -d)
-trap 'kill $nfpid 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/nf"
-nfcapd -l "$work/nf" -p 9995 -b 127.0.0.1 -w "$work/nf" > "$work/nfcapd.log" 2>&1 &
+# softflowd sends as fast as it reads: give nfcapd a socket buffer that holds the whole export, or datagrams are
+# dropped and nfcapd's files hold a random part of the flows (the kernel caps the buffer at rmem_max)
+rmem=$(cat /proc/sys/net/core/rmem_max)
+if [ "$(id -u)" = 0 ]; then sysctl -qw net.core.rmem_max=268435456; fi
+trap 'kill $nfpid 2>/dev/null || true; [ "$(id -u)" = 0 ] && sysctl -qw net.core.rmem_max=$rmem; rm -rf "$work"' EXIT
+nfcapd -l "$work/nf" -p 9995 -b 127.0.0.1 -B 268435456 -w "$work/nf" > "$work/nfcapd.log" 2>&1 &
 nfpid=$!
 sleep 1
 softflowd -r "$cap" -n 127.0.0.1:9995 -v 9 -c none -m 2000000 -d > "$work/softflowd.log" 2>&1
@@ -28,6 +32,7 @@ timeit() { # command... -> median wall seconds over $runs runs
         echo "$e - $s" | bc
     done | median
 }
+
 
 echo "flows: nfcapd $nf_flows (unidirectional records, as exported by softflowd), flowsift store $fs_flows (biflows)"
 echo

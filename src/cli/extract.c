@@ -121,6 +121,22 @@ static void set_time_decimals(struct extract *x, int d)
     for (int i = 0; i < x->nsinks; i++) fs_writer_set_time_decimals(&x->sinks[i].writer, d);
 }
 
+/* Closing one store writer, in a thread of its own. */
+struct store_close {
+    struct fs_store_writer *w;
+    fs_result rc;
+    char err[512];
+    pthread_t thread;
+    int started;
+};
+
+static void *close_store(void *arg)
+{
+    struct store_close *c = arg;
+    c->rc = fs_store_writer_close(c->w, c->err, sizeof c->err);
+    return NULL;
+}
+
 static void help(void)
 {
     printf("usage: flowsift extract [OPTIONS] INPUT...\n"
@@ -582,16 +598,26 @@ int fs_cmd_extract(int argc, char **argv)
             rc = fs_cli_error(C, "writing '%s' failed: %s", out_path, strerror(x.sinks[i].writer.out.err));
     closed = 1;
     uint64_t stored_bytes = 0, stored_rows = 0;
-    for (int i = 0; i < x.nsinks; i++) {
+    /* each metering thread's store writer publishes what it holds, all at once */
+    struct store_close *sc = calloc(x.nsinks > 0 ? (size_t)x.nsinks : 1, sizeof *sc);
+    for (int i = 0; sc && i < x.nsinks; i++) {
         if (!x.sinks[i].store) continue;
         stored_rows += x.sinks[i].stored;
-        fs_result src = x.sinks[i].store_rc;
-        if (fs_store_writer_close(x.sinks[i].store, err, sizeof err) != FS_OK || src) {
-            if (!rc) rc = 1;
-            fs_cli_error(C, "store '%s': %s", store_dir, err);
-        }
+        sc[i].w = x.sinks[i].store;
         x.sinks[i].store = NULL;
+        sc[i].started = x.nsinks > 1 && pthread_create(&sc[i].thread, NULL, close_store, &sc[i]) == 0;
+        if (!sc[i].started) close_store(&sc[i]);
     }
+    if (!sc && store_dir) rc = fs_cli_error(C, "store '%s': out of memory", store_dir);
+    for (int i = 0; sc && i < x.nsinks; i++) {
+        if (sc[i].started) pthread_join(sc[i].thread, NULL);
+        if (sc[i].w && (sc[i].rc != FS_OK || x.sinks[i].store_rc)) {
+            if (!rc) rc = 1;
+            fs_cli_error(C, "store '%s': %s", store_dir, sc[i].rc ? sc[i].err : "a record could not be stored");
+        }
+    }
+    free(sc);
+    elapsed = fs_now_seconds() - t0;
     if (store_dir && (keep_ns || max_store)) {
         uint64_t parts = 0, gone = 0;
         if (fs_store_retain(store_dir, "flows", keep_ns, max_store, &parts, &gone, err, sizeof err) != FS_OK)

@@ -36,7 +36,16 @@
 #define HEADER_SIZE 64
 #define DIRENT_SIZE 96
 #define NAME_SIZE 32
-#define CODEC_ZSTD 1
+#define CODEC_ZSTD 1     /* the values as they are, zstd-compressed */
+/* Integer columns (up to 8 bytes) are stored as transformed values t, then as (t - the smallest t) / g, g the
+ * largest of 10^9, 10^6, 10^3 and 1 that divides all those differences (1000 for times from a microsecond
+ * capture), in the fewest
+ * bytes that hold the largest: a little-endian u64 g, then byte planes (plane b: byte b of every value),
+ * zstd-compressed: */
+#define CODEC_ZSTD_FOR 2   /* t = v */
+#define CODEC_ZSTD_DELTA 3 /* t = v - (the previous row's v), 0 for the first row, which holds the column minimum: the
+                              column never decreases (rows are in time order) */
+#define CODEC_ZSTD_REL 4   /* t = v ? v - first_ns + 1 : 0; times of the same record, never before its first_ns */
 #define MAX_COLS 256
 #define ZSTD_LEVEL 3
 
@@ -59,7 +68,7 @@ struct column {
         COL("d" #d ".frags", dir[d].frags), COL("d" #d ".flags_or", dir[d].flags_or)
 
 static const struct column columns[] = {
-    COL("first_ns", first_ns), COL("last_ns", last_ns), COL("addr_src", key.a), COL("addr_dst", key.b),
+    COL("first_ns", first_ns), COL("last_ns", last_ns), /* first: write_segment() relies on it */ COL("addr_src", key.a), COL("addr_dst", key.b),
     COL("port_src", key.pa), COL("port_dst", key.pb), COL("vlan", key.vlan), COL("vlan2", key.vlan2),
     COL("tunnel_id", key.tunnel_id), COL("proto", key.proto), COL("ipver", key.ipver),
     COL("tunnel_type", key.tunnel_type), COL("iat_sq", iat_sq), COL("iat_min", iat_min), COL("iat_max", iat_max),
@@ -172,6 +181,12 @@ fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char 
 
 /* ---- writing ---- */
 
+/* A buffered row's place in time order. */
+struct sortkey {
+    uint64_t first_ns;
+    uint32_t row;
+};
+
 struct fs_store_writer {
     char dir[2048];
     char table[64];
@@ -180,6 +195,10 @@ struct fs_store_writer {
     struct fs_flow *rows;         /* owned, FS_STORE_SEGMENT_ROWS */
     size_t n, segment_rows;
     uint8_t *gather, *packed;     /* owned scratch: one column, raw and compressed */
+    uint64_t *tv, *tv2, *pfirst;  /* owned scratch: last_ns, a column's transformed values, first_ns (time order) */
+    uint8_t *cols[NCOLS];         /* owned scratch: the buffered rows as columns, in arrival order */
+    uint8_t *pcol;                /* owned scratch: one column in time order */
+    struct sortkey *order;        /* owned scratch: the rows in time order */
     size_t packed_cap;
     ZSTD_CCtx *cctx;
     fs_result error;
@@ -197,10 +216,24 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
     if (getrandom(&w->uid, sizeof w->uid, 0) != (ssize_t)sizeof w->uid) w->uid = (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
     w->rows = malloc(FS_STORE_SEGMENT_ROWS * sizeof *w->rows);
     w->gather = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
+    w->tv = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->tv);
+    w->tv2 = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->tv2);
+    w->pfirst = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->pfirst);
+    w->pcol = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
+    w->order = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->order);
+    if (!w->tv2 || !w->pfirst || !w->pcol || !w->order) {
+        free(w->tv);
+        w->tv = NULL;
+    }
+    for (size_t c = 0; c < NCOLS && w->tv; c++)
+        if (!(w->cols[c] = malloc((size_t)FS_STORE_SEGMENT_ROWS * columns[c].width))) {
+            free(w->tv);
+            w->tv = NULL;
+        }
     w->packed_cap = ZSTD_compressBound((size_t)FS_STORE_SEGMENT_ROWS * 32);
     w->packed = malloc(w->packed_cap);
     w->cctx = ZSTD_createCCtx();
-    if (!w->rows || !w->gather || !w->packed || !w->cctx) {
+    if (!w->rows || !w->gather || !w->tv || !w->packed || !w->cctx) {
         fs_store_writer_close(w, NULL, 0);
         return FS_ERR_NOMEM;
     }
@@ -218,8 +251,9 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
 
 static int cmp_first(const void *a, const void *b)
 {
-    const struct fs_flow *x = *(const struct fs_flow *const *)a, *y = *(const struct fs_flow *const *)b;
-    return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
+    const struct sortkey *x = a, *y = b;
+    if (x->first_ns != y->first_ns) return x->first_ns < y->first_ns ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row; /* arrival order among equal times */
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -237,10 +271,46 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* Writes rows[0..n) (all of one partition) as one segment. */
-static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const *rows, size_t n)
+/* The largest of 10^9, 10^6, 10^3 that divides every tv[r] - tmin (times from microsecond and millisecond
+ * captures), or 1. Constant divisors: the compiler multiplies instead of dividing. */
+static uint64_t decimal_divisor(const uint64_t *tv, size_t n, uint64_t tmin)
 {
-    uint64_t hour = rows[0]->first_ns / 3600000000000ull;
+    int k = 3;
+    for (size_t r = 0; r < n && k; r++) {
+        uint64_t x = tv[r] - tmin;
+        while (k && x % (k == 3 ? 1000000000ull : k == 2 ? 1000000ull : 1000ull)) k--;
+    }
+    return k == 3 ? 1000000000ull : k == 2 ? 1000000ull : k == 1 ? 1000ull : 1;
+}
+
+#define PLANES_LOOP(D)                                                                                       \
+    for (size_t r = 0; r < n; r++) {                                                                         \
+        uint64_t q = (tv[r] - tmin) / (D);                                                                   \
+        for (uint32_t b = 0; b < *sw; b++, q >>= 8) out[8 + b * n + r] = (uint8_t)q;                          \
+    }
+
+/* Writes tv[0..n) (between tmin and tmax) to out as their divisor and byte planes (CODEC_ZSTD_FOR and the
+ * others); returns the base and sets *sw to the bytes a value takes. */
+static uint64_t narrow_planes(uint8_t *out, const uint64_t *tv, size_t n, uint64_t tmin, uint64_t tmax, uint32_t *sw)
+{
+    uint64_t g = decimal_divisor(tv, n, tmin);
+    *sw = 0;
+    for (uint64_t range = (tmax - tmin) / g; range; range >>= 8) ++*sw;
+    put_u64(out, g);
+    switch (g) { /* plane b holds byte b of every offset: runs of zeros */
+    case 1: PLANES_LOOP(1) break;
+    case 1000: PLANES_LOOP(1000) break;
+    case 1000000: PLANES_LOOP(1000000) break;
+    default: PLANES_LOOP(1000000000) break;
+    }
+    return tmin;
+}
+#undef PLANES_LOOP
+
+/* Writes rows[0..n) (all of one partition) as one segment. */
+static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *perm, size_t n)
+{
+    uint64_t hour = perm[0].first_ns / 3600000000000ull;
     time_t t = (time_t)(hour * 3600);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -249,7 +319,7 @@ static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const 
              tm.tm_mday, tm.tm_hour);
     if (make_dir(part) != 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
     char name[128];
-    snprintf(name, sizeof name, "seg-%020llu-%016llx-%06llu.fss", (unsigned long long)rows[0]->first_ns,
+    snprintf(name, sizeof name, "seg-%020llu-%016llx-%06llu.fss", (unsigned long long)perm[0].first_ns,
              (unsigned long long)w->uid, (unsigned long long)w->seq++);
     snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%s", part, (long)getpid(), name);
     snprintf(final, sizeof final, "%s/%s", part, name);
@@ -258,29 +328,64 @@ static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const 
 
     uint8_t header[HEADER_SIZE] = { 0 }, dir[NCOLS * DIRENT_SIZE];
     memset(dir, 0, sizeof dir);
+    uint64_t *firsts = w->pfirst, *lasts = w->tv; /* columns[0] and [1], in time order */
+    for (size_t r = 0; r < n; r++) {
+        firsts[r] = perm[r].first_ns;
+        memcpy(&lasts[r], w->cols[1] + 8 * (size_t)perm[r].row, 8);
+    }
     uint64_t t_min = UINT64_MAX, t_max = 0, first_max = 0;
     for (size_t r = 0; r < n; r++) {
-        if (rows[r]->first_ns < t_min) t_min = rows[r]->first_ns;
-        if (rows[r]->first_ns > first_max) first_max = rows[r]->first_ns;
-        if (rows[r]->last_ns > t_max) t_max = rows[r]->last_ns;
+        if (firsts[r] < t_min) t_min = firsts[r];
+        if (firsts[r] > first_max) first_max = firsts[r];
+        if (lasts[r] > t_max) t_max = lasts[r];
     }
     uint64_t off = HEADER_SIZE + sizeof dir;
     int io = lseek(fd, (off_t)off, SEEK_SET) < 0;
     for (size_t c = 0; c < NCOLS && !io; c++) {
         const struct column *col = &columns[c];
-        uint64_t mn = UINT64_MAX, mx = 0;
-        for (size_t r = 0; r < n; r++) {
-            const uint8_t *src = (const uint8_t *)rows[r] + col->off;
-            memcpy(w->gather + r * col->width, src, col->width);
-            if (col->width <= 8) {
-                uint64_t v = 0;
-                memcpy(&v, src, col->width);
-                if (v < mn) mn = v;
-                if (v > mx) mx = v;
-            }
+        uint8_t *cv = w->pcol; /* the column in time order (one column fits the cache: random reads are cheap) */
+        const uint8_t *src = w->cols[c];
+        switch (col->width) {
+        case 1: for (size_t r = 0; r < n; r++) cv[r] = src[perm[r].row]; break;
+        case 2: for (size_t r = 0; r < n; r++) memcpy(cv + 2 * r, src + 2 * (size_t)perm[r].row, 2); break;
+        case 4: for (size_t r = 0; r < n; r++) memcpy(cv + 4 * r, src + 4 * (size_t)perm[r].row, 4); break;
+        case 8: for (size_t r = 0; r < n; r++) memcpy(cv + 8 * r, src + 8 * (size_t)perm[r].row, 8); break;
+        case 16: for (size_t r = 0; r < n; r++) memcpy(cv + 16 * r, src + 16 * (size_t)perm[r].row, 16); break;
+        default:
+            for (size_t r = 0; r < n; r++) memcpy(cv + col->width * r, src + col->width * (size_t)perm[r].row, col->width);
         }
-        size_t raw = n * col->width;
-        size_t clen = ZSTD_compress2(w->cctx, w->packed, w->packed_cap, w->gather, raw);
+        uint64_t mn = UINT64_MAX, mx = 0;
+        size_t raw;
+        uint32_t codec = CODEC_ZSTD, sw = col->width;
+        uint64_t base = 0;
+        if (col->width <= 8) {
+            uint64_t *tv = w->tv2, tmin = UINT64_MAX, tmax = 0;
+            switch (col->width) { /* the values, widened */
+            case 1: for (size_t r = 0; r < n; r++) tv[r] = cv[r]; break;
+            case 2: for (size_t r = 0; r < n; r++) { uint16_t x; memcpy(&x, cv + 2 * r, 2); tv[r] = x; } break;
+            case 4: for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, cv + 4 * r, 4); tv[r] = x; } break;
+            default: memcpy(tv, cv, n * 8); break;
+            }
+            int delta = strcmp(col->name, "first_ns") == 0, rel = !delta && strstr(col->name, "_ns") != NULL;
+            for (size_t r = 0; r < n; r++) {
+                if (tv[r] < mn) mn = tv[r];
+                if (tv[r] > mx) mx = tv[r];
+                delta &= r == 0 || tv[r] >= tv[r - 1];
+                rel &= tv[r] == 0 || tv[r] >= firsts[r];
+            }
+            codec = delta ? CODEC_ZSTD_DELTA : rel ? CODEC_ZSTD_REL : CODEC_ZSTD_FOR;
+            if (delta)
+                for (size_t r = n; r-- > 0;) tv[r] = r ? tv[r] - tv[r - 1] : 0;
+            else if (rel)
+                for (size_t r = 0; r < n; r++) tv[r] = tv[r] ? tv[r] - firsts[r] + 1 : 0;
+            for (size_t r = 0; r < n; r++) {
+                if (tv[r] < tmin) tmin = tv[r];
+                if (tv[r] > tmax) tmax = tv[r];
+            }
+            base = narrow_planes(w->gather, tv, n, tmin, tmax, &sw);
+        }
+        raw = n * sw + (codec == CODEC_ZSTD ? 0 : 8);
+        size_t clen = ZSTD_compress2(w->cctx, w->packed, w->packed_cap, codec == CODEC_ZSTD ? cv : w->gather, raw);
         if (ZSTD_isError(clen)) {
             close(fd);
             unlink(tmp);
@@ -289,13 +394,15 @@ static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const 
         uint8_t *e = dir + c * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", col->name);
         put_u32(e + 32, col->width);
-        put_u32(e + 36, CODEC_ZSTD);
+        put_u32(e + 36, codec);
         put_u64(e + 40, off);
         put_u64(e + 48, clen);
         put_u64(e + 56, raw);
         put_u64(e + 64, col->width <= 8 ? mn : 0);
         put_u64(e + 72, col->width <= 8 ? mx : 0);
         put_u32(e + 80, fs_crc32c(0, w->packed, clen));
+        put_u32(e + 84, sw);
+        put_u64(e + 88, base);
         io = write_all(fd, w->packed, clen) != 0;
         off += clen;
     }
@@ -328,19 +435,36 @@ static fs_result write_segment(struct fs_store_writer *w, struct fs_flow *const 
 static fs_result flush_rows(struct fs_store_writer *w)
 {
     if (!w->n) return FS_OK;
-    struct fs_flow **order = malloc(w->n * sizeof *order);
-    if (!order) return FS_ERR_NOMEM;
-    for (size_t i = 0; i < w->n; i++) order[i] = &w->rows[i];
-    qsort(order, w->n, sizeof *order, cmp_first);
+    /* rows to columns in buffer order, 64 rows at a time: the rows are read in memory order and stay in the
+     * cache while every column takes its part */
+    size_t n = w->n;
+    for (size_t r0 = 0; r0 < n; r0 += 64) {
+        size_t r1 = r0 + 64 < n ? r0 + 64 : n;
+        for (size_t c = 0; c < NCOLS; c++) {
+            const struct column *col = &columns[c];
+            uint8_t *dst = w->cols[c];
+            const uint8_t *base = (const uint8_t *)w->rows + col->off;
+            switch (col->width) {
+            case 1: for (size_t r = r0; r < r1; r++) dst[r] = base[r * sizeof *w->rows]; break;
+            case 2: for (size_t r = r0; r < r1; r++) memcpy(dst + 2 * r, base + r * sizeof *w->rows, 2); break;
+            case 4: for (size_t r = r0; r < r1; r++) memcpy(dst + 4 * r, base + r * sizeof *w->rows, 4); break;
+            case 8: for (size_t r = r0; r < r1; r++) memcpy(dst + 8 * r, base + r * sizeof *w->rows, 8); break;
+            case 16: for (size_t r = r0; r < r1; r++) memcpy(dst + 16 * r, base + r * sizeof *w->rows, 16); break;
+            default:
+                for (size_t r = r0; r < r1; r++) memcpy(dst + col->width * r, base + r * sizeof *w->rows, col->width);
+            }
+        }
+    }
+    for (size_t r = 0; r < n; r++) w->order[r] = (struct sortkey){ w->rows[r].first_ns, (uint32_t)r };
+    qsort(w->order, n, sizeof *w->order, cmp_first);
     fs_result rc = FS_OK;
-    for (size_t i = 0; i < w->n && rc == FS_OK;) {
-        uint64_t hour = order[i]->first_ns / 3600000000000ull;
+    for (size_t i = 0; i < n && rc == FS_OK;) { /* one segment per partition */
+        uint64_t hour = w->order[i].first_ns / 3600000000000ull;
         size_t j = i;
-        while (j < w->n && order[j]->first_ns / 3600000000000ull == hour) j++;
-        rc = write_segment(w, order + i, j - i);
+        while (j < n && w->order[j].first_ns / 3600000000000ull == hour) j++;
+        rc = write_segment(w, w->order + i, j - i);
         i = j;
     }
-    free(order);
     w->n = 0;
     return rc;
 }
@@ -362,6 +486,12 @@ fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t err
     ZSTD_freeCCtx(w->cctx);
     free(w->rows);
     free(w->gather);
+    free(w->tv);
+    free(w->tv2);
+    free(w->pfirst);
+    free(w->pcol);
+    free(w->order);
+    for (size_t c = 0; c < NCOLS; c++) free(w->cols[c]);
     free(w->packed);
     free(w);
     return rc;
@@ -416,11 +546,15 @@ static int src_read(const struct seg_src *s, uint64_t off, void *buf, size_t n)
  * segment, and the columns decoded from it so far. */
 struct seg_reader {
     ZSTD_DCtx *dctx;
-    uint8_t *data[NCOLS];     /* owned: decoded column k, FS_STORE_SEGMENT_ROWS * width bytes */
+    uint8_t *data[NCOLS];     /* owned: decoded column k, room for rows[k] values */
+    uint64_t rows[NCOLS];
     uint8_t decoded[NCOLS];   /* column k of the current segment is in data[k] */
     int dirpos[NCOLS];        /* its entry in the directory, or -1 if the segment lacks it */
     uint8_t *cbuf;            /* owned: compressed bytes of one column */
     size_t ccap;
+    uint8_t *narrow;          /* owned: one column's byte planes (CODEC_ZSTD_FOR), 8 * nrows_cap + 8 bytes */
+    uint64_t *wide;           /* owned: the same widened, nrows_cap values */
+    uint64_t nrows_cap;
     uint8_t dir[MAX_COLS * DIRENT_SIZE];
     uint64_t nrows, t_min, first_max;
     uint32_t ncols;
@@ -431,6 +565,8 @@ static void reader_free(struct seg_reader *r)
 {
     for (size_t k = 0; k < NCOLS; k++) free(r->data[k]);
     free(r->cbuf);
+    free(r->narrow);
+    free(r->wide);
     ZSTD_freeDCtx(r->dctx);
     free(r);
 }
@@ -439,10 +575,8 @@ static struct seg_reader *reader_new(void)
 {
     struct seg_reader *r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    r->dctx = ZSTD_createDCtx();
-    for (size_t k = 0; k < NCOLS && r->dctx; k++)
-        if (!(r->data[k] = malloc((size_t)FS_STORE_SEGMENT_ROWS * columns[k].width))) break;
-    if (!r->dctx || !r->data[NCOLS - 1]) {
+    r->dctx = ZSTD_createDCtx(); /* the buffers grow with the segments read */
+    if (!r->dctx) {
         reader_free(r);
         return NULL;
     }
@@ -475,6 +609,14 @@ static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const
     if (get_u64(h + 48) != src->size)
         return fail(err, errlen, FS_ERR_TRUNC, "'%s': %llu bytes, the header says %llu", name,
                     (unsigned long long)src->size, (unsigned long long)get_u64(h + 48));
+    if (r->nrows > r->nrows_cap) {
+        uint8_t *nn = realloc(r->narrow, (size_t)r->nrows * 8 + 8);
+        if (nn) r->narrow = nn;
+        uint64_t *nw = realloc(r->wide, (size_t)r->nrows * 8);
+        if (nw) r->wide = nw;
+        if (!nn || !nw) return FS_ERR_NOMEM;
+        r->nrows_cap = r->nrows;
+    }
     size_t dirlen = (size_t)r->ncols * DIRENT_SIZE;
     if (src_read(src, HEADER_SIZE, r->dir, dirlen) != 0)
         return fail(err, errlen, FS_ERR_TRUNC, "'%s': column directory cut short", name);
@@ -508,6 +650,39 @@ static void seg_range(const struct seg_reader *r, int k, uint64_t *lo, uint64_t 
     *hi = get_u64(e + 72);
 }
 
+/* Decodes n values stored with `codec` (CODEC_ZSTD_FOR, _DELTA, _REL) as sw byte planes of offsets from base
+ * (sw 0..8), after their divisor g, into values of `width` bytes (1, 2, 4, 8) at dst. tmp has room for n 64-bit values; colmin is the
+ * column's minimum (the first value of CODEC_ZSTD_DELTA); first is the segment's first_ns column (for
+ * CODEC_ZSTD_REL). */
+static void widen(const uint8_t *src, uint32_t sw, uint64_t base, uint64_t colmin, uint32_t codec, const uint64_t *first,
+                  uint8_t *dst, uint32_t width, size_t n, uint64_t *tmp)
+{
+    uint64_t g = get_u64(src);
+    src += 8;
+    for (size_t i = 0; i < n; i++) tmp[i] = 0;
+    for (uint32_t b = 0; b < sw; b++) {
+        const uint8_t *plane = src + (size_t)b * n;
+        for (size_t i = 0; i < n; i++) tmp[i] |= (uint64_t)plane[i] << (8 * b);
+    }
+    for (size_t i = 0; i < n; i++) tmp[i] = base + tmp[i] * g;
+    if (codec == CODEC_ZSTD_DELTA)
+        for (size_t i = 0; i < n; i++) tmp[i] += i ? tmp[i - 1] : colmin - tmp[0];
+    else if (codec == CODEC_ZSTD_REL)
+        for (size_t i = 0; i < n; i++) tmp[i] = tmp[i] ? tmp[i] - 1 + first[i] : 0;
+#define WIDEN_LOOP(T)                                                                                        \
+    for (size_t i = 0; i < n; i++) {                                                                         \
+        T t = (T)tmp[i];                                                                                     \
+        memcpy(dst + i * sizeof(T), &t, sizeof(T));                                                          \
+    }
+    switch (width) {
+    case 1: WIDEN_LOOP(uint8_t) break;
+    case 2: WIDEN_LOOP(uint16_t) break;
+    case 4: WIDEN_LOOP(uint32_t) break;
+    default: memcpy(dst, tmp, n * 8); break;
+    }
+#undef WIDEN_LOOP
+}
+
 /* Decodes column k of the current segment into data[k], checking its checksum and size. */
 static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int k, const char *name, char *err,
                             size_t errlen)
@@ -515,19 +690,34 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     if (r->decoded[k]) return FS_OK;
     const struct column *col = &columns[k];
     size_t rawlen = (size_t)r->nrows * col->width;
+    if (r->nrows > r->rows[k] || !r->data[k]) {
+        uint8_t *nd = realloc(r->data[k], rawlen ? rawlen : 1);
+        if (!nd) return FS_ERR_NOMEM;
+        r->data[k] = nd;
+        r->rows[k] = r->nrows;
+    }
     if (r->dirpos[k] < 0) { /* written by a version without it */
         memset(r->data[k], 0, rawlen);
         r->decoded[k] = 1;
         return FS_OK;
     }
     const uint8_t *e = r->dir + (size_t)r->dirpos[k] * DIRENT_SIZE;
-    uint32_t width = get_u32(e + 32), codec = get_u32(e + 36);
-    uint64_t off = get_u64(e + 40), clen = get_u64(e + 48), raw = get_u64(e + 56);
+    uint32_t width = get_u32(e + 32), codec = get_u32(e + 36), sw = get_u32(e + 84);
+    uint64_t off = get_u64(e + 40), clen = get_u64(e + 48), raw = get_u64(e + 56), base = get_u64(e + 88);
     if (off > src->size || clen > src->size - off)
         return fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of the file", name, col->name);
-    if (codec != CODEC_ZSTD || width != col->width || raw != rawlen)
-        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has width %u and %llu bytes for %llu rows", name,
-                    col->name, width, (unsigned long long)raw, (unsigned long long)r->nrows);
+    int narrowed = codec == CODEC_ZSTD_FOR || codec == CODEC_ZSTD_DELTA || codec == CODEC_ZSTD_REL;
+    if (!narrowed) sw = width;
+    if ((codec != CODEC_ZSTD && !narrowed) || width != col->width || (narrowed && (width > 8 || sw > 8)) ||
+        raw != (uint64_t)r->nrows * sw + (narrowed ? 8 : 0))
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has codec %u, width %u/%u and %llu bytes for %llu rows",
+                    name, col->name, codec, width, sw, (unsigned long long)raw, (unsigned long long)r->nrows);
+    int kf = col_index("first_ns");
+    if (codec == CODEC_ZSTD_REL) { /* first the column it is relative to (the buffers are shared) */
+        if (k == kf) return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' relative to itself", name, col->name);
+        fs_result rc = seg_column(r, src, kf, name, err, errlen);
+        if (rc) return rc;
+    }
     if (clen > r->ccap) {
         uint8_t *nb = realloc(r->cbuf, (size_t)clen);
         if (!nb) return FS_ERR_NOMEM;
@@ -539,10 +729,14 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     r->bytes_read += clen;
     if (get_u32(e + 80) != fs_crc32c(0, r->cbuf, (size_t)clen))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' checksum mismatch", name, col->name);
-    size_t got = ZSTD_decompressDCtx(r->dctx, r->data[k], (size_t)FS_STORE_SEGMENT_ROWS * col->width, r->cbuf,
-                                     (size_t)clen);
-    if (ZSTD_isError(got) || got != rawlen)
+    uint8_t *dst = narrowed ? r->narrow : r->data[k];
+    size_t cap = narrowed ? (size_t)r->nrows * 8 + 8 : rawlen;
+    size_t got = ZSTD_decompressDCtx(r->dctx, dst, cap, r->cbuf, (size_t)clen);
+    if (ZSTD_isError(got) || got != raw)
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' does not decompress", name, col->name);
+    if (narrowed)
+        widen(r->narrow, sw, base, get_u64(e + 64), codec, (const uint64_t *)r->data[kf], r->data[k], width,
+              (size_t)r->nrows, r->wide);
     r->decoded[k] = 1;
     return FS_OK;
 }
