@@ -156,6 +156,7 @@ static void help(void)
            "      --retention AGE      then remove store partitions older than AGE (e.g. 30d), counted\n"
            "                           back from the newest data                          [keep all]\n"
            "      --max-size SIZE      then remove the oldest partitions while the store is larger [no limit]\n"
+           "      --compact            then merge the store's small segments (see flowsift compact)\n"
            "  -f, --filter EXPR        write only flows that match EXPR (see docs/filter.md),\n"
            "                           e.g. 'paysize == 0', 'proto tcp and dstp 22'\n"
            "\n"
@@ -299,7 +300,7 @@ static void summary(const struct extract *x, double elapsed)
 enum {
     OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
     OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_MEMCAP, OPT_EMERGENCY, OPT_STORE, OPT_SEGROWS,
-    OPT_RETENTION, OPT_MAXSIZE, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS,
+    OPT_RETENTION, OPT_MAXSIZE, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS, OPT_COMPACT,
 };
 
 int fs_cmd_extract(int argc, char **argv)
@@ -317,11 +318,11 @@ int fs_cmd_extract(int argc, char **argv)
         { "threads", required_argument, 0, OPT_THREADS }, { "memcap", required_argument, 0, OPT_MEMCAP },
         { "emergency-idle", required_argument, 0, OPT_EMERGENCY }, { "store", required_argument, 0, OPT_STORE },
         { "segment-rows", required_argument, 0, OPT_SEGROWS }, { "retention", required_argument, 0, OPT_RETENTION },
-        { "max-size", required_argument, 0, OPT_MAXSIZE },
+        { "max-size", required_argument, 0, OPT_MAXSIZE }, { "compact", no_argument, 0, OPT_COMPACT },
         { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL, *store_dir = NULL;
-    int out_given = 0;
+    int out_given = 0, compact = 0;
     size_t segment_rows = 0;
     uint64_t keep_ns = 0, max_store = 0;
     enum fs_format format = FS_FORMAT_CSV;
@@ -343,6 +344,7 @@ int fs_cmd_extract(int argc, char **argv)
         switch (c) {
         case 'o': out_path = optarg; out_given = 1; break;
         case OPT_STORE: store_dir = optarg; break;
+        case OPT_COMPACT: compact = 1; break;
         case OPT_RETENTION:
             if (fs_parse_duration(optarg, &keep_ns) || keep_ns == 0)
                 return fs_cli_error(C, "'%s' is not a duration", optarg) + 1;
@@ -618,6 +620,13 @@ int fs_cmd_extract(int argc, char **argv)
     }
     free(sc);
     elapsed = fs_now_seconds() - t0;
+    if (store_dir && compact) {
+        struct fs_store_compact_stats cs;
+        if (fs_store_compact(store_dir, "flows", &cs, err, sizeof err) != FS_OK) rc = fs_cli_error(C, "%s", err);
+        else if (!x.quiet)
+            fprintf(stderr, "flowsift extract: compaction merged %llu small segments of '%s' into %llu\n",
+                    (unsigned long long)cs.segments_merged, store_dir, (unsigned long long)cs.segments_written);
+    }
     if (store_dir && (keep_ns || max_store)) {
         uint64_t parts = 0, gone = 0;
         if (fs_store_retain(store_dir, "flows", keep_ns, max_store, &parts, &gone, err, sizeof err) != FS_OK)

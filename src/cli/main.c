@@ -17,6 +17,7 @@ static int usage(FILE *f)
             "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
             "  query     flow records from a store, chosen by time and filter; grouping and top-N\n"
             "  retain    remove a store's oldest partitions by age or size\n"
+            "  compact   merge a store's small segments\n"
             "  fields    list the fields of a flow record, with units\n"
             "  version   print the version\n"
             "\n"
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "fields") == 0) return fs_cmd_fields(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0) return fs_cmd_query(argc - 1, argv + 1);
     if (strcmp(cmd, "retain") == 0) return fs_cmd_retain(argc - 1, argv + 1);
+    if (strcmp(cmd, "compact") == 0) return fs_cmd_compact(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("flowsift %s\n", FS_VERSION);
         return 0;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -37,6 +38,8 @@
 #define DIRENT_SIZE 96
 #define NAME_SIZE 32
 #define CODEC_ZSTD 1     /* the values as they are, zstd-compressed */
+#define CODEC_NAMES 9    /* not a column: REPLACES_ENTRY's list of segment names, each ending in '\n', uncompressed */
+#define REPLACES_ENTRY "@replaces"
 /* Integer columns (up to 8 bytes) are stored as transformed values t, then as (t - the smallest t) / g, g the
  * largest of 10^9, 10^6, 10^3 and 1 that divides all those differences (1000 for times from a microsecond
  * capture), in the fewest
@@ -203,6 +206,9 @@ struct fs_store_writer {
     ZSTD_CCtx *cctx;
     fs_result error;
     char err[512];
+    const char *replaces;         /* borrowed, compaction only: names of the segments the next one replaces, each
+                                     ending in '\n'; the segment is then named cseg-... */
+    char written[128];            /* name of the last segment written */
 };
 
 fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
@@ -319,14 +325,16 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
              tm.tm_mday, tm.tm_hour);
     if (make_dir(part) != 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
     char name[128];
-    snprintf(name, sizeof name, "seg-%020llu-%016llx-%06llu.fss", (unsigned long long)perm[0].first_ns,
-             (unsigned long long)w->uid, (unsigned long long)w->seq++);
+    snprintf(name, sizeof name, "%sseg-%020llu-%016llx-%06llu.fss", w->replaces ? "c" : "",
+             (unsigned long long)perm[0].first_ns, (unsigned long long)w->uid, (unsigned long long)w->seq++);
+    snprintf(w->written, sizeof w->written, "%s", name);
     snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%s", part, (long)getpid(), name);
     snprintf(final, sizeof final, "%s/%s", part, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
 
-    uint8_t header[HEADER_SIZE] = { 0 }, dir[NCOLS * DIRENT_SIZE];
+    uint8_t header[HEADER_SIZE] = { 0 }, dir[(NCOLS + 1) * DIRENT_SIZE];
+    size_t ndir = NCOLS + (w->replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
     memset(dir, 0, sizeof dir);
     uint64_t *firsts = w->pfirst, *lasts = w->tv; /* columns[0] and [1], in time order */
     for (size_t r = 0; r < n; r++) {
@@ -339,7 +347,7 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
         if (firsts[r] > first_max) first_max = firsts[r];
         if (lasts[r] > t_max) t_max = lasts[r];
     }
-    uint64_t off = HEADER_SIZE + sizeof dir;
+    uint64_t off = HEADER_SIZE + dirlen;
     int io = lseek(fd, (off_t)off, SEEK_SET) < 0;
     for (size_t c = 0; c < NCOLS && !io; c++) {
         const struct column *col = &columns[c];
@@ -406,18 +414,30 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
         io = write_all(fd, w->packed, clen) != 0;
         off += clen;
     }
+    if (w->replaces && !io) { /* the names it replaces: an entry readers of other versions ignore */
+        size_t len = strlen(w->replaces);
+        uint8_t *e = dir + NCOLS * DIRENT_SIZE;
+        snprintf((char *)e, NAME_SIZE, "%s", REPLACES_ENTRY);
+        put_u32(e + 36, CODEC_NAMES);
+        put_u64(e + 40, off);
+        put_u64(e + 48, len);
+        put_u64(e + 56, len);
+        put_u32(e + 80, fs_crc32c(0, w->replaces, len));
+        io = write_all(fd, w->replaces, len) != 0;
+        off += len;
+    }
     memcpy(header, MAGIC, 8);
     put_u32(header + 8, 1);
-    put_u32(header + 12, (uint32_t)NCOLS);
+    put_u32(header + 12, (uint32_t)ndir);
     put_u64(header + 16, n);
     put_u64(header + 24, t_min);
     put_u64(header + 32, t_max);
     put_u64(header + 40, first_max);
     put_u64(header + 48, off); /* file size */
-    put_u32(header + 56, fs_crc32c(0, dir, sizeof dir));
+    put_u32(header + 56, fs_crc32c(0, dir, dirlen));
     put_u32(header + 60, fs_crc32c(0, header, 60));
     if (!io) io = lseek(fd, 0, SEEK_SET) < 0 || write_all(fd, header, sizeof header) != 0 ||
-                  write_all(fd, dir, sizeof dir) != 0 || fsync(fd) != 0;
+                  write_all(fd, dir, dirlen) != 0 || fsync(fd) != 0;
     int saved = errno;
     if (close(fd) != 0 && !io) {
         io = 1;
@@ -882,6 +902,110 @@ static uint64_t partition_start(const char *name)
     return t < 0 ? UINT64_MAX : (uint64_t)t * 1000000000ull;
 }
 
+/* The list of segment names a compacted segment replaces ('\n'-terminated names), malloc'ed; NULL if it has
+ * none or it cannot be read (then the segment is reported damaged when it is read). */
+static char *seg_replaces(struct seg_reader *r, const struct seg_src *src)
+{
+    for (uint32_t c = 0; c < r->ncols; c++) {
+        const uint8_t *e = r->dir + (size_t)c * DIRENT_SIZE;
+        if (strncmp((const char *)e, REPLACES_ENTRY, NAME_SIZE) != 0 || get_u32(e + 36) != CODEC_NAMES) continue;
+        uint64_t off = get_u64(e + 40), len = get_u64(e + 48);
+        if (len > (1u << 20)) return NULL;
+        char *names = malloc((size_t)len + 1);
+        if (!names || src_read(src, off, names, (size_t)len) != 0 || get_u32(e + 80) != fs_crc32c(0, names, (size_t)len)) {
+            free(names);
+            return NULL;
+        }
+        names[len] = 0;
+        return names;
+    }
+    return NULL;
+}
+
+/* Whether `name` is a line of the '\n'-separated list. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0) return 1;
+        p = eol ? eol + 1 : p + len;
+    }
+    return 0;
+}
+
+/* A segment of a partition to read, opened before any is read. */
+struct segfile {
+    char *name;
+    int fd;          /* -1: open when it comes (out of descriptors) */
+};
+
+static void close_partition(struct segfile *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].fd >= 0) close(v[i].fd);
+        free(v[i].name);
+    }
+    free(v);
+}
+
+/* The segments of partition pdir a reader must read: all of them but those a compacted segment (cseg-)
+ * replaces. All are opened first, so a compaction that publishes its segment and removes the ones it replaced
+ * meanwhile cannot make the reader miss or repeat records: an open file stays readable, and a listed file that
+ * has vanished makes it list the partition again. */
+static struct segfile *open_partition(struct seg_reader *r, const char *pdir, size_t *nout)
+{
+    for (int attempt = 0;; attempt++) {
+        size_t ns;
+        char **segs = list_dir(pdir, 0, &ns);
+        char *ignore = NULL;
+        size_t ilen = 0;
+        int vanished = 0;
+        for (size_t s = 0; s < ns && !vanished; s++) { /* what the compacted segments replace */
+            if (strncmp(segs[s], "cseg-", 5) != 0) continue;
+            char path[4400], msg[64];
+            snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
+            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+            struct stat fst;
+            if (src.fd < 0) {
+                vanished = errno == ENOENT;
+                continue;
+            }
+            if (fstat(src.fd, &fst) == 0) {
+                src.size = (uint64_t)fst.st_size;
+                char *names = seg_open(r, &src, path, msg, sizeof msg) == FS_OK ? seg_replaces(r, &src) : NULL;
+                size_t len = names ? strlen(names) : 0;
+                char *ni = len ? realloc(ignore, ilen + len + 1) : NULL;
+                if (ni) {
+                    ignore = ni;
+                    memcpy(ignore + ilen, names, len + 1);
+                    ilen += len;
+                }
+                free(names);
+            }
+            close(src.fd);
+        }
+        struct segfile *v = calloc(ns ? ns : 1, sizeof *v);
+        size_t n = 0;
+        for (size_t s = 0; v && s < ns && !vanished; s++) {
+            if (listed(ignore, segs[s])) continue;
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
+            v[n].fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (v[n].fd < 0 && errno == ENOENT) vanished = 1;
+            v[n++].name = strdup(segs[s]);
+        }
+        free(ignore);
+        free_list(segs, ns);
+        if (!vanished || attempt == 20 || !v) {
+            *nout = n;
+            return v;
+        }
+        close_partition(v, n);
+    }
+}
+
 fs_result fs_store_scan(const char *dir, const char *table, const struct fs_store_query *qy, fs_store_row_fn fn,
                         fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
                         size_t errlen)
@@ -927,11 +1051,12 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
         char pdir[4200];
         snprintf(pdir, sizeof pdir, "%s/%s", tdir, parts[p]);
         size_t ns;
-        char **segs = list_dir(pdir, 0, &ns);
+        struct segfile *segs = open_partition(r, pdir, &ns);
         for (size_t s = 0; s < ns && !stop; s++) {
             char path[4400], msg[1024];
-            snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+            snprintf(path, sizeof path, "%s/%s", pdir, segs[s].name);
+            struct seg_src src = { NULL, segs[s].fd >= 0 ? segs[s].fd : open(path, O_RDONLY | O_CLOEXEC), 0 };
+            segs[s].fd = -1; /* closed below */
             struct stat fst;
             if (src.fd < 0 || fstat(src.fd, &fst) != 0) {
                 snprintf(msg, sizeof msg, "cannot read '%.600s': %s", path, strerror(errno));
@@ -988,7 +1113,7 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
                 stop = fn(arg, row);
             }
         }
-        free_list(segs, ns);
+        close_partition(segs, ns);
     }
     free_list(parts, np);
     st.bytes = r->bytes_read;
@@ -997,6 +1122,195 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
     free(row);
     if (stats) *stats = st;
     return FS_OK;
+}
+
+/* ---- compaction ---- */
+
+/* A whole file, malloc'ed; NULL with errno on failure. */
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) == 0 && (buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1))) {
+        struct seg_src src = { NULL, fd, (uint64_t)st.st_size };
+        if (src_read(&src, 0, buf, (size_t)st.st_size) != 0) {
+            free(buf);
+            buf = NULL;
+            errno = EIO;
+        }
+        *len = (size_t)st.st_size;
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return buf;
+}
+
+/* Reads a whole segment file into rows (appended to *rows, *n of *cap); returns FS_OK or the damage. */
+static fs_result read_rows(const char *path, struct fs_flow **rows, size_t *n, size_t *cap, char *err, size_t errlen)
+{
+    size_t len = 0;
+    uint8_t *buf = read_file(path, &len);
+    if (!buf) return fail(err, errlen, FS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    struct fs_flow *got;
+    size_t k;
+    fs_result rc = fs_store_read_segment(buf, len, path, NULL, &got, &k, err, errlen);
+    free(buf);
+    if (rc) return rc;
+    if (*n + k > *cap) {
+        size_t nc = *n + k;
+        struct fs_flow *nv = realloc(*rows, nc * sizeof *nv);
+        if (!nv) {
+            free(got);
+            return FS_ERR_NOMEM;
+        }
+        *rows = nv;
+        *cap = nc;
+    }
+    memcpy(*rows + *n, got, k * sizeof *got);
+    *n += k;
+    free(got);
+    return FS_OK;
+}
+
+/* Merges the segments names[0..n) of partition pdir into one compacted segment, then removes them. */
+static fs_result compact_group(const char *dir, const char *table, const char *pdir, char **names, size_t n,
+                               struct fs_store_compact_stats *st, char *err, size_t errlen)
+{
+    struct fs_flow *rows = NULL;
+    size_t nrows = 0, cap = 0, listlen = 0;
+    fs_result rc = FS_OK;
+    for (size_t i = 0; i < n && rc == FS_OK; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", pdir, names[i]);
+        rc = read_rows(path, &rows, &nrows, &cap, err, errlen);
+        listlen += strlen(names[i]) + 1;
+    }
+    char *list = rc ? NULL : malloc(listlen + 1);
+    if (!rc && !list) rc = FS_ERR_NOMEM;
+    struct fs_store_writer *w = NULL;
+    if (!rc) {
+        list[0] = 0;
+        for (size_t i = 0; i < n; i++) strcat(strcat(list, names[i]), "\n");
+        rc = fs_store_writer_new(&w, dir, table, FS_STORE_SEGMENT_ROWS, err, errlen);
+    }
+    if (!rc) {
+        w->replaces = list;
+        for (size_t i = 0; i < nrows && rc == FS_OK; i++) rc = fs_store_writer_add(w, &rows[i]);
+        fs_result crc = fs_store_writer_close(w, err, errlen); /* publishes the compacted segment */
+        if (!rc) rc = crc;
+    }
+    if (!rc) { /* its replacement is published: the parts may go (readers ignore them until then) */
+        for (size_t i = 0; i < n; i++) {
+            char path[4400];
+            snprintf(path, sizeof path, "%s/%s", pdir, names[i]);
+            unlink(path);
+        }
+        fsync_dir(pdir);
+        st->segments_merged += n;
+        st->segments_written++;
+        st->rows += nrows;
+    }
+    free(list);
+    free(rows);
+    return rc;
+}
+
+fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_compact_stats *stats, char *err,
+                           size_t errlen)
+{
+    struct fs_store_compact_stats st = { 0 };
+    char tdir[4096], lockpath[4096];
+    snprintf(tdir, sizeof tdir, "%s/%s", dir, table);
+    snprintf(lockpath, sizeof lockpath, "%s/.compact.lock", dir);
+    int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock < 0) return fail(err, errlen, FS_ERR_IO, "cannot open store '%s': %s", dir, strerror(errno));
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        close(lock);
+        return fail(err, errlen, FS_ERR_IO, "another compaction of '%s' is running", dir);
+    }
+    uint64_t tmp_removed = 0; /* what killed writers and compactions left unpublished */
+    fs_result rc = fs_store_prepare(dir, 1, &tmp_removed, err, errlen);
+    st.tmp_removed = tmp_removed;
+    struct seg_reader *r = rc ? NULL : reader_new();
+    if (!r) {
+        close(lock);
+        return rc ? rc : FS_ERR_NOMEM;
+    }
+    size_t np;
+    char **parts = list_dir(tdir, 1, &np);
+    for (size_t p = 0; p < np && rc == FS_OK; p++) {
+        if (partition_start(parts[p]) == UINT64_MAX) continue;
+        char pdir[4200];
+        snprintf(pdir, sizeof pdir, "%s/%s", tdir, parts[p]);
+        size_t ns;
+        char **segs = list_dir(pdir, 0, &ns);
+        /* finish what an interrupted compaction left: parts whose compacted segment is published */
+        for (size_t s = 0; s < ns; s++) {
+            if (strncmp(segs[s], "cseg-", 5) != 0) continue;
+            char path[4400], msg[64];
+            snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
+            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+            struct stat fst;
+            char *names = NULL;
+            if (src.fd >= 0 && fstat(src.fd, &fst) == 0) {
+                src.size = (uint64_t)fst.st_size;
+                if (seg_open(r, &src, path, msg, sizeof msg) == FS_OK) names = seg_replaces(r, &src);
+            }
+            if (src.fd >= 0) close(src.fd);
+            for (size_t t = 0; names && t < ns; t++)
+                if (t != s && listed(names, segs[t])) {
+                    snprintf(path, sizeof path, "%s/%s", pdir, segs[t]);
+                    if (unlink(path) == 0) st.leftovers_removed++;
+                }
+            free(names);
+        }
+        free_list(segs, ns);
+        segs = list_dir(pdir, 0, &ns);
+        st.segments_before += ns;
+        /* small segments, in time order, merged in groups of at most FS_STORE_SEGMENT_ROWS records */
+        char **group = malloc((ns ? ns : 1) * sizeof *group);
+        size_t ng = 0;
+        uint64_t grows = 0;
+        for (size_t s = 0; group && s <= ns && rc == FS_OK; s++) {
+            uint64_t nrows = UINT64_MAX;
+            if (s < ns) {
+                char path[4400], msg[64];
+                snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
+                struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+                struct stat fst;
+                if (src.fd >= 0 && fstat(src.fd, &fst) == 0) {
+                    src.size = (uint64_t)fst.st_size;
+                    if (seg_open(r, &src, path, msg, sizeof msg) == FS_OK) nrows = r->nrows;
+                    else st.damaged++;
+                }
+                if (src.fd >= 0) close(src.fd);
+                if (nrows >= FS_STORE_SEGMENT_ROWS / 2) continue; /* large enough, or damaged: left alone */
+            }
+            if (s == ns || grows + nrows > FS_STORE_SEGMENT_ROWS) {
+                if (ng >= 2) rc = compact_group(dir, table, pdir, group, ng, &st, err, errlen);
+                ng = 0;
+                grows = 0;
+            }
+            if (s < ns) {
+                group[ng++] = segs[s];
+                grows += nrows;
+            }
+        }
+        free(group);
+        free_list(segs, ns);
+        segs = list_dir(pdir, 0, &ns);
+        st.segments_after += ns;
+        st.partitions++;
+        free_list(segs, ns);
+    }
+    free_list(parts, np);
+    reader_free(r);
+    close(lock);
+    if (stats) *stats = st;
+    return rc;
 }
 
 static uint64_t remove_partition(const char *pdir)

@@ -89,6 +89,26 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
                         fs_store_damage_fn damage, void *arg, struct fs_store_scan_stats *stats, char *err,
                         size_t errlen);
 
+struct fs_store_compact_stats {
+    uint64_t partitions;
+    uint64_t segments_before, segments_after;
+    uint64_t segments_merged;     /* small segments merged ... */
+    uint64_t segments_written;    /* ... into these */
+    uint64_t rows;                /* records they hold */
+    uint64_t leftovers_removed;   /* segments an interrupted compaction had already replaced */
+    uint64_t damaged;             /* segments left alone because they could not be read */
+    uint64_t tmp_removed;         /* unpublished files of killed writers and compactions removed */
+};
+
+/* Compaction: in every partition of `table`, merges segments of fewer than FS_STORE_SEGMENT_ROWS / 2 records,
+ * in time order, into segments of at most FS_STORE_SEGMENT_ROWS. Each merged segment (cseg-...) names the
+ * segments it replaces; it is published (write, fsync, rename) before they are removed, and readers ignore a
+ * replaced segment that is still there, so a reader never sees a record twice or misses one, and a compaction
+ * killed at any moment loses nothing (the next one removes what it left). One compaction at a time per store
+ * (a lock file); writers may ingest meanwhile. */
+fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_compact_stats *stats, char *err,
+                           size_t errlen);
+
 /* Reads one segment file (for tests and fuzzing): returns the records in a
  * malloc'ed array the caller frees, or an error with a message. */
 fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, const char *columns,
