@@ -144,14 +144,16 @@ static void help(void)
            "Reads packet captures (pcap, pcapng; files, directories, or - for standard input) as one continuous\n"
            "capture and writes one record per bidirectional flow, with counts, sizes, timing and TCP flag\n"
            "statistics overall and per direction. Files are read in the order of their first packet.\n"
+           "Records go into the store $FLOWSIFT_STORE, or " FS_DEFAULT_STORE " in the current directory, for\n"
+           "'flowsift query'; -o, -F, --fields or --preset print them as CSV or JSON instead.\n"
            "\n"
            "output:\n"
-           "  -o, --output FILE        where to write records; - is standard output        [-]\n"
+           "  -o, --output FILE        write records as CSV/JSON to FILE; - is standard output\n"
            "  -F, --format FMT         csv (with a header line) or json (one object a line) [csv]\n"
            "      --fields LIST        comma-separated fields or a preset name              [default]\n"
            "      --preset NAME        the same as --fields NAME\n"
            "      --store DIR          write the records into the store DIR (created if missing), read\n"
-           "                           by 'flowsift query'; without -o, no CSV/JSON is written\n"
+           "                           by 'flowsift query'; with -o too, both     [$FLOWSIFT_STORE or " FS_DEFAULT_STORE "]\n"
            "      --segment-rows N     records per store segment (smaller: published sooner)  [65536]\n"
            "      --retention AGE      then remove store partitions older than AGE (e.g. 30d), counted\n"
            "                           back from the newest data                          [keep all]\n"
@@ -358,12 +360,13 @@ int fs_cmd_extract(int argc, char **argv)
             segment_rows = (size_t)v;
             break;
         case 'F':
+            out_given = 1; /* printing options choose CSV/JSON output over the default store */
             if (strcmp(optarg, "csv") == 0) format = FS_FORMAT_CSV;
             else if (strcmp(optarg, "json") == 0 || strcmp(optarg, "jsonl") == 0) format = FS_FORMAT_JSON;
             else return fs_cli_error(C, "--format takes csv or json, not '%s'", optarg) + 1;
             break;
         case OPT_FIELDS:
-        case OPT_PRESET: fields_spec = optarg; break;
+        case OPT_PRESET: fields_spec = optarg; out_given = 1; break;
         case 'f': filter_expr = optarg; break;
         case OPT_IDLE:
         case OPT_ACTIVE:
@@ -477,6 +480,10 @@ int fs_cmd_extract(int argc, char **argv)
     if (!x.sinks || fs_decoder_init(&x.dec, &dopt)) {
         rc = fs_cli_error(C, "out of memory");
         goto out;
+    }
+    if (!store_dir && !out_given) { /* the default: records go to the store */
+        store_dir = getenv("FLOWSIFT_STORE");
+        if (!store_dir || !*store_dir) store_dir = FS_DEFAULT_STORE;
     }
     if (store_dir) {
         uint64_t removed = 0;

@@ -31,6 +31,7 @@
 #include "colpred.h"
 
 #define FS_STORE_SEGMENT_ROWS 65536
+#define FS_DEFAULT_STORE "flowsift.store" /* where producers write when not told: $FLOWSIFT_STORE, else this */
 
 /* Checks the store directory. A writer (create = 1) creates it if needed and
  * removes the temporary files of writers that died (a temporary file carries

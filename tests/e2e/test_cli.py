@@ -38,7 +38,7 @@ def main():
     rc, _, err = run("extract", "-f", "proto tcp and dstp", SAMPLE)
     check(rc == 2 and "column 19" in err and "^" in err, "a filter syntax error shows its column and a caret")
 
-    rc, out, err = run("extract", SAMPLE)
+    rc, out, err = run("extract", "-o", "-", SAMPLE)
     rows = list(csv.DictReader(io.StringIO(out)))
     check(rc == 0 and len(rows) == 258, f"the sample gives 258 flows (got {len(rows)})")
     check("flowsift extract: 1 file, 4,709 packets" in err and "flows     258 written" in err,
@@ -46,12 +46,12 @@ def main():
     check("skipped   10 (not IP 10)" in err, "the summary gives skipped packets by reason")
     check(sum(int(r["packets"]) for r in rows) == 4699, "every decoded packet is in exactly one flow")
 
-    rc, out, _ = run("extract", "-q", "--preset", "cassandra", SAMPLE)
+    rc, out, _ = run("extract", "-o", "-", "-q", "--preset", "cassandra", SAMPLE)
     check(out.splitlines()[0] == CASSANDRA, "the cassandra preset has the published columns")
-    rc, out, _ = run("extract", "-q", "--format", "json", SAMPLE)
+    rc, out, _ = run("extract", "-o", "-", "-q", "--format", "json", SAMPLE)
     objs = [json.loads(line) for line in out.splitlines()]
     check(len(objs) == 258 and all("srcaddr" in o for o in objs), "JSON lines parse, one object per flow")
-    rc, out, _ = run("extract", "-q", "-f", "paysize == 0", "--fields", "paysize,packets,nopay", SAMPLE)
+    rc, out, _ = run("extract", "-o", "-", "-q", "-f", "paysize == 0", "--fields", "paysize,packets,nopay", SAMPLE)
     rows = list(csv.DictReader(io.StringIO(out)))
     check(len(rows) > 0 and all(r["paysize"] == "0" and r["packets"] == r["nopay"] for r in rows),
           f"--filter 'paysize == 0' keeps only flows without payload ({len(rows)})")
@@ -62,7 +62,7 @@ def main():
         with open(cut, "wb") as f:
             f.write(data[:len(data) // 2])
         stats = os.path.join(tmp, "s.json")
-        rc, out, err = run("extract", "--stats", stats, cut)
+        rc, out, err = run("extract", "-o", "-", "--stats", stats, cut)
         rows = list(csv.DictReader(io.StringIO(out)))
         check(rc == 1 and f"'{cut}'" in err and "byte offset" in err and "truncated record" in err,
               "a truncated file: exit 1, error names the file and byte offset")
@@ -71,7 +71,7 @@ def main():
         check(s["files_damaged"] == 1 and s["packets"] > 0, "a truncated file is counted as damaged in --stats")
         good = os.path.join(tmp, "good.pcap")
         shutil.copy(SAMPLE, good)
-        rc, out, err = run("extract", "--keep-going", cut, good)
+        rc, out, err = run("extract", "-o", "-", "--keep-going", cut, good)
         check(rc == 0 and "damaged   1 file" in err, "--keep-going reads on past a damaged file and says so")
         rc, _, err = run("extract", os.path.join(tmp, "missing.pcap"))
         check(rc == 1 and "cannot open" in err and "No such file or directory" in err, "a missing file: exit 1")
@@ -80,20 +80,20 @@ def main():
         shutil.copy(SAMPLE, os.path.join(d, "sub", "a.pcap"))
         with open(os.path.join(d, "README"), "w") as f:
             f.write("notes\n")
-        rc, out, err = run("extract", d)
+        rc, out, err = run("extract", "-o", "-", d)
         check(rc == 0 and "skipped 1 file" in err and len(out.splitlines()) == 259,
               "a directory is read recursively; a non-capture in it is skipped with a warning")
         lst = os.path.join(tmp, "list")
         with open(lst, "w") as f:
             f.write(good + "\n")
-        rc, out, _ = run("extract", "-q", "--files-from", lst)
+        rc, out, _ = run("extract", "-o", "-", "-q", "--files-from", lst)
         check(rc == 0 and len(out.splitlines()) == 259, "--files-from reads paths from a file")
         o = os.path.join(tmp, "out.csv")
         rc, out, _ = run("extract", "-q", "-o", o, SAMPLE)
         check(rc == 0 and out == "" and len(open(o).read().splitlines()) == 259, "-o writes to a file")
         rc, _, err = run("extract", "-o", os.path.join(tmp, "no", "such", "dir.csv"), SAMPLE)
         check(rc == 1 and "cannot open" in err, "an unwritable output: exit 1")
-        rc, out, _ = run("extract", "-q", "--max-flows", "10", "--stats", stats, SAMPLE)
+        rc, out, _ = run("extract", "-o", "-", "-q", "--max-flows", "10", "--stats", stats, SAMPLE)
         s = json.load(open(stats))
         check(s["ended"]["evict"] > 0 and s["live_peak"] <= 10, "--max-flows caps live flows and counts evictions")
         check(len(out.splitlines()) - 1 == s["flows_written"], "stats agree with the records written")

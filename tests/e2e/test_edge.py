@@ -30,7 +30,7 @@ def main():
         for f in files:
             if os.path.exists(stats):
                 os.unlink(stats)
-            p = subprocess.run([binary(), "extract", "-q", "--progress", "off", "--fields", "all", "--stats", stats,
+            p = subprocess.run([binary(), "extract", "-o", "-", "-q", "--progress", "off", "--fields", "all", "--stats", stats,
                                 "-o", os.devnull, f], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
             err = p.stderr.decode("utf-8", "replace")
             runs += 1

@@ -15,7 +15,7 @@ import tempfile
 from e2e_common import SAMPLE, check, data_dir, finish, run
 from pcaplib import read_pcap, write_pcap, write_pcapng
 
-ARGS = ["extract", "-q", "--progress", "off", "--fields", "all"]
+ARGS = ["extract", "-o", "-", "-q", "--progress", "off", "--fields", "all"]
 
 
 def flows(*paths, extra=(), stdin=None):

@@ -34,11 +34,11 @@ def main():
         store = os.path.join(tmp, "store")
         rc, _, err = run("extract", "--store", store, SAMPLE)
         check(rc == 0 and "store     258 records" in err, "extract --store stores every flow")
-        rc, want, _ = run("extract", "-q", "--fields", "all", SAMPLE)
+        rc, want, _ = run("extract", "-o", "-", "-q", "--fields", "all", SAMPLE)
         rc2, got, err = run("query", "-q", store, "--fields", "all")
         check(rc == 0 and rc2 == 0 and comparable(rows_of(got)) == comparable(rows_of(want)),
               "query returns every field of every record as extract wrote it")
-        rc, want, _ = run("extract", "-q", "-f", "proto tcp and dstp 80 and paysize > 1000", SAMPLE)
+        rc, want, _ = run("extract", "-o", "-", "-q", "-f", "proto tcp and dstp 80 and paysize > 1000", SAMPLE)
         rc2, got, _ = run("query", "-q", store, "proto", "tcp", "and", "dstp", "80", "and", "paysize", ">", "1000")
         check(len(rows_of(got)) > 0 and comparable(rows_of(got)) == comparable(rows_of(want)),
               "query's filter chooses what extract's does")
@@ -48,7 +48,7 @@ def main():
         expect = [f for f in (float(r["first"]) for r in rows_of(allrows)) if 1420290300 <= f < 1420290310]
         check(rc == 0 and len(firsts) > 0 and sorted(firsts) == sorted(expect), "--since/--until choose by first packet")
         # grouping and top-N agree with the same computed from extract's records
-        rc, flows_csv, _ = run("extract", "-q", "--fields", "srcaddr,dstp,size,packets,duration", SAMPLE)
+        rc, flows_csv, _ = run("extract", "-o", "-", "-q", "--fields", "srcaddr,dstp,size,packets,duration", SAMPLE)
         recs = rows_of(flows_csv)
         by_src = {}
         for r in recs:
@@ -72,7 +72,7 @@ def main():
               == {p: (c, round(d, 3)) for p, (c, d) in per_port.items()}, "--group-by dstp counts and maxima agree")
         rc, got, _ = run("query", "-q", store, "--group-by", "srcaddr", "--agg", "distinct:dstp,distinct:dstaddr")
         want_d = {}
-        for r in rows_of(run("extract", "-q", "--fields", "srcaddr,dstaddr,dstp", SAMPLE)[1]):
+        for r in rows_of(run("extract", "-o", "-", "-q", "--fields", "srcaddr,dstaddr,dstp", SAMPLE)[1]):
             t = want_d.setdefault(r["srcaddr"], (set(), set()))
             t[0].add(r["dstp"])
             t[1].add(r["dstaddr"])
@@ -196,6 +196,22 @@ def main():
         leftovers = [f for r, _, fs in os.walk(killed) for f in fs if f.startswith(".tmp-")]
         check(survivors_ok, "after kill -9 at random moments the store opens and no published segment is damaged")
         check(rc == 0 and not leftovers, "the next writer removes what a killed one left unpublished")
+
+        # records go to a store by default: $FLOWSIFT_STORE, else flowsift.store in the current directory;
+        # printing options print instead
+        cwd = os.path.join(tmp, "cwd")
+        os.mkdir(cwd)
+        p = subprocess.run([binary(), "extract", "-q", SAMPLE], cwd=cwd, capture_output=True)
+        made = os.path.isdir(os.path.join(cwd, "flowsift.store", "flows"))
+        rc, got, _ = run("query", "-q", os.path.join(cwd, "flowsift.store"), "--fields", "srcaddr")
+        env = dict(os.environ, FLOWSIFT_STORE=os.path.join(tmp, "envstore"))
+        p2 = subprocess.run([binary(), "extract", "-q", SAMPLE], cwd=cwd, env=env, capture_output=True)
+        p3 = subprocess.run([binary(), "extract", "-q", "--preset", "brief", SAMPLE], cwd=cwd, env=env,
+                            capture_output=True)
+        check(p.returncode == 0 and p.stdout == b"" and made and len(rows_of(got)) == 258 and p2.returncode == 0 and
+              os.path.isdir(os.path.join(tmp, "envstore", "flows")) and
+              len(rows_of(p3.stdout.decode())) == 258 and not os.path.exists(os.path.join(tmp, "envstore", "x")),
+              "extract writes into flowsift.store (or $FLOWSIFT_STORE) by default; --preset prints instead")
 
         # compaction: small segments merge; readers querying meanwhile always see every record exactly once;
         # a compaction killed at a random moment loses nothing and the next one finishes it

@@ -40,7 +40,7 @@ FIELDS = "srcaddr,srcp,dstaddr,dstp,proto,vlan,tunnel_id,src_packets,dst_packets
 
 def run_flowsift(paths, *args, fields=FIELDS, check=False):
     """Runs extract; returns (rows as dicts, exit code, stderr)."""
-    cmd = [flowsift_binary(), "extract", "-q", "--progress", "off", "--fields", fields, *args, *paths]
+    cmd = [flowsift_binary(), "extract", "-o", "-", "-q", "--progress", "off", "--fields", fields, *args, *paths]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = p.stdout.decode("utf-8", "replace")
     rows = list(csv.DictReader(io.StringIO(out)))
