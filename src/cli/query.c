@@ -29,13 +29,14 @@ struct query {
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
     uint64_t limit, matched, scanned, damaged;
+    int filter_done;                /* the scan's column conditions are the whole filter */
 };
 
 static int on_row(void *arg, const struct fs_flow *f)
 {
     struct query *q = arg;
     q->scanned++;
-    if (q->filter && !fs_filter_match(q->filter, f, &q->ctx)) return 0;
+    if (q->filter && !q->filter_done && !fs_filter_match(q->filter, f, &q->ctx)) return 0;
     q->matched++;
     if (q->group) {
         struct fs_flow_view view;
@@ -55,6 +56,14 @@ static int on_row(void *arg, const struct fs_flow *f)
     }
     fs_writer_flow(&q->writer, f);
     return q->matched >= q->limit;
+}
+
+static int on_batch(void *arg, const struct fs_store_batch *b)
+{
+    struct query *q = arg;
+    q->scanned += b->n;
+    q->matched += b->n;
+    return fs_group_add_batch(q->group, b) != FS_OK;
 }
 
 static void on_damage(void *arg, const char *msg)
@@ -119,10 +128,11 @@ static void help(void)
            "      --by X            sort by aggregate X, or by field X (sum of X for groups)  [the first]\n"
            "      --stddev KIND     population or sample                                      [population]\n"
            "      --all-columns     decode every column (default: only those the query needs)\n"
-           "      --no-skip         read every segment in the time range and test every record with the\n"
-           "                        whole filter (default: conditions on single columns are tested on\n"
-           "                        the columns first, and segments whose minima and maxima rule one out\n"
-           "                        are not read); for checking\n"
+           "      --no-skip         read every segment in the time range, build every record and test it\n"
+           "                        with the whole filter (default: conditions on single columns are\n"
+           "                        tested on the columns, segments whose minima and maxima rule one out\n"
+           "                        are not read, and grouping on stored columns builds no record); for\n"
+           "                        checking\n"
            "  -q, --quiet           no summary on standard error\n"
            "  -h, --help            this text\n"
            "\n"
@@ -247,8 +257,12 @@ int fs_cmd_query(int argc, char **argv)
     else for (int i = 0; i < nfields; i++) add_field(&nd, fields[i]);
     if (q.top_field >= 0) add_field(&nd, q.top_field);
     struct fs_colpred preds[FS_COLPRED_MAX];
-    struct fs_store_query sq = { since, until, all_columns ? NULL : columns, preds,
-                                 q.filter && !no_skip ? fs_filter_colpreds(q.filter, preds, FS_COLPRED_MAX) : 0 };
+    int whole = 1; /* no filter, or one that its column conditions make up */
+    size_t npreds = q.filter && !no_skip ? fs_filter_colpreds(q.filter, preds, FS_COLPRED_MAX, &whole) : 0;
+    if (q.filter && no_skip) whole = 0;
+    struct fs_store_query sq = { since, until, all_columns ? NULL : columns, preds, npreds, NULL };
+    q.filter_done = q.filter && whole; /* the scan passes only records that match */
+    if (q.group && whole && !no_skip && fs_group_columnar(q.group)) sq.batch = on_batch; /* no record is built */
     fs_result rc = fs_store_scan(store, "flows", &sq, on_row, on_damage, &q, &st, err, sizeof err);
     if (q.group) {
         fs_group_write(q.group, &q.writer.out, format == FS_FORMAT_JSON, top);

@@ -411,6 +411,11 @@ int fs_field_stored(size_t field, char col[2][FS_FIELD_LABEL_MAX])
         [M_PACKETS] = "packets", [M_SIZE] = "bytes", [M_PAYSIZE] = "payload", [M_NOPAY] = "nopay", [M_FRAGS] = "frags",
         [M_MINPS] = "size_min", [M_MAXPS] = "size_max", [M_MINPAYS] = "pay_min", [M_MAXPAYS] = "pay_max",
     };
+    if (fd->metric == M_SRCADDR || fd->metric == M_DSTADDR) {
+        snprintf(col[0], FS_FIELD_LABEL_MAX, "%s", fd->metric == M_SRCADDR ? "addr_src" : "addr_dst");
+        snprintf(col[1], FS_FIELD_LABEL_MAX, "ipver");
+        return 3;
+    }
     if (fd->metric < M_PACKETS) {
         if ((size_t)fd->metric >= sizeof base / sizeof base[0] || !base[fd->metric]) return 0;
         snprintf(col[0], FS_FIELD_LABEL_MAX, "%s", base[fd->metric]);

@@ -82,8 +82,9 @@ void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v);
  * a reader can decode only those. */
 void fs_field_columns(size_t field, char *buf, size_t len);
 
-/* How an integer field is stored (store.c): 1 if its value is the stored column col[0] itself, 2 if it is
- * the sum of columns col[0] and col[1], 0 otherwise. Scans use it to test filters on columns directly. */
+/* How a field is stored (store.c): 1 if its value is the stored column col[0] itself, 2 if it is the sum of
+ * columns col[0] and col[1], 3 for an address (16 bytes in col[0], its IP version in col[1]), 0 otherwise.
+ * Scans use it to test filters and group records on the columns directly. */
 int fs_field_stored(size_t field, char col[2][FS_FIELD_LABEL_MAX]);
 
 /* One value without a view (builds one: use a view for several fields). */

@@ -482,19 +482,23 @@ static int colpred_of(const struct fs_filter *f, int i, struct fs_colpred *p)
     }
 }
 
-static void colpreds_of(const struct fs_filter *f, int i, struct fs_colpred *out, size_t max, size_t *n)
+static void colpreds_of(const struct fs_filter *f, int i, struct fs_colpred *out, size_t max, size_t *n, int *rest)
 {
     if (f->nodes[i].kind == N_AND) {
-        colpreds_of(f, f->nodes[i].l, out, max, n);
-        colpreds_of(f, f->nodes[i].r, out, max, n);
+        colpreds_of(f, f->nodes[i].l, out, max, n, rest);
+        colpreds_of(f, f->nodes[i].r, out, max, n, rest);
     } else if (*n < max && colpred_of(f, i, &out[*n])) {
         ++*n;
+    } else {
+        *rest = 1;
     }
 }
 
-size_t fs_filter_colpreds(const struct fs_filter *f, struct fs_colpred *out, size_t max)
+size_t fs_filter_colpreds(const struct fs_filter *f, struct fs_colpred *out, size_t max, int *whole)
 {
     size_t n = 0;
-    colpreds_of(f, f->root, out, max, &n);
+    int rest = 0;
+    colpreds_of(f, f->root, out, max, &n, &rest);
+    if (whole) *whole = !rest;
     return n;
 }

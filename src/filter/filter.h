@@ -44,8 +44,9 @@ void fs_filter_free(struct fs_filter *f);
 void fs_filter_fields(const struct fs_filter *f, void (*fn)(void *arg, int field), void *arg);
 
 /* Fills out[0..max) with necessary conditions of the filter on stored columns (colpred.h): the conjuncts
- * of its top level that have that form. Returns how many. */
-size_t fs_filter_colpreds(const struct fs_filter *f, struct fs_colpred *out, size_t max);
+ * of its top level that have that form. Returns how many; *whole (if not NULL) says whether they are the whole
+ * filter (a record passes it exactly when it passes them all). */
+size_t fs_filter_colpreds(const struct fs_filter *f, struct fs_colpred *out, size_t max, int *whole);
 
 /* Protocol number by name ("tcp" -> 6), or -1. */
 int fs_proto_by_name(const char *name);

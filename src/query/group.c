@@ -248,11 +248,50 @@ static fs_result reserve(struct fs_group *g)
     return FS_OK;
 }
 
+/* The group of key (its first klen bytes); a new one takes kv (nkeys values, for output), or, if kv is NULL,
+ * leaves them for the caller at g->keyvals + (number) * nkeys. NULL without memory. */
+static struct entry *group_of_hashed(struct fs_group *g, const uint8_t *key, uint64_t kh, const struct fs_value *kv)
+{
+    if ((g->n + 1) * 2 > g->cap && grow(g) != FS_OK) return NULL;
+    size_t klen = g->klen;
+    uint64_t j = kh & (g->cap - 1);
+    while (g->slots[j].idx &&
+           (g->slots[j].hash != kh || memcmp(g->keybytes + (g->slots[j].idx - 1) * klen, key, klen) != 0))
+        j = (j + 1) & (g->cap - 1);
+    if (!g->slots[j].idx) {
+        if (reserve(g) != FS_OK) return NULL;
+        memset(&g->ents[g->n], 0, sizeof g->ents[g->n]);
+        memcpy(g->keybytes + g->n * klen, key, klen);
+        if (kv) memcpy(g->keyvals + g->n * (size_t)g->nkeys, kv, (size_t)g->nkeys * sizeof *kv);
+        g->slots[j].hash = kh;
+        g->slots[j].idx = (uint32_t)++g->n;
+    }
+    return &g->ents[g->slots[j].idx - 1];
+}
+
+static struct entry *group_of(struct fs_group *g, const uint8_t *key, const struct fs_value *kv)
+{
+    return group_of_hashed(g, key, hash_key(key, g->klen), kv);
+}
+
+/* Adds value x of a record to aggregate a of group e (whose count already includes the record). */
+static inline void agg_update(struct entry *e, enum agg_kind kind, int a, double x)
+{
+    switch (kind) {
+    case AGG_SUM:
+    case AGG_AVG: e->v[a] += x; break;
+    case AGG_MIN: e->v[a] = e->count == 1 || x < e->v[a] ? x : e->v[a]; break;
+    case AGG_MAX: e->v[a] = e->count == 1 || x > e->v[a] ? x : e->v[a]; break;
+    case AGG_COUNT:
+    case AGG_DISTINCT: break;
+    }
+}
+
 fs_result fs_group_add(struct fs_group *g, struct fs_flow_view *view)
 {
     uint8_t key[KEY_BYTES];
     struct fs_value kv[MAX_KEYS];
-    memset(key, 0, sizeof key);
+    memset(key, 0, g->klen); /* only the bytes in use: hashed and compared */
     for (int i = 0; i < g->nkeys; i++) {
         struct fs_value *v = &kv[i];
         memset(v, 0, sizeof *v);
@@ -282,21 +321,8 @@ fs_result fs_group_add(struct fs_group *g, struct fs_flow_view *view)
             memcpy(k + 2, &v->u, 8);
         }
     }
-    if ((g->n + 1) * 2 > g->cap && grow(g) != FS_OK) return FS_ERR_NOMEM;
-    size_t klen = g->klen;
-    uint64_t kh = hash_key(key, klen), j = kh & (g->cap - 1);
-    while (g->slots[j].idx &&
-           (g->slots[j].hash != kh || memcmp(g->keybytes + (g->slots[j].idx - 1) * klen, key, klen) != 0))
-        j = (j + 1) & (g->cap - 1);
-    if (!g->slots[j].idx) {
-        if (reserve(g) != FS_OK) return FS_ERR_NOMEM;
-        memset(&g->ents[g->n], 0, sizeof g->ents[g->n]);
-        memcpy(g->keybytes + g->n * klen, key, klen);
-        memcpy(g->keyvals + g->n * (size_t)g->nkeys, kv, (size_t)g->nkeys * sizeof *kv);
-        g->slots[j].hash = kh;
-        g->slots[j].idx = (uint32_t)++g->n;
-    }
-    struct entry *e = &g->ents[g->slots[j].idx - 1];
+    struct entry *e = group_of(g, key, kv);
+    if (!e) return FS_ERR_NOMEM;
     if (g->ndistinct && !e->sets && !(e->sets = calloc((size_t)g->naggs, sizeof *e->sets))) return FS_ERR_NOMEM;
     e->count++;
     for (int a = 0; a < g->naggs; a++) {
@@ -329,16 +355,8 @@ fs_result fs_group_add(struct fs_group *g, struct fs_flow_view *view)
             if (set_add(&e->sets[a], h) != 0) return FS_ERR_NOMEM;
             continue;
         }
-        double x = v.type == FS_FT_DOUBLE ? v.d : (double)v.u;
         if (v.missing) continue;
-        switch (s->kind) {
-        case AGG_SUM:
-        case AGG_AVG: e->v[a] += x; break;
-        case AGG_MIN: e->v[a] = e->count == 1 || x < e->v[a] ? x : e->v[a]; break;
-        case AGG_MAX: e->v[a] = e->count == 1 || x > e->v[a] ? x : e->v[a]; break;
-        case AGG_COUNT:
-        case AGG_DISTINCT: break;
-        }
+        agg_update(e, s->kind, a, v.type == FS_FT_DOUBLE ? v.d : (double)v.u);
     }
     return FS_OK;
 }
@@ -365,15 +383,50 @@ static int cmp_entries(const void *pa, const void *pb)
     return g->klen ? memcmp(g->keybytes + a * g->klen, g->keybytes + b * g->klen, g->klen) : 0;
 }
 
+/* Replaces the root of the heap v[0..h) (ordered so that each parent comes after its children in
+ * cmp_entries order) by x and sifts it down. */
+static void heap_down(uint32_t *v, uint64_t h, uint32_t x)
+{
+    uint64_t c = 0;
+    for (;;) {
+        uint64_t l = 2 * c + 1, m = c;
+        uint32_t best = x;
+        if (l < h && cmp_entries(&v[l], &best) > 0) m = l, best = v[l];
+        if (l + 1 < h && cmp_entries(&v[l + 1], &best) > 0) m = l + 1, best = v[l + 1];
+        if (m == c) break;
+        v[c] = v[m];
+        c = m;
+    }
+    v[c] = x;
+}
+
 fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint64_t top)
 {
     uint32_t *v = malloc((g->n ? g->n : 1) * sizeof *v);
     if (!v) return FS_ERR_NOMEM;
     uint64_t n = g->n;
-    for (uint64_t i = 0; i < n; i++) v[i] = (uint32_t)i;
     sort_group = g;
+    if (top && n > top) { /* the top groups through a heap of `top` (its root the least of them), then sorted */
+        uint64_t h = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            uint32_t x = (uint32_t)i;
+            if (h == top) {
+                if (cmp_entries(&x, &v[0]) >= 0) continue; /* not above the least kept */
+                heap_down(v, h, x);
+            } else {
+                uint64_t c = h++; /* sift up: parents come later in the order than children */
+                while (c > 0 && cmp_entries(&v[(c - 1) / 2], &x) < 0) {
+                    v[c] = v[(c - 1) / 2];
+                    c = (c - 1) / 2;
+                }
+                v[c] = x;
+            }
+        }
+        n = h;
+    } else {
+        for (uint64_t i = 0; i < n; i++) v[i] = (uint32_t)i;
+    }
     qsort(v, n, sizeof *v, cmp_entries);
-    if (top && n > top) n = top;
     if (!json) {
         for (int i = 0; i < g->nkeys; i++) {
             if (i) fs_outbuf_putc(o, ',');
@@ -438,4 +491,115 @@ void fs_group_free(struct fs_group *g)
     free(g->keybytes);
     free(g->keyvals);
     free(g);
+}
+
+/* ---- on a scan's columns ---- */
+
+/* Where field `field` lives in a batch: how (fs_field_stored) and its columns. */
+struct colref {
+    int how;
+    const uint8_t *c0, *c1;
+    unsigned w0, w1;
+};
+
+static int colref_of(const struct fs_store_batch *b, int field, struct colref *c)
+{
+    char col[2][FS_FIELD_LABEL_MAX];
+    memset(c, 0, sizeof *c);
+    c->how = fs_field_stored((size_t)field, col);
+    if (!c->how) return -1;
+    c->c0 = fs_store_batch_column(b, col[0], &c->w0);
+    c->c1 = c->how == 1 ? c->c0 : fs_store_batch_column(b, col[1], &c->w1);
+    if (c->how == 1) c->w1 = c->w0;
+    return c->c0 && c->c1 ? 0 : -1;
+}
+
+static inline uint64_t col_value(const struct colref *c, size_t r)
+{
+    uint64_t v = fs_column_load(c->c0, c->w0, r);
+    return c->how == 2 ? v + fs_column_load(c->c1, c->w1, r) : v;
+}
+
+int fs_group_columnar(const struct fs_group *g)
+{
+    char col[2][FS_FIELD_LABEL_MAX];
+    for (int i = 0; i < g->nkeys; i++) {
+        const struct fs_field *fd = fs_field_at((size_t)g->keys[i].field);
+        int how = fs_field_stored((size_t)g->keys[i].field, col);
+        if (!how || (fd->type != FS_FT_U64 && fd->type != FS_FT_TIME && fd->type != FS_FT_ADDR)) return 0;
+    }
+    for (int a = 0; a < g->naggs; a++) {
+        const struct aggspec *s = &g->aggs[a];
+        if (s->kind == AGG_COUNT) continue;
+        const struct fs_field *fd = fs_field_at((size_t)s->field);
+        int how = fs_field_stored((size_t)s->field, col);
+        if (s->kind == AGG_DISTINCT || how < 1 || how > 2 || (fd->type != FS_FT_U64 && fd->type != FS_FT_TIME)) return 0;
+    }
+    return 1;
+}
+
+/* The key bytes fs_group_add() makes from the same values, for row r. */
+static void batch_key(const struct fs_group *g, const struct colref *kc, size_t r, uint8_t *key)
+{
+    memset(key, 0, g->klen);
+    for (int i = 0; i < g->nkeys; i++) {
+        uint8_t *k = key + i * 24;
+        if (kc[i].how == 3) {
+            memcpy(k + 2, kc[i].c0 + 16 * r, 16);
+            for (int bit = g->keys[i].prefix < 0 ? 128 : g->keys[i].prefix; bit < 128; bit++)
+                k[2 + bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+            k[1] = kc[i].c1[r];
+        } else {
+            uint64_t u = col_value(&kc[i], r);
+            if (g->keys[i].bucket_ns) u -= u % g->keys[i].bucket_ns;
+            memcpy(k + 2, &u, 8);
+        }
+    }
+}
+
+/* A new group's key as values, for output. */
+static void batch_keyvals(const struct fs_group *g, const struct colref *kc, const uint8_t *key, struct fs_value *kv)
+{
+    for (int i = 0; i < g->nkeys; i++) {
+        const uint8_t *k = key + i * 24;
+        memset(&kv[i], 0, sizeof kv[i]);
+        kv[i].type = fs_field_at((size_t)g->keys[i].field)->type;
+        if (kc[i].how == 3) {
+            memcpy(kv[i].addr, k + 2, 16);
+            kv[i].ipver = k[1];
+        } else {
+            memcpy(&kv[i].u, k + 2, 8);
+        }
+    }
+}
+
+fs_result fs_group_add_batch(struct fs_group *g, const struct fs_store_batch *b)
+{
+    struct colref kc[MAX_KEYS], ac[MAX_AGGS];
+    for (int i = 0; i < g->nkeys; i++)
+        if (colref_of(b, g->keys[i].field, &kc[i]) != 0) return FS_ERR_ARG;
+    for (int a = 0; a < g->naggs; a++)
+        if (g->aggs[a].kind != AGG_COUNT && colref_of(b, g->aggs[a].field, &ac[a]) != 0) return FS_ERR_ARG;
+    enum { CHUNK = 16 }; /* the keys of a chunk of rows first, their index slots prefetched, then the groups */
+    uint8_t keys[CHUNK][KEY_BYTES];
+    uint64_t hashes[CHUNK];
+    for (size_t j0 = 0; j0 < b->n; j0 += CHUNK) {
+        size_t m = b->n - j0 < CHUNK ? b->n - j0 : CHUNK;
+        for (size_t j = 0; j < m; j++) {
+            batch_key(g, kc, b->sel[j0 + j], keys[j]);
+            hashes[j] = hash_key(keys[j], g->klen);
+            __builtin_prefetch(&g->slots[hashes[j] & (g->cap - 1)]);
+        }
+        for (size_t j = 0; j < m; j++) {
+            size_t r = b->sel[j0 + j];
+            uint64_t before = g->n;
+            struct entry *e = group_of_hashed(g, keys[j], hashes[j], NULL);
+            if (!e) return FS_ERR_NOMEM;
+            if (g->n != before) batch_keyvals(g, kc, keys[j], g->keyvals + (g->n - 1) * (size_t)g->nkeys);
+            e->count++;
+            for (int a = 0; a < g->naggs; a++)
+                if (g->aggs[a].kind != AGG_COUNT) agg_update(e, g->aggs[a].kind, a, (double)col_value(&ac[a], r));
+        }
+    }
+    return FS_OK;
 }

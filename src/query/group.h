@@ -21,6 +21,7 @@
 
 #include "../field/field.h"
 #include "../output/writer.h"
+#include "../store/store.h"
 #include "../util/result.h"
 
 struct fs_group;
@@ -29,6 +30,11 @@ struct fs_group;
 fs_result fs_group_new(struct fs_group **out, const char *group_by, const char *agg, const char *by, char *err,
                        size_t errlen);
 fs_result fs_group_add(struct fs_group *g, struct fs_flow_view *view);
+
+/* Whether every key and aggregate is a stored column, a sum of two, or an address, with no distinct count: then
+ * fs_group_add_batch() adds a scan's rows straight from its columns, with the results of fs_group_add(). */
+int fs_group_columnar(const struct fs_group *g);
+fs_result fs_group_add_batch(struct fs_group *g, const struct fs_store_batch *b);
 /* Writes at most `top` groups (0 = all), sorted, as CSV with a header or JSON lines. */
 fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint64_t top);
 uint64_t fs_group_count(const struct fs_group *g);

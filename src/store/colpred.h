@@ -11,7 +11,9 @@
 #ifndef FS_COLPRED_H
 #define FS_COLPRED_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FS_COLPRED_NAME 32
 #define FS_COLPRED_MAX 16
@@ -25,6 +27,17 @@ struct fs_colpred {
     uint64_t value;
     char col[2][FS_COLPRED_NAME]; /* col[1]: SUM and EITHER only */
 };
+
+/* Value i of a decoded integer column of `width` bytes (1, 2, 4 or 8). */
+static inline uint64_t fs_column_load(const uint8_t *data, unsigned width, size_t i)
+{
+    switch (width) {
+    case 1: return data[i];
+    case 2: { uint16_t v; memcpy(&v, data + 2 * i, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, data + 4 * i, 4); return v; }
+    default: { uint64_t v; memcpy(&v, data + 8 * i, 8); return v; }
+    }
+}
 
 static inline int fs_colpred_cmp(enum fs_colpred_op op, uint64_t v, uint64_t c)
 {

@@ -826,16 +826,6 @@ static size_t select_col(const uint8_t *data, unsigned width, enum fs_colpred_op
     return m;
 }
 
-static inline uint64_t load(const uint8_t *data, unsigned width, size_t i)
-{
-    switch (width) {
-    case 1: return data[i];
-    case 2: { uint16_t v; memcpy(&v, data + 2 * i, 2); return v; }
-    case 4: { uint32_t v; memcpy(&v, data + 4 * i, 4); return v; }
-    default: { uint64_t v; memcpy(&v, data + 8 * i, 8); return v; }
-    }
-}
-
 /* Keeps in sel[0..n) the rows that pass p, whose columns are k0 and k1. */
 static size_t select_pred(const struct seg_reader *r, const struct fs_colpred *p, int k0, int k1, uint32_t *sel,
                           size_t n)
@@ -844,7 +834,7 @@ static size_t select_pred(const struct seg_reader *r, const struct fs_colpred *p
     unsigned w0 = columns[k0].width, w1 = columns[k1].width;
     size_t m = 0;
     for (size_t j = 0; j < n; j++) {
-        uint64_t a = load(r->data[k0], w0, sel[j]), b = load(r->data[k1], w1, sel[j]);
+        uint64_t a = fs_column_load(r->data[k0], w0, sel[j]), b = fs_column_load(r->data[k1], w1, sel[j]);
         int pass = p->mode == FS_COLPRED_SUM ? fs_colpred_cmp(p->op, a + b, p->value)
                                              : fs_colpred_cmp(p->op, a, p->value) || fs_colpred_cmp(p->op, b, p->value);
         sel[m] = sel[j];
@@ -900,6 +890,15 @@ static uint64_t partition_start(const char *name)
     tm.tm_mon -= 1;
     time_t t = timegm(&tm);
     return t < 0 ? UINT64_MAX : (uint64_t)t * 1000000000ull;
+}
+
+const uint8_t *fs_store_batch_column(const struct fs_store_batch *b, const char *name, unsigned *width)
+{
+    const struct seg_reader *r = b->impl;
+    int k = col_index(name);
+    if (k < 0 || !r->decoded[k]) return NULL;
+    *width = columns[k].width;
+    return r->data[k];
 }
 
 /* The list of segment names a compacted segment replaces ('\n'-terminated names), malloc'ed; NULL if it has
@@ -1107,6 +1106,12 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
                 continue;
             }
             st.rows_read += r->nrows;
+            if (qy && qy->batch) { /* the caller works on the columns */
+                struct fs_store_batch b = { sel, n, r };
+                st.rows += n;
+                stop = n ? qy->batch(arg, &b) : 0;
+                continue;
+            }
             for (size_t j = 0; j < n && !stop; j++) {
                 fill_row(r, cols, ncols, sel[j], row);
                 st.rows++;

@@ -71,12 +71,27 @@ struct fs_store_scan_stats {
 typedef int (*fs_store_row_fn)(void *arg, const struct fs_flow *f); /* nonzero stops the scan */
 typedef void (*fs_store_damage_fn)(void *arg, const char *message);
 
+/* A segment's selected rows, column by column (fs_store_query.batch). */
+struct fs_store_batch {
+    const uint32_t *sel;               /* row numbers, in order */
+    size_t n;
+    const void *impl;                  /* the reader's, for fs_store_batch_column() */
+};
+
+/* Column `name` of the batch's segment (decoded if the query asked for it): its values, row r at
+ * data + r * *width; NULL if the query did not ask for it. */
+const uint8_t *fs_store_batch_column(const struct fs_store_batch *b, const char *name, unsigned *width);
+
+/* Called once per segment with the rows that pass the time range and the conditions; nonzero stops. */
+typedef int (*fs_store_batch_fn)(void *arg, const struct fs_store_batch *b);
+
 /* What a scan reads. */
 struct fs_store_query {
     uint64_t since_ns, until_ns;       /* records whose first packet time is in [since, until); until 0 = no end */
     const char *columns;               /* space-separated columns to decode; NULL = all (others read as zero) */
     const struct fs_colpred *preds;    /* necessary conditions (colpred.h): rows failing one are not passed */
     size_t npreds;
+    fs_store_batch_fn batch;           /* if set, called per segment instead of fn per record */
 };
 
 /* Calls fn for every record the query selects, partitions and segments in time

@@ -162,7 +162,7 @@ int main(void)
     /* a time range: only records whose first packet lies in it, segments outside skipped */
     g.n = 0;
     uint64_t since = base + 3600000000000ull, until = base + 3700000000000ull;
-    struct fs_store_query tq = { since, until, NULL, NULL, 0 };
+    struct fs_store_query tq = { since, until, NULL, NULL, 0, NULL };
     CHECK(fs_store_scan(dir, "flows", &tq, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
     size_t want = 0;
     for (size_t i = 0; i < N; i++) want += in[i].first_ns >= since && in[i].first_ns < until;
@@ -175,7 +175,7 @@ int main(void)
     cp[0] = (struct fs_colpred){ FS_COLPRED_ONE, FS_COLPRED_LT, 20000, { "port_dst", "" } };
     cp[1] = (struct fs_colpred){ FS_COLPRED_SUM, FS_COLPRED_GE, 1ull << 63, { "d0.packets", "d1.packets" } };
     cp[2] = (struct fs_colpred){ FS_COLPRED_EITHER, FS_COLPRED_NE, 7, { "proto", "ipver" } };
-    struct fs_store_query cq = { 0, 0, "port_dst", cp, 3 };
+    struct fs_store_query cq = { 0, 0, "port_dst", cp, 3, NULL };
     g.n = 0;
     CHECK(fs_store_scan(dir, "flows", &cq, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
     want = 0;
@@ -191,7 +191,7 @@ int main(void)
     CHECK_EQ_U(st.segments_pruned, 0);
     /* minima and maxima rule out whole segments, unread */
     cp[0] = (struct fs_colpred){ FS_COLPRED_ONE, FS_COLPRED_GT, 0xfff, { "vlan", "" } };
-    struct fs_store_query pq = { 0, 0, NULL, cp, 1 };
+    struct fs_store_query pq = { 0, 0, NULL, cp, 1, NULL };
     g.n = 0;
     CHECK(fs_store_scan(dir, "flows", &pq, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
     CHECK_EQ_U(g.n, 0);
