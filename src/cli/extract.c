@@ -33,7 +33,7 @@ static const char *const reason_keys[FS_REASON_COUNT] = {
 struct sink {
     struct fs_writer writer;
     int csv;                        /* records go to the writer (CSV/JSON) */
-    struct fs_store_writer *store;  /* owned, NULL without --store */
+    struct fs_store_writer *store;  /* borrowed: the run's one writer (x.store), NULL without a store */
     fs_result store_rc;             /* first store error */
     uint64_t stored;                /* records handed to the store */
     const struct fs_filter *filter;
@@ -47,6 +47,7 @@ struct extract {
     struct fs_pipeline pipe;        /* several threads */
     int threaded;
     struct sink *sinks;             /* sinks[0] owns the output; others clone it */
+    struct fs_store_writer *store;  /* owned: the store writer the sinks share, NULL without a store */
     int nsinks;
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
@@ -119,22 +120,6 @@ static uint64_t filtered_out(const struct extract *x)
 static void set_time_decimals(struct extract *x, int d)
 {
     for (int i = 0; i < x->nsinks; i++) fs_writer_set_time_decimals(&x->sinks[i].writer, d);
-}
-
-/* Closing one store writer, in a thread of its own. */
-struct store_close {
-    struct fs_store_writer *w;
-    fs_result rc;
-    char err[512];
-    pthread_t thread;
-    int started;
-};
-
-static void *close_store(void *arg)
-{
-    struct store_close *c = arg;
-    c->rc = fs_store_writer_close(c->w, c->err, sizeof c->err);
-    return NULL;
 }
 
 static void help(void)
@@ -499,10 +484,11 @@ int fs_cmd_extract(int argc, char **argv)
         x.sinks[i].filter = x.filter;
         x.sinks[i].ctx = &x.ctx;
         x.sinks[i].csv = !store_dir || out_given;
-        if (store_dir && fs_store_writer_new(&x.sinks[i].store, store_dir, "flows", segment_rows, err, sizeof err) != FS_OK) {
+        if (store_dir && i == 0 && fs_store_writer_new(&x.store, store_dir, "flows", segment_rows, err, sizeof err) != FS_OK) {
             rc = fs_cli_error(C, "%s", err);
             goto out;
         }
+        x.sinks[i].store = x.store; /* one writer for all threads: their records share segments */
     }
     if (fs_writer_open(&x.sinks[0].writer, x.sinks[0].csv ? out_path : "/dev/null", format, fields, labels, nfields,
                        &x.ctx)) {
@@ -607,25 +593,17 @@ int fs_cmd_extract(int argc, char **argv)
             rc = fs_cli_error(C, "writing '%s' failed: %s", out_path, strerror(x.sinks[i].writer.out.err));
     closed = 1;
     uint64_t stored_bytes = 0, stored_rows = 0;
-    /* each metering thread's store writer publishes what it holds, all at once */
-    struct store_close *sc = calloc(x.nsinks > 0 ? (size_t)x.nsinks : 1, sizeof *sc);
-    for (int i = 0; sc && i < x.nsinks; i++) {
-        if (!x.sinks[i].store) continue;
+    for (int i = 0; i < x.nsinks; i++) {
         stored_rows += x.sinks[i].stored;
-        sc[i].w = x.sinks[i].store;
         x.sinks[i].store = NULL;
-        sc[i].started = x.nsinks > 1 && pthread_create(&sc[i].thread, NULL, close_store, &sc[i]) == 0;
-        if (!sc[i].started) close_store(&sc[i]);
     }
-    if (!sc && store_dir) rc = fs_cli_error(C, "store '%s': out of memory", store_dir);
-    for (int i = 0; sc && i < x.nsinks; i++) {
-        if (sc[i].started) pthread_join(sc[i].thread, NULL);
-        if (sc[i].w && (sc[i].rc != FS_OK || x.sinks[i].store_rc)) {
+    if (x.store) { /* publishes what is buffered */
+        if (fs_store_writer_close(x.store, err, sizeof err) != FS_OK) {
             if (!rc) rc = 1;
-            fs_cli_error(C, "store '%s': %s", store_dir, sc[i].rc ? sc[i].err : "a record could not be stored");
+            fs_cli_error(C, "store '%s': %s", store_dir, err);
         }
+        x.store = NULL;
     }
-    free(sc);
     elapsed = fs_now_seconds() - t0;
     if (store_dir && compact) {
         struct fs_store_compact_stats cs;
@@ -655,7 +633,7 @@ int fs_cmd_extract(int argc, char **argv)
     if (stats_path) write_stats(stats_path, &x, elapsed, cpu);
 out:
     for (int i = x.nsinks - 1; i >= 0 && !closed; i--) fs_writer_close(&x.sinks[i].writer);
-    for (int i = 0; x.sinks && i < x.nsinks; i++) fs_store_writer_close(x.sinks[i].store, NULL, 0);
+    fs_store_writer_close(x.store, NULL, 0);
     free(x.sinks);
     if (x.threaded) fs_pipeline_release(&x.pipe);
     fs_meter_release(&x.meter);

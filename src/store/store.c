@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -195,7 +196,13 @@ struct fs_store_writer {
     char table[64];
     uint64_t uid;                 /* random: segment names never collide between writers */
     uint64_t seq;
-    struct fs_flow *rows;         /* owned, FS_STORE_SEGMENT_ROWS */
+    /* Shared by threads: records go into `rows` under `lock`; the thread that fills it swaps it with `spare`
+     * and writes the full one out while the others go on adding. One writes at a time (`flushing`): the
+     * scratch buffers below belong to it. */
+    pthread_mutex_t lock;
+    pthread_cond_t done;          /* a flush ended */
+    int flushing;
+    struct fs_flow *rows, *spare; /* owned, FS_STORE_SEGMENT_ROWS each */
     size_t n, segment_rows;
     uint8_t *gather, *packed;     /* owned scratch: one column, raw and compressed */
     uint64_t *tv, *tv2, *pfirst;  /* owned scratch: last_ns, a column's transformed values, first_ns (time order) */
@@ -221,6 +228,9 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
     snprintf(w->table, sizeof w->table, "%s", table);
     if (getrandom(&w->uid, sizeof w->uid, 0) != (ssize_t)sizeof w->uid) w->uid = (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
     w->rows = malloc(FS_STORE_SEGMENT_ROWS * sizeof *w->rows);
+    w->spare = malloc(FS_STORE_SEGMENT_ROWS * sizeof *w->spare);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->done, NULL);
     w->gather = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
     w->tv = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->tv);
     w->tv2 = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->tv2);
@@ -239,7 +249,7 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
     w->packed_cap = ZSTD_compressBound((size_t)FS_STORE_SEGMENT_ROWS * 32);
     w->packed = malloc(w->packed_cap);
     w->cctx = ZSTD_createCCtx();
-    if (!w->rows || !w->gather || !w->tv || !w->packed || !w->cctx) {
+    if (!w->rows || !w->spare || !w->gather || !w->tv || !w->packed || !w->cctx) {
         fs_store_writer_close(w, NULL, 0);
         return FS_ERR_NOMEM;
     }
@@ -452,30 +462,30 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
 }
 
 /* Writes the buffered rows: one segment per partition (hour of the first packet). */
-static fs_result flush_rows(struct fs_store_writer *w)
+/* Writes rows[0..n) out, one segment per partition; the caller is the one flushing. */
+static fs_result flush_rows(struct fs_store_writer *w, const struct fs_flow *rows, size_t n)
 {
-    if (!w->n) return FS_OK;
+    if (!n) return FS_OK;
     /* rows to columns in buffer order, 64 rows at a time: the rows are read in memory order and stay in the
      * cache while every column takes its part */
-    size_t n = w->n;
     for (size_t r0 = 0; r0 < n; r0 += 64) {
         size_t r1 = r0 + 64 < n ? r0 + 64 : n;
         for (size_t c = 0; c < NCOLS; c++) {
             const struct column *col = &columns[c];
             uint8_t *dst = w->cols[c];
-            const uint8_t *base = (const uint8_t *)w->rows + col->off;
+            const uint8_t *base = (const uint8_t *)rows + col->off;
             switch (col->width) {
-            case 1: for (size_t r = r0; r < r1; r++) dst[r] = base[r * sizeof *w->rows]; break;
-            case 2: for (size_t r = r0; r < r1; r++) memcpy(dst + 2 * r, base + r * sizeof *w->rows, 2); break;
-            case 4: for (size_t r = r0; r < r1; r++) memcpy(dst + 4 * r, base + r * sizeof *w->rows, 4); break;
-            case 8: for (size_t r = r0; r < r1; r++) memcpy(dst + 8 * r, base + r * sizeof *w->rows, 8); break;
-            case 16: for (size_t r = r0; r < r1; r++) memcpy(dst + 16 * r, base + r * sizeof *w->rows, 16); break;
+            case 1: for (size_t r = r0; r < r1; r++) dst[r] = base[r * sizeof *rows]; break;
+            case 2: for (size_t r = r0; r < r1; r++) memcpy(dst + 2 * r, base + r * sizeof *rows, 2); break;
+            case 4: for (size_t r = r0; r < r1; r++) memcpy(dst + 4 * r, base + r * sizeof *rows, 4); break;
+            case 8: for (size_t r = r0; r < r1; r++) memcpy(dst + 8 * r, base + r * sizeof *rows, 8); break;
+            case 16: for (size_t r = r0; r < r1; r++) memcpy(dst + 16 * r, base + r * sizeof *rows, 16); break;
             default:
-                for (size_t r = r0; r < r1; r++) memcpy(dst + col->width * r, base + r * sizeof *w->rows, col->width);
+                for (size_t r = r0; r < r1; r++) memcpy(dst + col->width * r, base + r * sizeof *rows, col->width);
             }
         }
     }
-    for (size_t r = 0; r < n; r++) w->order[r] = (struct sortkey){ w->rows[r].first_ns, (uint32_t)r };
+    for (size_t r = 0; r < n; r++) w->order[r] = (struct sortkey){ rows[r].first_ns, (uint32_t)r };
     qsort(w->order, n, sizeof *w->order, cmp_first);
     fs_result rc = FS_OK;
     for (size_t i = 0; i < n && rc == FS_OK;) { /* one segment per partition */
@@ -485,26 +495,55 @@ static fs_result flush_rows(struct fs_store_writer *w)
         rc = write_segment(w, w->order + i, j - i);
         i = j;
     }
-    w->n = 0;
     return rc;
 }
 
 fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f)
 {
-    if (w->error) return w->error;
-    w->rows[w->n++] = *f;
-    if (w->n == w->segment_rows) w->error = flush_rows(w);
-    return w->error;
+    pthread_mutex_lock(&w->lock);
+    while (!w->error && w->n == w->segment_rows) pthread_cond_wait(&w->done, &w->lock); /* being swapped */
+    fs_result rc = w->error;
+    if (!rc) {
+        w->rows[w->n++] = *f;
+        if (w->n == w->segment_rows) { /* full: this thread writes it out */
+            while (w->flushing) pthread_cond_wait(&w->done, &w->lock);
+            struct fs_flow *full = w->rows;
+            size_t n = w->n;
+            w->rows = w->spare;
+            w->spare = full;
+            w->n = 0;
+            w->flushing = 1;
+            pthread_cond_broadcast(&w->done);
+            pthread_mutex_unlock(&w->lock);
+            rc = flush_rows(w, full, n);
+            pthread_mutex_lock(&w->lock);
+            w->flushing = 0;
+            if (rc && !w->error) w->error = rc;
+            pthread_cond_broadcast(&w->done);
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return rc;
 }
 
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen)
 {
     if (!w) return FS_OK;
+    if (w->rows) { /* constructed: no thread adds any more, but one may still be flushing */
+        pthread_mutex_lock(&w->lock);
+        while (w->flushing) pthread_cond_wait(&w->done, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+    }
     fs_result rc = w->error;
-    if (!rc && w->rows) rc = flush_rows(w);
+    if (!rc && w->rows) rc = flush_rows(w, w->rows, w->n);
     if (rc && err) snprintf(err, errlen, "%s", w->err);
     ZSTD_freeCCtx(w->cctx);
+    if (w->rows) {
+        pthread_cond_destroy(&w->done);
+        pthread_mutex_destroy(&w->lock);
+    }
     free(w->rows);
+    free(w->spare);
     free(w->gather);
     free(w->tv);
     free(w->tv2);

@@ -54,7 +54,9 @@ struct fs_store_writer;
 /* segment_rows: records buffered per segment (1..FS_STORE_SEGMENT_ROWS; 0 = the most). */
 fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
                               char *err, size_t errlen);
-/* Buffers one record; writes a segment when the buffer is full. */
+/* Buffers one record; writes a segment when the buffer is full. Several threads may add to one writer: records
+ * of all of them share segments (better compressed, fewer files), and while one thread writes a full buffer out
+ * the others fill the next. */
 fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f);
 /* Publishes what is buffered and frees the writer. Returns the first error met. */
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen);
