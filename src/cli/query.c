@@ -287,12 +287,12 @@ int fs_cmd_query(int argc, char **argv)
     if (q.damaged) status = 1;
     if (!quiet) {
         char a[32], b[32], d[32], e[32];
-        fprintf(stderr, "flowsift query: %s records of %s scanned in %.3f s (%s rows/s); %llu segments read, %llu "
-                        "skipped by time, %llu by column ranges, %llu damaged; %s read\n",
+        fprintf(stderr, "flowsift query: %s records of %s scanned in %.3f s (%s rows/s); %llu segments, %llu row "
+                        "groups read, %llu skipped by time, %llu by column ranges; %llu segments damaged; %s read\n",
                 fs_human_int(q.matched, a, sizeof a), fs_human_int(st.rows_read, b, sizeof b), el,
                 fs_human_int((uint64_t)((double)st.rows_read / (el > 1e-9 ? el : 1e-9)), d, sizeof d),
-                (unsigned long long)(st.segments - st.segments_skipped - st.segments_damaged),
-                (unsigned long long)(st.segments_skipped - st.segments_pruned), (unsigned long long)st.segments_pruned,
+                (unsigned long long)st.segments, (unsigned long long)(st.groups - st.groups_skipped),
+                (unsigned long long)(st.groups_skipped - st.groups_pruned), (unsigned long long)st.groups_pruned,
                 (unsigned long long)st.segments_damaged, fs_human_bytes((double)st.bytes, e, sizeof e));
     }
     if (q.group && !quiet) fprintf(stderr, "  groups    %llu\n", (unsigned long long)fs_group_count(q.group));

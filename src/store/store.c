@@ -324,27 +324,13 @@ static uint64_t narrow_planes(uint8_t *out, const uint64_t *tv, size_t n, uint64
 #undef PLANES_LOOP
 
 /* Writes rows[0..n) (all of one partition) as one segment. */
-static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *perm, size_t n)
+/* Writes rows perm[0..n) as one row group at offset base of fd; *size gets its bytes. Returns 0, -1 on an I/O
+ * error (errno says which), -2 on another (w->err says which). */
+static int write_group(struct fs_store_writer *w, int fd, uint64_t at, const struct sortkey *perm, size_t n,
+                       int replaces, uint64_t *size)
 {
-    uint64_t hour = perm[0].first_ns / 3600000000000ull;
-    time_t t = (time_t)(hour * 3600);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char part[4096], tmp[4400], final[4400];
-    snprintf(part, sizeof part, "%s/%s/%04d%02d%02dT%02d", w->dir, w->table, tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour);
-    if (make_dir(part) != 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
-    char name[128];
-    snprintf(name, sizeof name, "%sseg-%020llu-%016llx-%06llu.fss", w->replaces ? "c" : "",
-             (unsigned long long)perm[0].first_ns, (unsigned long long)w->uid, (unsigned long long)w->seq++);
-    snprintf(w->written, sizeof w->written, "%s", name);
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%s", part, (long)getpid(), name);
-    snprintf(final, sizeof final, "%s/%s", part, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-
     uint8_t header[HEADER_SIZE] = { 0 }, dir[(NCOLS + 1) * DIRENT_SIZE];
-    size_t ndir = NCOLS + (w->replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
+    size_t ndir = NCOLS + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
     memset(dir, 0, sizeof dir);
     uint64_t *firsts = w->pfirst, *lasts = w->tv; /* columns[0] and [1], in time order */
     for (size_t r = 0; r < n; r++) {
@@ -358,7 +344,7 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
         if (lasts[r] > t_max) t_max = lasts[r];
     }
     uint64_t off = HEADER_SIZE + dirlen;
-    int io = lseek(fd, (off_t)off, SEEK_SET) < 0;
+    int io = lseek(fd, (off_t)(at + off), SEEK_SET) < 0;
     for (size_t c = 0; c < NCOLS && !io; c++) {
         const struct column *col = &columns[c];
         uint8_t *cv = w->pcol; /* the column in time order (one column fits the cache: random reads are cheap) */
@@ -405,9 +391,8 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
         raw = n * sw + (codec == CODEC_ZSTD ? 0 : 8);
         size_t clen = ZSTD_compress2(w->cctx, w->packed, w->packed_cap, codec == CODEC_ZSTD ? cv : w->gather, raw);
         if (ZSTD_isError(clen)) {
-            close(fd);
-            unlink(tmp);
-            return fail(w->err, sizeof w->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
+            fail(w->err, sizeof w->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
+            return -2;
         }
         uint8_t *e = dir + c * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", col->name);
@@ -424,7 +409,7 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
         io = write_all(fd, w->packed, clen) != 0;
         off += clen;
     }
-    if (w->replaces && !io) { /* the names it replaces: an entry readers of other versions ignore */
+    if (replaces && !io) { /* the names it replaces: an entry readers of other versions ignore */
         size_t len = strlen(w->replaces);
         uint8_t *e = dir + NCOLS * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", REPLACES_ENTRY);
@@ -443,11 +428,49 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
     put_u64(header + 24, t_min);
     put_u64(header + 32, t_max);
     put_u64(header + 40, first_max);
-    put_u64(header + 48, off); /* file size */
+    put_u64(header + 48, off); /* the row group's size */
     put_u32(header + 56, fs_crc32c(0, dir, dirlen));
     put_u32(header + 60, fs_crc32c(0, header, 60));
-    if (!io) io = lseek(fd, 0, SEEK_SET) < 0 || write_all(fd, header, sizeof header) != 0 ||
-                  write_all(fd, dir, dirlen) != 0 || fsync(fd) != 0;
+    if (!io) io = lseek(fd, (off_t)at, SEEK_SET) < 0 || write_all(fd, header, sizeof header) != 0 ||
+                  write_all(fd, dir, dirlen) != 0;
+    *size = off;
+    return io ? -1 : 0;
+}
+
+static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *perm, size_t n)
+{
+    uint64_t hour = perm[0].first_ns / 3600000000000ull;
+    time_t t = (time_t)(hour * 3600);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char part[4096], tmp[4400], final[4400];
+    snprintf(part, sizeof part, "%s/%s/%04d%02d%02dT%02d", w->dir, w->table, tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour);
+    if (make_dir(part) != 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
+    char name[128];
+    snprintf(name, sizeof name, "%sseg-%020llu-%016llx-%06llu.fss", w->replaces ? "c" : "",
+             (unsigned long long)perm[0].first_ns, (unsigned long long)w->uid, (unsigned long long)w->seq++);
+    snprintf(w->written, sizeof w->written, "%s", name);
+    snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%s", part, (long)getpid(), name);
+    snprintf(final, sizeof final, "%s/%s", part, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+
+    /* row groups of FS_STORE_GROUP_ROWS: a query that needs a few rows decodes their group only */
+    uint64_t base = 0;
+    int io = 0;
+    for (size_t g0 = 0; g0 < n && !io; g0 += FS_STORE_GROUP_ROWS) {
+        size_t m = n - g0 < FS_STORE_GROUP_ROWS ? n - g0 : FS_STORE_GROUP_ROWS;
+        uint64_t size = 0;
+        io = write_group(w, fd, base, perm + g0, m, g0 == 0 && w->replaces, &size);
+        base += size;
+    }
+    if (io == -2) {
+        close(fd);
+        unlink(tmp);
+        return FS_ERR_NOMEM;
+    }
+    if (!io) io = fsync(fd) != 0;
     int saved = errno;
     if (close(fd) != 0 && !io) {
         io = 1;
@@ -577,12 +600,14 @@ static uint64_t get_u64(const uint8_t *p)
 struct seg_src {
     const uint8_t *mem;
     int fd;
-    uint64_t size;
+    uint64_t size;      /* of the file */
+    uint64_t base;      /* where the row group being read starts; offsets below are relative to it */
 };
 
 static int src_read(const struct seg_src *s, uint64_t off, void *buf, size_t n)
 {
-    if (off > s->size || n > s->size - off) return -1;
+    if (s->base > s->size || off > s->size - s->base || n > s->size - s->base - off) return -1;
+    off += s->base;
     if (s->mem) {
         memcpy(buf, s->mem + off, n);
         return 0;
@@ -615,7 +640,8 @@ struct seg_reader {
     uint64_t *wide;           /* owned: the same widened, nrows_cap values */
     uint64_t nrows_cap;
     uint8_t dir[MAX_COLS * DIRENT_SIZE];
-    uint64_t nrows, t_min, first_max;
+    uint64_t nrows, t_min, first_max; /* of the row group */
+    uint64_t gsize;           /* bytes of the row group */
     uint32_t ncols;
     uint64_t bytes_read;      /* over all segments */
 };
@@ -653,8 +679,9 @@ static int col_index(const char *name)
 static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const char *name, char *err, size_t errlen)
 {
     uint8_t h[HEADER_SIZE];
-    if (src->size < HEADER_SIZE || src_read(src, 0, h, HEADER_SIZE) != 0 || memcmp(h, MAGIC, 8) != 0)
-        return fail(err, errlen, FS_ERR_FORMAT, "'%s': not a flowsift segment", name);
+    if (src_read(src, 0, h, HEADER_SIZE) != 0 || memcmp(h, MAGIC, 8) != 0)
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': not a flowsift segment at byte %llu", name,
+                    (unsigned long long)src->base);
     if (get_u32(h + 60) != fs_crc32c(0, h, 60))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': header checksum mismatch", name);
     if (get_u32(h + 8) != 1) return fail(err, errlen, FS_ERR_UNSUPP, "'%s': segment version %u", name, get_u32(h + 8));
@@ -665,9 +692,11 @@ static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const
     if (r->ncols > MAX_COLS || r->nrows > FS_STORE_SEGMENT_ROWS)
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': implausible header (%u columns, %llu rows)", name, r->ncols,
                     (unsigned long long)r->nrows);
-    if (get_u64(h + 48) != src->size)
-        return fail(err, errlen, FS_ERR_TRUNC, "'%s': %llu bytes, the header says %llu", name,
-                    (unsigned long long)src->size, (unsigned long long)get_u64(h + 48));
+    r->gsize = get_u64(h + 48);
+    if (r->gsize < HEADER_SIZE || r->gsize > src->size - src->base)
+        return fail(err, errlen, FS_ERR_TRUNC, "'%s': %llu bytes from byte %llu, the header says %llu", name,
+                    (unsigned long long)(src->size - src->base), (unsigned long long)src->base,
+                    (unsigned long long)r->gsize);
     if (r->nrows > r->nrows_cap) {
         uint8_t *nn = realloc(r->narrow, (size_t)r->nrows * 8 + 8);
         if (nn) r->narrow = nn;
@@ -763,8 +792,8 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     const uint8_t *e = r->dir + (size_t)r->dirpos[k] * DIRENT_SIZE;
     uint32_t width = get_u32(e + 32), codec = get_u32(e + 36), sw = get_u32(e + 84);
     uint64_t off = get_u64(e + 40), clen = get_u64(e + 48), raw = get_u64(e + 56), base = get_u64(e + 88);
-    if (off > src->size || clen > src->size - off)
-        return fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of the file", name, col->name);
+    if (off > r->gsize || clen > r->gsize - off)
+        return fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of its row group", name, col->name);
     int narrowed = codec == CODEC_ZSTD_FOR || codec == CODEC_ZSTD_DELTA || codec == CODEC_ZSTD_REL;
     if (!narrowed) sw = width;
     if ((codec != CODEC_ZSTD && !narrowed) || width != col->width || (narrowed && (width > 8 || sw > 8)) ||
@@ -824,19 +853,35 @@ fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name
 {
     struct seg_reader *r = reader_new();
     if (!r) return FS_ERR_NOMEM;
-    struct seg_src src = { buf, -1, len };
-    fs_result rc = seg_open(r, &src, name, err, errlen);
-    int cols[NCOLS];
-    size_t ncols = 0;
-    for (size_t k = 0; k < NCOLS && rc == FS_OK; k++) /* every column is checked, wanted or not */
-        if ((rc = seg_column(r, &src, (int)k, name, err, errlen)) == FS_OK && wanted(want, columns[k].name))
-            cols[ncols++] = (int)k;
-    struct fs_flow *rows = rc ? NULL : calloc(r->nrows ? r->nrows : 1, sizeof *rows);
-    if (!rc && !rows) rc = FS_ERR_NOMEM;
-    if (!rc) {
-        for (size_t i = 0; i < r->nrows; i++) fill_row(r, cols, ncols, i, &rows[i]);
-        *out = rows;
-        *nout = r->nrows;
+    struct seg_src src = { buf, -1, len, 0 };
+    fs_result rc = FS_OK;
+    struct fs_flow *rows = NULL;
+    size_t n = 0;
+    do { /* every row group, every column checked, wanted or not */
+        rc = seg_open(r, &src, name, err, errlen);
+        int cols[NCOLS];
+        size_t ncols = 0;
+        for (size_t k = 0; k < NCOLS && rc == FS_OK; k++)
+            if ((rc = seg_column(r, &src, (int)k, name, err, errlen)) == FS_OK && wanted(want, columns[k].name))
+                cols[ncols++] = (int)k;
+        if (rc == FS_OK && n + r->nrows > (size_t)FS_STORE_SEGMENT_ROWS)
+            rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': more than %d records", name, FS_STORE_SEGMENT_ROWS);
+        struct fs_flow *nv = rc ? NULL : realloc(rows, (n + r->nrows + 1) * sizeof *rows);
+        if (!rc && !nv) rc = FS_ERR_NOMEM;
+        if (!rc) {
+            rows = nv;
+            memset(rows + n, 0, r->nrows * sizeof *rows);
+            for (size_t i = 0; i < r->nrows; i++) fill_row(r, cols, ncols, i, &rows[n + i]);
+            n += r->nrows;
+            src.base += r->gsize;
+        }
+    } while (rc == FS_OK && src.base < len);
+    if (rc) {
+        free(rows);
+    } else {
+        *out = rows ? rows : calloc(1, sizeof *rows);
+        *nout = n;
+        if (!*out) rc = FS_ERR_NOMEM;
     }
     reader_free(r);
     return rc;
@@ -1004,7 +1049,7 @@ static struct segfile *open_partition(struct seg_reader *r, const char *pdir, si
             if (strncmp(segs[s], "cseg-", 5) != 0) continue;
             char path[4400], msg[64];
             snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
             struct stat fst;
             if (src.fd < 0) {
                 vanished = errno == ENOENT;
@@ -1093,7 +1138,7 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
         for (size_t s = 0; s < ns && !stop; s++) {
             char path[4400], msg[1024];
             snprintf(path, sizeof path, "%s/%s", pdir, segs[s].name);
-            struct seg_src src = { NULL, segs[s].fd >= 0 ? segs[s].fd : open(path, O_RDONLY | O_CLOEXEC), 0 };
+            struct seg_src src = { NULL, segs[s].fd >= 0 ? segs[s].fd : open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
             segs[s].fd = -1; /* closed below */
             struct stat fst;
             if (src.fd < 0 || fstat(src.fd, &fst) != 0) {
@@ -1105,19 +1150,25 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
             }
             src.size = (uint64_t)fst.st_size;
             st.segments++;
-            fs_result rc = seg_open(r, &src, path, msg, sizeof msg);
-            int skip = 0, pruned = 0;
-            if (rc == FS_OK) {
-                skip = r->t_min >= until_ns || r->first_max < since_ns;
+            fs_result rc = FS_OK;
+            for (src.base = 0; src.base < src.size && rc == FS_OK && !stop; src.base += r->gsize) { /* row groups */
+                rc = seg_open(r, &src, path, msg, sizeof msg);
+                if (rc != FS_OK) break;
+                st.groups++;
+                int skip = r->t_min >= until_ns || r->first_max < since_ns, pruned = 0;
                 for (size_t i = 0; i < npreds && !skip; i++) { /* what the columns' minima and maxima rule out */
                     uint64_t lo0, hi0, lo1, hi1;
                     seg_range(r, pk[i][0], &lo0, &hi0);
                     seg_range(r, pk[i][1], &lo1, &hi1);
                     skip = pruned = !fs_colpred_may(&qy->preds[i], lo0, hi0, lo1, hi1);
                 }
-            }
-            size_t n = 0;
-            if (rc == FS_OK && !skip) { /* the rows in the time range that pass the conditions */
+                if (skip) {
+                    st.groups_skipped++;
+                    st.groups_pruned += (uint64_t)pruned;
+                    continue;
+                }
+                /* the rows in the time range that pass the conditions, then the columns they need */
+                size_t n = 0;
                 rc = seg_column(r, &src, kfirst, path, msg, sizeof msg);
                 const uint8_t *first = r->data[kfirst];
                 for (size_t i = 0; i < r->nrows && rc == FS_OK; i++) {
@@ -1132,29 +1183,24 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
                     if (rc == FS_OK) n = select_pred(r, &qy->preds[i], pk[i][0], pk[i][1], sel, n);
                 }
                 for (size_t j = 0; j < ncols && rc == FS_OK && n; j++) rc = seg_column(r, &src, cols[j], path, msg, sizeof msg);
+                if (rc != FS_OK) break;
+                st.rows_read += r->nrows;
+                if (qy && qy->batch) { /* the caller works on the columns */
+                    struct fs_store_batch b = { sel, n, r };
+                    st.rows += n;
+                    stop = n ? qy->batch(arg, &b) : 0;
+                    continue;
+                }
+                for (size_t j = 0; j < n && !stop; j++) {
+                    fill_row(r, cols, ncols, sel[j], row);
+                    st.rows++;
+                    stop = fn(arg, row);
+                }
             }
             close(src.fd);
-            if (rc != FS_OK) {
+            if (rc != FS_OK) { /* the groups before the damage were read; the rest of the file is not */
                 st.segments_damaged++;
                 if (damage) damage(arg, msg);
-                continue;
-            }
-            if (skip) {
-                st.segments_skipped++;
-                st.segments_pruned += (uint64_t)pruned;
-                continue;
-            }
-            st.rows_read += r->nrows;
-            if (qy && qy->batch) { /* the caller works on the columns */
-                struct fs_store_batch b = { sel, n, r };
-                st.rows += n;
-                stop = n ? qy->batch(arg, &b) : 0;
-                continue;
-            }
-            for (size_t j = 0; j < n && !stop; j++) {
-                fill_row(r, cols, ncols, sel[j], row);
-                st.rows++;
-                stop = fn(arg, row);
             }
         }
         close_partition(segs, ns);
@@ -1178,7 +1224,7 @@ static uint8_t *read_file(const char *path, size_t *len)
     struct stat st;
     uint8_t *buf = NULL;
     if (fstat(fd, &st) == 0 && (buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1))) {
-        struct seg_src src = { NULL, fd, (uint64_t)st.st_size };
+        struct seg_src src = { NULL, fd, (uint64_t)st.st_size, 0 };
         if (src_read(&src, 0, buf, (size_t)st.st_size) != 0) {
             free(buf);
             buf = NULL;
@@ -1296,7 +1342,7 @@ fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_c
             if (strncmp(segs[s], "cseg-", 5) != 0) continue;
             char path[4400], msg[64];
             snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
             struct stat fst;
             char *names = NULL;
             if (src.fd >= 0 && fstat(src.fd, &fst) == 0) {
@@ -1323,12 +1369,18 @@ fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_c
             if (s < ns) {
                 char path[4400], msg[64];
                 snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-                struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0 };
+                struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
                 struct stat fst;
                 if (src.fd >= 0 && fstat(src.fd, &fst) == 0) {
                     src.size = (uint64_t)fst.st_size;
-                    if (seg_open(r, &src, path, msg, sizeof msg) == FS_OK) nrows = r->nrows;
-                    else st.damaged++;
+                    for (nrows = 0; src.base < src.size; src.base += r->gsize) { /* the file's row groups */
+                        if (seg_open(r, &src, path, msg, sizeof msg) != FS_OK) {
+                            nrows = UINT64_MAX;
+                            st.damaged++;
+                            break;
+                        }
+                        nrows += r->nrows;
+                    }
                 }
                 if (src.fd >= 0) close(src.fd);
                 if (nrows >= FS_STORE_SEGMENT_ROWS / 2) continue; /* large enough, or damaged: left alone */

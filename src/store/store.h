@@ -31,6 +31,7 @@
 #include "colpred.h"
 
 #define FS_STORE_SEGMENT_ROWS 65536
+#define FS_STORE_GROUP_ROWS 8192    /* rows per row group: a segment file is one or more, decoded separately */
 #define FS_DEFAULT_STORE "flowsift.store" /* where producers write when not told: $FLOWSIFT_STORE, else this */
 
 /* Checks the store directory. A writer (create = 1) creates it if needed and
@@ -65,8 +66,9 @@ struct fs_store_scan_stats {
     uint64_t partitions, segments, segments_damaged;
     uint64_t bytes;               /* read from the segments' files */
     uint64_t rows_read;           /* in the segments decoded */
-    uint64_t segments_skipped;    /* not decoded: outside the time range, or pruned */
-    uint64_t segments_pruned;     /* of those, ruled out by a condition and the columns' minima and maxima */
+    uint64_t groups;              /* row groups whose header was read */
+    uint64_t groups_skipped;      /* not decoded: outside the time range, or pruned */
+    uint64_t groups_pruned;       /* of those, ruled out by a condition and the columns' minima and maxima */
     uint64_t rows;                /* passed to fn */
 };
 

@@ -179,7 +179,7 @@ def main():
             rc, out, err = run("query", killed, "--fields", "first")
             segments = [f for r, _, fs in os.walk(killed) for f in fs if f.endswith(".fss") and f[0] != "."]
             print(f"  kill {attempt + 1}: {len(segments)} segments, {len(rows_of(out))} records readable")
-            if rc != 0 or ", 0 damaged" not in err:
+            if rc != 0 or "; 0 segments damaged" not in err:
                 survivors_ok = False
                 print(err)
         # readers query while a writer ingests: every query succeeds and sees only whole segments
@@ -191,7 +191,7 @@ def main():
             if os.path.isdir(live):
                 rc, out, err = run("query", live, "--fields", "first")
                 seen.append(len(rows_of(out)))
-                readers_ok &= rc == 0 and ", 0 damaged" in err
+                readers_ok &= rc == 0 and "; 0 segments damaged" in err
             time.sleep(0.01)
         p.wait()
         rc, out, _ = run("query", "-q", live, "--fields", "first")

@@ -167,7 +167,7 @@ int main(void)
     size_t want = 0;
     for (size_t i = 0; i < N; i++) want += in[i].first_ns >= since && in[i].first_ns < until;
     CHECK_EQ_U(g.n, want);
-    CHECK(st.segments_skipped >= 1);
+    CHECK(st.groups_skipped >= 1);
 
     /* column conditions: exactly the rows that pass them, each column type (one, sum, either) */
     struct fs_colpred cp[3];
@@ -188,15 +188,15 @@ int main(void)
     int only_asked = 1;
     for (size_t i = 0; i < g.n && i < g.cap; i++) only_asked &= g.v[i].key.pb < 20000 && g.v[i].key.pa == 0 && g.v[i].dir[0].packets == 0;
     CHECK(only_asked); /* the asked column is there, the others are zero (the condition columns too) */
-    CHECK_EQ_U(st.segments_pruned, 0);
+    CHECK_EQ_U(st.groups_pruned, 0);
     /* minima and maxima rule out whole segments, unread */
     cp[0] = (struct fs_colpred){ FS_COLPRED_ONE, FS_COLPRED_GT, 0xfff, { "vlan", "" } };
     struct fs_store_query pq = { 0, 0, NULL, cp, 1, NULL };
     g.n = 0;
     CHECK(fs_store_scan(dir, "flows", &pq, collect, on_damage, &g, &st, err, sizeof err) == FS_OK);
     CHECK_EQ_U(g.n, 0);
-    CHECK(st.segments > 0 && st.segments_pruned == st.segments);
-    CHECK(st.bytes < (uint64_t)st.segments * 8000); /* headers and directories only */
+    CHECK(st.groups > st.segments && st.groups_pruned == st.groups);
+    CHECK(st.bytes < (uint64_t)st.groups * 8000); /* headers and directories only */
     cp[0].col[0][0] = 'x';
     CHECK(fs_store_scan(dir, "flows", &pq, collect, on_damage, &g, &st, err, sizeof err) == FS_ERR_ARG);
 
