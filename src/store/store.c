@@ -191,19 +191,10 @@ struct sortkey {
     uint32_t row;
 };
 
-struct fs_store_writer {
-    char dir[2048];
-    char table[64];
-    uint64_t uid;                 /* random: segment names never collide between writers */
-    uint64_t seq;
-    /* Shared by threads: records go into `rows` under `lock`; the thread that fills it swaps it with `spare`
-     * and writes the full one out while the others go on adding. One writes at a time (`flushing`): the
-     * scratch buffers below belong to it. */
-    pthread_mutex_t lock;
-    pthread_cond_t done;          /* a flush ended */
-    int flushing;
-    struct fs_flow *rows, *spare; /* owned, FS_STORE_SEGMENT_ROWS each */
-    size_t n, segment_rows;
+/* What one thread writing a full buffer out uses: the buffer and scratch space. */
+struct flushctx {
+    int busy;
+    struct fs_flow *rows;         /* owned, FS_STORE_SEGMENT_ROWS: the full buffer while busy */
     uint8_t *gather, *packed;     /* owned scratch: one column, raw and compressed */
     uint64_t *tv, *tv2, *pfirst;  /* owned scratch: last_ns, a column's transformed values, first_ns (time order) */
     uint8_t *cols[NCOLS];         /* owned scratch: the buffered rows as columns, in arrival order */
@@ -211,11 +202,28 @@ struct fs_store_writer {
     struct sortkey *order;        /* owned scratch: the rows in time order */
     size_t packed_cap;
     ZSTD_CCtx *cctx;
+    char err[512];
+};
+
+#define NFLUSH 2
+
+struct fs_store_writer {
+    char dir[2048];
+    char table[64];
+    uint64_t uid;                 /* random: segment names never collide between writers */
+    uint64_t seq;                 /* atomic */
+    /* Shared by threads: records go into `rows` under `lock`; the thread that fills it swaps it with an idle
+     * flush context's buffer and writes the full one out with that context while the others go on adding;
+     * up to NFLUSH threads write at once. */
+    pthread_mutex_t lock;
+    pthread_cond_t done;          /* a flush ended */
+    struct fs_flow *rows;         /* owned, FS_STORE_SEGMENT_ROWS */
+    size_t n, segment_rows;
+    struct flushctx fc[NFLUSH];
     fs_result error;
     char err[512];
     const char *replaces;         /* borrowed, compaction only: names of the segments the next one replaces, each
                                      ending in '\n'; the segment is then named cseg-... */
-    char written[128];            /* name of the last segment written */
 };
 
 fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
@@ -228,32 +236,29 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
     snprintf(w->table, sizeof w->table, "%s", table);
     if (getrandom(&w->uid, sizeof w->uid, 0) != (ssize_t)sizeof w->uid) w->uid = (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
     w->rows = malloc(FS_STORE_SEGMENT_ROWS * sizeof *w->rows);
-    w->spare = malloc(FS_STORE_SEGMENT_ROWS * sizeof *w->spare);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->done, NULL);
-    w->gather = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
-    w->tv = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->tv);
-    w->tv2 = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->tv2);
-    w->pfirst = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->pfirst);
-    w->pcol = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
-    w->order = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *w->order);
-    if (!w->tv2 || !w->pfirst || !w->pcol || !w->order) {
-        free(w->tv);
-        w->tv = NULL;
+    int ok = w->rows != NULL;
+    for (int f = 0; f < NFLUSH && ok; f++) {
+        struct flushctx *c = &w->fc[f];
+        c->rows = malloc(FS_STORE_SEGMENT_ROWS * sizeof *c->rows);
+        c->gather = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
+        c->tv = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->tv);
+        c->tv2 = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->tv2);
+        c->pfirst = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->pfirst);
+        c->pcol = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
+        c->order = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->order);
+        c->packed_cap = ZSTD_compressBound((size_t)FS_STORE_SEGMENT_ROWS * 32);
+        c->packed = malloc(c->packed_cap);
+        c->cctx = ZSTD_createCCtx();
+        ok = c->rows && c->gather && c->tv && c->tv2 && c->pfirst && c->pcol && c->order && c->packed && c->cctx;
+        for (size_t k = 0; k < NCOLS && ok; k++) ok = (c->cols[k] = malloc((size_t)FS_STORE_SEGMENT_ROWS * columns[k].width)) != NULL;
+        if (ok) ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
     }
-    for (size_t c = 0; c < NCOLS && w->tv; c++)
-        if (!(w->cols[c] = malloc((size_t)FS_STORE_SEGMENT_ROWS * columns[c].width))) {
-            free(w->tv);
-            w->tv = NULL;
-        }
-    w->packed_cap = ZSTD_compressBound((size_t)FS_STORE_SEGMENT_ROWS * 32);
-    w->packed = malloc(w->packed_cap);
-    w->cctx = ZSTD_createCCtx();
-    if (!w->rows || !w->spare || !w->gather || !w->tv || !w->packed || !w->cctx) {
+    if (!ok) {
         fs_store_writer_close(w, NULL, 0);
         return FS_ERR_NOMEM;
     }
-    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, table);
     if (make_dir(dir) != 0 || make_dir(path) != 0) {
@@ -326,16 +331,16 @@ static uint64_t narrow_planes(uint8_t *out, const uint64_t *tv, size_t n, uint64
 /* Writes rows[0..n) (all of one partition) as one segment. */
 /* Writes rows perm[0..n) as one row group at offset base of fd; *size gets its bytes. Returns 0, -1 on an I/O
  * error (errno says which), -2 on another (w->err says which). */
-static int write_group(struct fs_store_writer *w, int fd, uint64_t at, const struct sortkey *perm, size_t n,
+static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, uint64_t at, const struct sortkey *perm, size_t n,
                        int replaces, uint64_t *size)
 {
     uint8_t header[HEADER_SIZE] = { 0 }, dir[(NCOLS + 1) * DIRENT_SIZE];
     size_t ndir = NCOLS + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
     memset(dir, 0, sizeof dir);
-    uint64_t *firsts = w->pfirst, *lasts = w->tv; /* columns[0] and [1], in time order */
+    uint64_t *firsts = fc->pfirst, *lasts = fc->tv; /* columns[0] and [1], in time order */
     for (size_t r = 0; r < n; r++) {
         firsts[r] = perm[r].first_ns;
-        memcpy(&lasts[r], w->cols[1] + 8 * (size_t)perm[r].row, 8);
+        memcpy(&lasts[r], fc->cols[1] + 8 * (size_t)perm[r].row, 8);
     }
     uint64_t t_min = UINT64_MAX, t_max = 0, first_max = 0;
     for (size_t r = 0; r < n; r++) {
@@ -347,8 +352,8 @@ static int write_group(struct fs_store_writer *w, int fd, uint64_t at, const str
     int io = lseek(fd, (off_t)(at + off), SEEK_SET) < 0;
     for (size_t c = 0; c < NCOLS && !io; c++) {
         const struct column *col = &columns[c];
-        uint8_t *cv = w->pcol; /* the column in time order (one column fits the cache: random reads are cheap) */
-        const uint8_t *src = w->cols[c];
+        uint8_t *cv = fc->pcol; /* the column in time order (one column fits the cache: random reads are cheap) */
+        const uint8_t *src = fc->cols[c];
         switch (col->width) {
         case 1: for (size_t r = 0; r < n; r++) cv[r] = src[perm[r].row]; break;
         case 2: for (size_t r = 0; r < n; r++) memcpy(cv + 2 * r, src + 2 * (size_t)perm[r].row, 2); break;
@@ -363,7 +368,7 @@ static int write_group(struct fs_store_writer *w, int fd, uint64_t at, const str
         uint32_t codec = CODEC_ZSTD, sw = col->width;
         uint64_t base = 0;
         if (col->width <= 8) {
-            uint64_t *tv = w->tv2, tmin = UINT64_MAX, tmax = 0;
+            uint64_t *tv = fc->tv2, tmin = UINT64_MAX, tmax = 0;
             switch (col->width) { /* the values, widened */
             case 1: for (size_t r = 0; r < n; r++) tv[r] = cv[r]; break;
             case 2: for (size_t r = 0; r < n; r++) { uint16_t x; memcpy(&x, cv + 2 * r, 2); tv[r] = x; } break;
@@ -386,12 +391,12 @@ static int write_group(struct fs_store_writer *w, int fd, uint64_t at, const str
                 if (tv[r] < tmin) tmin = tv[r];
                 if (tv[r] > tmax) tmax = tv[r];
             }
-            base = narrow_planes(w->gather, tv, n, tmin, tmax, &sw);
+            base = narrow_planes(fc->gather, tv, n, tmin, tmax, &sw);
         }
         raw = n * sw + (codec == CODEC_ZSTD ? 0 : 8);
-        size_t clen = ZSTD_compress2(w->cctx, w->packed, w->packed_cap, codec == CODEC_ZSTD ? cv : w->gather, raw);
+        size_t clen = ZSTD_compress2(fc->cctx, fc->packed, fc->packed_cap, codec == CODEC_ZSTD ? cv : fc->gather, raw);
         if (ZSTD_isError(clen)) {
-            fail(w->err, sizeof w->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
+            fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
             return -2;
         }
         uint8_t *e = dir + c * DIRENT_SIZE;
@@ -403,10 +408,10 @@ static int write_group(struct fs_store_writer *w, int fd, uint64_t at, const str
         put_u64(e + 56, raw);
         put_u64(e + 64, col->width <= 8 ? mn : 0);
         put_u64(e + 72, col->width <= 8 ? mx : 0);
-        put_u32(e + 80, fs_crc32c(0, w->packed, clen));
+        put_u32(e + 80, fs_crc32c(0, fc->packed, clen));
         put_u32(e + 84, sw);
         put_u64(e + 88, base);
-        io = write_all(fd, w->packed, clen) != 0;
+        io = write_all(fd, fc->packed, clen) != 0;
         off += clen;
     }
     if (replaces && !io) { /* the names it replaces: an entry readers of other versions ignore */
@@ -437,7 +442,7 @@ static int write_group(struct fs_store_writer *w, int fd, uint64_t at, const str
     return io ? -1 : 0;
 }
 
-static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *perm, size_t n)
+static fs_result write_segment(struct fs_store_writer *w, struct flushctx *fc, const struct sortkey *perm, size_t n)
 {
     uint64_t hour = perm[0].first_ns / 3600000000000ull;
     time_t t = (time_t)(hour * 3600);
@@ -446,15 +451,15 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
     char part[4096], tmp[4400], final[4400];
     snprintf(part, sizeof part, "%s/%s/%04d%02d%02dT%02d", w->dir, w->table, tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour);
-    if (make_dir(part) != 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
+    if (make_dir(part) != 0) return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
     char name[128];
     snprintf(name, sizeof name, "%sseg-%020llu-%016llx-%06llu.fss", w->replaces ? "c" : "",
-             (unsigned long long)perm[0].first_ns, (unsigned long long)w->uid, (unsigned long long)w->seq++);
-    snprintf(w->written, sizeof w->written, "%s", name);
+             (unsigned long long)perm[0].first_ns, (unsigned long long)w->uid,
+             (unsigned long long)__atomic_fetch_add(&w->seq, 1, __ATOMIC_RELAXED));
     snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%s", part, (long)getpid(), name);
     snprintf(final, sizeof final, "%s/%s", part, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    if (fd < 0) return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
 
     /* row groups of FS_STORE_GROUP_ROWS: a query that needs a few rows decodes their group only */
     uint64_t base = 0;
@@ -462,7 +467,7 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
     for (size_t g0 = 0; g0 < n && !io; g0 += FS_STORE_GROUP_ROWS) {
         size_t m = n - g0 < FS_STORE_GROUP_ROWS ? n - g0 : FS_STORE_GROUP_ROWS;
         uint64_t size = 0;
-        io = write_group(w, fd, base, perm + g0, m, g0 == 0 && w->replaces, &size);
+        io = write_group(w, fc, fd, base, perm + g0, m, g0 == 0 && w->replaces, &size);
         base += size;
     }
     if (io == -2) {
@@ -479,14 +484,14 @@ static fs_result write_segment(struct fs_store_writer *w, const struct sortkey *
     if (io || rename(tmp, final) != 0 || fsync_dir(part) != 0) {
         if (!io) saved = errno;
         unlink(tmp);
-        return fail(w->err, sizeof w->err, FS_ERR_IO, "cannot write segment '%s': %s", final, strerror(saved));
+        return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot write segment '%s': %s", final, strerror(saved));
     }
     return FS_OK;
 }
 
 /* Writes the buffered rows: one segment per partition (hour of the first packet). */
 /* Writes rows[0..n) out, one segment per partition; the caller is the one flushing. */
-static fs_result flush_rows(struct fs_store_writer *w, const struct fs_flow *rows, size_t n)
+static fs_result flush_rows(struct fs_store_writer *w, struct flushctx *fc, const struct fs_flow *rows, size_t n)
 {
     if (!n) return FS_OK;
     /* rows to columns in buffer order, 64 rows at a time: the rows are read in memory order and stay in the
@@ -495,7 +500,7 @@ static fs_result flush_rows(struct fs_store_writer *w, const struct fs_flow *row
         size_t r1 = r0 + 64 < n ? r0 + 64 : n;
         for (size_t c = 0; c < NCOLS; c++) {
             const struct column *col = &columns[c];
-            uint8_t *dst = w->cols[c];
+            uint8_t *dst = fc->cols[c];
             const uint8_t *base = (const uint8_t *)rows + col->off;
             switch (col->width) {
             case 1: for (size_t r = r0; r < r1; r++) dst[r] = base[r * sizeof *rows]; break;
@@ -508,14 +513,14 @@ static fs_result flush_rows(struct fs_store_writer *w, const struct fs_flow *row
             }
         }
     }
-    for (size_t r = 0; r < n; r++) w->order[r] = (struct sortkey){ rows[r].first_ns, (uint32_t)r };
-    qsort(w->order, n, sizeof *w->order, cmp_first);
+    for (size_t r = 0; r < n; r++) fc->order[r] = (struct sortkey){ rows[r].first_ns, (uint32_t)r };
+    qsort(fc->order, n, sizeof *fc->order, cmp_first);
     fs_result rc = FS_OK;
     for (size_t i = 0; i < n && rc == FS_OK;) { /* one segment per partition */
-        uint64_t hour = w->order[i].first_ns / 3600000000000ull;
+        uint64_t hour = fc->order[i].first_ns / 3600000000000ull;
         size_t j = i;
-        while (j < n && w->order[j].first_ns / 3600000000000ull == hour) j++;
-        rc = write_segment(w, w->order + i, j - i);
+        while (j < n && fc->order[j].first_ns / 3600000000000ull == hour) j++;
+        rc = write_segment(w, fc, fc->order + i, j - i);
         i = j;
     }
     return rc;
@@ -528,20 +533,25 @@ fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f
     fs_result rc = w->error;
     if (!rc) {
         w->rows[w->n++] = *f;
-        if (w->n == w->segment_rows) { /* full: this thread writes it out */
-            while (w->flushing) pthread_cond_wait(&w->done, &w->lock);
+        if (w->n == w->segment_rows) { /* full: this thread writes it out with an idle flush context */
+            struct flushctx *c;
+            while (!(c = !w->fc[0].busy ? &w->fc[0] : !w->fc[NFLUSH - 1].busy ? &w->fc[NFLUSH - 1] : NULL))
+                pthread_cond_wait(&w->done, &w->lock);
             struct fs_flow *full = w->rows;
             size_t n = w->n;
-            w->rows = w->spare;
-            w->spare = full;
+            w->rows = c->rows;
+            c->rows = full;
             w->n = 0;
-            w->flushing = 1;
+            c->busy = 1;
             pthread_cond_broadcast(&w->done);
             pthread_mutex_unlock(&w->lock);
-            rc = flush_rows(w, full, n);
+            rc = flush_rows(w, c, full, n);
             pthread_mutex_lock(&w->lock);
-            w->flushing = 0;
-            if (rc && !w->error) w->error = rc;
+            c->busy = 0;
+            if (rc && !w->error) {
+                w->error = rc;
+                snprintf(w->err, sizeof w->err, "%s", c->err);
+            }
             pthread_cond_broadcast(&w->done);
         }
     }
@@ -552,29 +562,34 @@ fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen)
 {
     if (!w) return FS_OK;
-    if (w->rows) { /* constructed: no thread adds any more, but one may still be flushing */
+    fs_result rc = FS_OK;
+    if (w->rows) { /* constructed: no thread adds any more, but some may still be flushing */
         pthread_mutex_lock(&w->lock);
-        while (w->flushing) pthread_cond_wait(&w->done, &w->lock);
+        while (w->fc[0].busy || w->fc[NFLUSH - 1].busy) pthread_cond_wait(&w->done, &w->lock);
         pthread_mutex_unlock(&w->lock);
-    }
-    fs_result rc = w->error;
-    if (!rc && w->rows) rc = flush_rows(w, w->rows, w->n);
-    if (rc && err) snprintf(err, errlen, "%s", w->err);
-    ZSTD_freeCCtx(w->cctx);
-    if (w->rows) {
+        rc = w->error;
+        if (!rc && w->fc[0].cctx) {
+            rc = flush_rows(w, &w->fc[0], w->rows, w->n);
+            if (rc) snprintf(w->err, sizeof w->err, "%s", w->fc[0].err);
+        }
         pthread_cond_destroy(&w->done);
         pthread_mutex_destroy(&w->lock);
     }
+    if (rc && err) snprintf(err, errlen, "%s", w->err);
     free(w->rows);
-    free(w->spare);
-    free(w->gather);
-    free(w->tv);
-    free(w->tv2);
-    free(w->pfirst);
-    free(w->pcol);
-    free(w->order);
-    for (size_t c = 0; c < NCOLS; c++) free(w->cols[c]);
-    free(w->packed);
+    for (int f = 0; f < NFLUSH; f++) {
+        struct flushctx *c = &w->fc[f];
+        ZSTD_freeCCtx(c->cctx);
+        free(c->rows);
+        free(c->gather);
+        free(c->tv);
+        free(c->tv2);
+        free(c->pfirst);
+        free(c->pcol);
+        free(c->order);
+        for (size_t k = 0; k < NCOLS; k++) free(c->cols[k]);
+        free(c->packed);
+    }
     free(w);
     return rc;
 }
