@@ -622,6 +622,7 @@ struct seg_src {
 static int src_read(const struct seg_src *s, uint64_t off, void *buf, size_t n)
 {
     if (s->base > s->size || off > s->size - s->base || n > s->size - s->base - off) return -1;
+    if (n == 0) return 0; /* buf may be NULL (an empty column's never-grown buffer) */
     off += s->base;
     if (s->mem) {
         memcpy(buf, s->mem + off, n);
