@@ -36,6 +36,8 @@ struct sink {
     struct fs_store_writer *store;  /* borrowed: the run's one writer (x.store), NULL without a store */
     fs_result store_rc;             /* first store error */
     uint64_t stored;                /* records handed to the store */
+    struct fs_flow *pending;        /* owned: records for the store, handed over SINK_BATCH at a time */
+    size_t npending;
     const struct fs_filter *filter;
     const struct fs_field_ctx *ctx;
     uint64_t filtered_out;
@@ -58,6 +60,8 @@ struct extract {
     int quiet;
 };
 
+#define SINK_BATCH 256
+
 static void on_flow(void *arg, struct fs_flow *f)
 {
     struct sink *s = arg;
@@ -67,9 +71,20 @@ static void on_flow(void *arg, struct fs_flow *f)
     }
     if (s->csv) fs_writer_flow(&s->writer, f);
     if (s->store && !s->store_rc) {
-        s->store_rc = fs_store_writer_add(s->store, f);
+        s->pending[s->npending++] = *f;
         s->stored++;
+        if (s->npending == SINK_BATCH) {
+            s->store_rc = fs_store_writer_add_many(s->store, s->pending, s->npending);
+            s->npending = 0;
+        }
     }
+}
+
+/* Hands a sink's last records to the store. */
+static void sink_drain(struct sink *s)
+{
+    if (s->store && s->npending && !s->store_rc) s->store_rc = fs_store_writer_add_many(s->store, s->pending, s->npending);
+    s->npending = 0;
 }
 
 #define METER_BATCH 32
@@ -489,6 +504,10 @@ int fs_cmd_extract(int argc, char **argv)
             goto out;
         }
         x.sinks[i].store = x.store; /* one writer for all threads: their records share segments */
+        if (x.store && !(x.sinks[i].pending = malloc(SINK_BATCH * sizeof *x.sinks[i].pending))) {
+            rc = fs_cli_error(C, "out of memory");
+            goto out;
+        }
     }
     if (fs_writer_open(&x.sinks[0].writer, x.sinks[0].csv ? out_path : "/dev/null", format, fields, labels, nfields,
                        &x.ctx)) {
@@ -594,6 +613,8 @@ int fs_cmd_extract(int argc, char **argv)
     closed = 1;
     uint64_t stored_bytes = 0, stored_rows = 0;
     for (int i = 0; i < x.nsinks; i++) {
+        sink_drain(&x.sinks[i]);
+        if (x.sinks[i].store_rc && !rc) rc = 1; /* the writer's close below says why */
         stored_rows += x.sinks[i].stored;
         x.sinks[i].store = NULL;
     }
@@ -634,6 +655,7 @@ int fs_cmd_extract(int argc, char **argv)
 out:
     for (int i = x.nsinks - 1; i >= 0 && !closed; i--) fs_writer_close(&x.sinks[i].writer);
     fs_store_writer_close(x.store, NULL, 0);
+    for (int i = 0; x.sinks && i < x.nsinks; i++) free(x.sinks[i].pending);
     free(x.sinks);
     if (x.threaded) fs_pipeline_release(&x.pipe);
     fs_meter_release(&x.meter);

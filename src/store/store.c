@@ -526,13 +526,18 @@ static fs_result flush_rows(struct fs_store_writer *w, struct flushctx *fc, cons
     return rc;
 }
 
-fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f)
+fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_flow *f, size_t count)
 {
     pthread_mutex_lock(&w->lock);
-    while (!w->error && w->n == w->segment_rows) pthread_cond_wait(&w->done, &w->lock); /* being swapped */
-    fs_result rc = w->error;
-    if (!rc) {
-        w->rows[w->n++] = *f;
+    fs_result rc = FS_OK;
+    while (count && rc == FS_OK) {
+        while (!w->error && w->n == w->segment_rows) pthread_cond_wait(&w->done, &w->lock); /* being swapped */
+        if ((rc = w->error) != FS_OK) break;
+        size_t k = w->segment_rows - w->n < count ? w->segment_rows - w->n : count;
+        memcpy(w->rows + w->n, f, k * sizeof *f);
+        w->n += k;
+        f += k;
+        count -= k;
         if (w->n == w->segment_rows) { /* full: this thread writes it out with an idle flush context */
             struct flushctx *c;
             while (!(c = !w->fc[0].busy ? &w->fc[0] : !w->fc[NFLUSH - 1].busy ? &w->fc[NFLUSH - 1] : NULL))
@@ -557,6 +562,11 @@ fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f
     }
     pthread_mutex_unlock(&w->lock);
     return rc;
+}
+
+fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f)
+{
+    return fs_store_writer_add_many(w, f, 1);
 }
 
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen)

@@ -59,6 +59,8 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
  * of all of them share segments (better compressed, fewer files), and while one thread writes a full buffer out
  * the others fill the next. */
 fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f);
+/* The same for count records at once (one lock for all: threads batch their records). */
+fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_flow *f, size_t count);
 /* Publishes what is buffered and frees the writer. Returns the first error met. */
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen);
 
