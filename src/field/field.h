@@ -87,6 +87,10 @@ void fs_field_columns(size_t field, char *buf, size_t len);
  * Scans use it to test filters and group records on the columns directly. */
 int fs_field_stored(size_t field, char col[2][FS_FIELD_LABEL_MAX]);
 
+/* Where an integer field lies in an emitted record: 1 if it is the member at off[0] (width[0] bytes), 2 if the
+ * sum of the members at off[0] and off[1]; 0 if it is computed otherwise. Writers read such fields directly. */
+int fs_field_members(size_t field, size_t off[2], unsigned width[2]);
+
 /* One value without a view (builds one: use a view for several fields). */
 void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field_ctx *ctx, struct fs_value *v);
 

@@ -39,7 +39,17 @@ static fs_result setup(struct fs_writer *w, enum fs_format format, const int *fi
     octets_init();
     w->format = format;
     memcpy(w->fields, fields, (size_t)nfields * sizeof *fields);
-    for (int i = 0; i < nfields; i++) w->fds[i] = fs_field_at((size_t)fields[i]);
+    for (int i = 0; i < nfields; i++) {
+        w->fds[i] = fs_field_at((size_t)fields[i]);
+        size_t off[2];
+        unsigned width[2];
+        int how = fs_field_members((size_t)fields[i], off, width);
+        w->direct[i].how = (uint8_t)how;
+        for (int k = 0; k < 2 && how; k++) {
+            w->direct[i].off[k] = (uint16_t)off[k];
+            w->direct[i].width[k] = (uint8_t)width[k];
+        }
+    }
     for (int i = 0; i < nfields; i++)
         snprintf(w->labels[i], FS_FIELD_LABEL_MAX, "%s", labels ? labels[i] : fs_field_at((size_t)fields[i])->name);
     w->nfields = nfields;
@@ -132,6 +142,16 @@ void fs_writer_header(struct fs_writer *w)
     if (!w->header_done) header(w);
 }
 
+static inline uint64_t member(const uint8_t *p, unsigned width)
+{
+    switch (width) {
+    case 1: return *p;
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
 /* A record is never split between two writes (threads share the descriptor): room for the largest one is
  * made before it starts. */
 #define RECORD_ROOM (FS_WRITER_MAX_FIELDS * (FS_FIELD_LABEL_MAX + FS_FMT_MAX + 8) + 8)
@@ -148,6 +168,13 @@ void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow)
         char *p = w->out.buf + w->out.len;
         for (int i = 0; i < w->nfields; i++) {
             if (i) *p++ = ',';
+            if (w->direct[i].how) { /* a member of the record, or the sum of two: no value struct */
+                const uint8_t *r = (const uint8_t *)flow;
+                uint64_t u = member(r + w->direct[i].off[0], w->direct[i].width[0]);
+                if (w->direct[i].how == 2) u += member(r + w->direct[i].off[1], w->direct[i].width[1]);
+                p = w->fds[i]->type == FS_FT_TIME ? fs_fmt_time(p, u, w->time_decimals) : fs_fmt_u64(p, u);
+                continue;
+            }
             fs_field_get(&view, (size_t)w->fields[i], &v);
             p = fmt_csv(p, w->time_decimals, w->fds[i], &v);
         }

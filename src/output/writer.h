@@ -24,6 +24,7 @@ struct fs_writer {
     enum fs_format format;
     int fields[FS_WRITER_MAX_FIELDS];
     const struct fs_field *fds[FS_WRITER_MAX_FIELDS]; /* their descriptions */
+    struct { uint16_t off[2]; uint8_t width[2]; uint8_t how; } direct[FS_WRITER_MAX_FIELDS]; /* fs_field_members() */
     char labels[FS_WRITER_MAX_FIELDS][FS_FIELD_LABEL_MAX]; /* column names and JSON keys */
     int nfields;
     int time_decimals;         /* 6 or 9 */
