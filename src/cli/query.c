@@ -28,14 +28,13 @@ struct query {
     struct fs_writer writer;
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
-    uint64_t limit, matched, scanned, damaged;
+    uint64_t limit, matched, damaged;
     int filter_done;                /* the scan's column conditions are the whole filter */
 };
 
 static int on_row(void *arg, const struct fs_flow *f)
 {
     struct query *q = arg;
-    q->scanned++;
     if (q->filter && !q->filter_done && !fs_filter_match(q->filter, f, &q->ctx)) return 0;
     q->matched++;
     if (q->group) {
@@ -61,7 +60,6 @@ static int on_row(void *arg, const struct fs_flow *f)
 static int on_batch(void *arg, const struct fs_store_batch *b)
 {
     struct query *q = arg;
-    q->scanned += b->n;
     q->matched += b->n;
     return fs_group_add_batch(q->group, b) != FS_OK;
 }

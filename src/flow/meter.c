@@ -112,7 +112,6 @@ static uint32_t pool_alloc(struct fs_meter_pool *p)
         }
         i = p->used++;
     }
-    p->live++;
     return i;
 }
 
@@ -120,7 +119,6 @@ static void pool_free(struct fs_meter_pool *p, uint32_t i)
 {
     ((struct fs_meter_head *)pool_at(p, i))->l_next = p->free_head;
     p->free_head = i;
-    p->live--;
 }
 
 static void pool_release(struct fs_meter_pool *p)
@@ -276,13 +274,17 @@ void fs_meter_release(struct fs_meter *m)
 
 /* ---- short flows ---- */
 
+/* Whether packet o fits the narrow fields of a log whose first packet came at base_ns. */
+static int log_fits(uint64_t base_ns, const struct fs_obs *o)
+{
+    return o->ts_ns >= base_ns && o->ts_ns - base_ns <= UINT32_MAX && o->size <= UINT16_MAX && o->payload <= UINT16_MAX;
+}
+
 /* Logs packet o of a short flow; returns 0 if the log is full or o does not fit it. */
 static int log_add(struct fs_meter_small *s, int from_b, const struct fs_obs *o)
 {
     unsigned n = s->h.nlog;
-    if (n == FS_METER_LOG || o->ts_ns < s->base_ns || o->ts_ns - s->base_ns > UINT32_MAX || o->size > UINT16_MAX ||
-        o->payload > UINT16_MAX)
-        return 0;
+    if (n == FS_METER_LOG || !log_fits(s->base_ns, o)) return 0;
     s->dts[n] = (uint32_t)(o->ts_ns - s->base_ns);
     s->size[n] = (uint16_t)o->size;
     s->pay[n] = (uint16_t)o->payload;
@@ -463,30 +465,25 @@ static uint32_t new_flow(struct fs_meter *m, const struct fs_flow_key *key, uint
         uint32_t victim = m->lru_head != NIL ? m->lru_head : m->close_head != NIL ? m->close_head : m->age_head;
         end_flow(m, victim, FS_END_EVICT);
     }
-    make_room(m, sizeof(struct fs_meter_small), NIL);
-    uint32_t i = pool_alloc(&m->small);
+    int big = !log_fits(o->ts_ns, o); /* a first packet too large for the log: the flow is long from the start */
+    size_t bytes = big ? sizeof(struct fs_meter_big) : sizeof(struct fs_meter_small);
+    make_room(m, bytes, NIL);
+    uint32_t i = pool_alloc(big ? &m->big : &m->small);
     if (i == NIL) return NIL;
-    struct fs_meter_small *s = S(m, i);
-    memset(&s->h, 0, sizeof s->h);
-    s->h.sig = (uint32_t)h;
-    s->h.created_ns = s->h.touched_ns = m->now_ns;
-    s->key = *key;
-    s->base_ns = o->ts_ns;
-    m->bytes += sizeof(struct fs_meter_small);
-    if (!log_add(s, from_b, o)) {
-        /* a first packet too large for the log: the flow is long from the start */
-        uint32_t j = pool_alloc(&m->big);
-        pool_free(&m->small, i);
-        m->bytes -= sizeof(struct fs_meter_small);
-        if (j == NIL) return NIL;
-        struct fs_meter_big *b = B(m, j | BIG);
-        memset(&b->h, 0, sizeof b->h);
-        b->h.sig = (uint32_t)h;
-        b->h.created_ns = b->h.touched_ns = m->now_ns;
-        fs_flow_start(&b->flow, key, from_b, o);
-        m->bytes += sizeof(struct fs_meter_big);
+    if (big) i |= BIG;
+    struct fs_meter_head *hd = H(m, i);
+    memset(hd, 0, sizeof *hd);
+    hd->sig = (uint32_t)h;
+    hd->created_ns = hd->touched_ns = m->now_ns;
+    m->bytes += bytes;
+    if (big) {
+        fs_flow_start(&B(m, i)->flow, key, from_b, o);
         m->stats.long_flows++;
-        i = j | BIG;
+    } else {
+        struct fs_meter_small *s = S(m, i);
+        s->key = *key;
+        s->base_ns = o->ts_ns;
+        log_add(s, from_b, o);
     }
     slot_insert(m->slots, m->nslots - 1, (uint32_t)h, i);
     list_append(m, &m->lru_head, &m->lru_tail, i, 0);

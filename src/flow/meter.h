@@ -98,7 +98,6 @@ struct fs_meter_pool {
     uint32_t nchunks, cap;        /* cap = entries allocated */
     uint32_t used;                /* entries ever handed out (high-water mark) */
     uint32_t free_head;           /* free list through the entries' l_next */
-    uint32_t live;
 };
 
 struct fs_meter {
