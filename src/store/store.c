@@ -71,8 +71,9 @@ struct column {
         COL("d" #d ".pay_max", dir[d].pay_max), COL("d" #d ".flags", dir[d].flags),                            \
         COL("d" #d ".frags", dir[d].frags), COL("d" #d ".flags_or", dir[d].flags_or)
 
+/* The first two are first_ns and last_ns, at known places (COL_FIRST_NS, COL_LAST_NS). */
 static const struct column columns[] = {
-    COL("first_ns", first_ns), COL("last_ns", last_ns), /* first: write_segment() relies on it */ COL("addr_src", key.a), COL("addr_dst", key.b),
+    COL("first_ns", first_ns), COL("last_ns", last_ns), COL("addr_src", key.a), COL("addr_dst", key.b),
     COL("port_src", key.pa), COL("port_dst", key.pb), COL("vlan", key.vlan), COL("vlan2", key.vlan2),
     COL("tunnel_id", key.tunnel_id), COL("proto", key.proto), COL("ipver", key.ipver),
     COL("tunnel_type", key.tunnel_type), COL("iat_sq", iat_sq), COL("iat_min", iat_min), COL("iat_max", iat_max),
@@ -80,6 +81,8 @@ static const struct column columns[] = {
     DIRCOLS(0), DIRCOLS(1),
 };
 #define NCOLS (sizeof columns / sizeof columns[0])
+#define COL_FIRST_NS 0
+#define COL_LAST_NS 1
 
 static fs_result fail(char *err, size_t errlen, fs_result rc, const char *fmt, ...)
 {
@@ -337,10 +340,10 @@ static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, u
     uint8_t header[HEADER_SIZE] = { 0 }, dir[(NCOLS + 1) * DIRENT_SIZE];
     size_t ndir = NCOLS + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
     memset(dir, 0, sizeof dir);
-    uint64_t *firsts = fc->pfirst, *lasts = fc->tv; /* columns[0] and [1], in time order */
+    uint64_t *firsts = fc->pfirst, *lasts = fc->tv; /* COL_FIRST_NS and COL_LAST_NS, in time order */
     for (size_t r = 0; r < n; r++) {
         firsts[r] = perm[r].first_ns;
-        memcpy(&lasts[r], fc->cols[1] + 8 * (size_t)perm[r].row, 8);
+        memcpy(&lasts[r], fc->cols[COL_LAST_NS] + 8 * (size_t)perm[r].row, 8);
     }
     uint64_t t_min = UINT64_MAX, t_max = 0, first_max = 0;
     for (size_t r = 0; r < n; r++) {
@@ -375,7 +378,7 @@ static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, u
             case 4: for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, cv + 4 * r, 4); tv[r] = x; } break;
             default: memcpy(tv, cv, n * 8); break;
             }
-            int delta = strcmp(col->name, "first_ns") == 0, rel = !delta && strstr(col->name, "_ns") != NULL;
+            int delta = c == COL_FIRST_NS, rel = !delta && strstr(col->name, "_ns") != NULL;
             for (size_t r = 0; r < n; r++) {
                 if (tv[r] < mn) mn = tv[r];
                 if (tv[r] > mx) mx = tv[r];
@@ -652,6 +655,24 @@ static int src_read(const struct seg_src *s, uint64_t off, void *buf, size_t n)
     return 0;
 }
 
+/* Makes src read the file at path, or the descriptor fd if it is >= 0 (taken over). Returns 0, or -1 with
+ * errno set and no descriptor left open. */
+static int src_open(struct seg_src *src, const char *path, int fd)
+{
+    memset(src, 0, sizeof *src);
+    src->fd = fd >= 0 ? fd : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (src->fd >= 0 && fstat(src->fd, &st) == 0) {
+        src->size = (uint64_t)st.st_size;
+        return 0;
+    }
+    int saved = errno;
+    if (src->fd >= 0) close(src->fd);
+    src->fd = -1;
+    errno = saved;
+    return -1;
+}
+
 /* Reads segments one after another, keeping its buffers: the header and directory of the current
  * segment, and the columns decoded from it so far. */
 struct seg_reader {
@@ -826,7 +847,7 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
         raw != (uint64_t)r->nrows * sw + (narrowed ? 8 : 0))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has codec %u, width %u/%u and %llu bytes for %llu rows",
                     name, col->name, codec, width, sw, (unsigned long long)raw, (unsigned long long)r->nrows);
-    int kf = col_index("first_ns");
+    const int kf = COL_FIRST_NS;
     if (codec == CODEC_ZSTD_REL) { /* first the column it is relative to (the buffers are shared) */
         if (k == kf) return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' relative to itself", name, col->name);
         fs_result rc = seg_column(r, src, kf, name, err, errlen);
@@ -1044,6 +1065,22 @@ static int listed(const char *list, const char *name)
     return 0;
 }
 
+/* The list of names the compacted segment `name` of partition pdir replaces (seg_replaces), or NULL; *vanished
+ * is set if the file is gone. */
+static char *file_replaces(struct seg_reader *r, const char *pdir, const char *name, int *vanished)
+{
+    char path[4400], msg[64];
+    snprintf(path, sizeof path, "%s/%s", pdir, name);
+    struct seg_src src;
+    if (src_open(&src, path, -1) != 0) {
+        if (errno == ENOENT) *vanished = 1;
+        return NULL;
+    }
+    char *names = seg_open(r, &src, path, msg, sizeof msg) == FS_OK ? seg_replaces(r, &src) : NULL;
+    close(src.fd);
+    return names;
+}
+
 /* A segment of a partition to read, opened before any is read. */
 struct segfile {
     char *name;
@@ -1073,27 +1110,15 @@ static struct segfile *open_partition(struct seg_reader *r, const char *pdir, si
         int vanished = 0;
         for (size_t s = 0; s < ns && !vanished; s++) { /* what the compacted segments replace */
             if (strncmp(segs[s], "cseg-", 5) != 0) continue;
-            char path[4400], msg[64];
-            snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
-            struct stat fst;
-            if (src.fd < 0) {
-                vanished = errno == ENOENT;
-                continue;
+            char *names = file_replaces(r, pdir, segs[s], &vanished);
+            size_t len = names ? strlen(names) : 0;
+            char *ni = len ? realloc(ignore, ilen + len + 1) : NULL;
+            if (ni) {
+                ignore = ni;
+                memcpy(ignore + ilen, names, len + 1);
+                ilen += len;
             }
-            if (fstat(src.fd, &fst) == 0) {
-                src.size = (uint64_t)fst.st_size;
-                char *names = seg_open(r, &src, path, msg, sizeof msg) == FS_OK ? seg_replaces(r, &src) : NULL;
-                size_t len = names ? strlen(names) : 0;
-                char *ni = len ? realloc(ignore, ilen + len + 1) : NULL;
-                if (ni) {
-                    ignore = ni;
-                    memcpy(ignore + ilen, names, len + 1);
-                    ilen += len;
-                }
-                free(names);
-            }
-            close(src.fd);
+            free(names);
         }
         struct segfile *v = calloc(ns ? ns : 1, sizeof *v);
         size_t n = 0;
@@ -1139,7 +1164,7 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
         if (pk[i][0] < 0 || pk[i][1] < 0 || columns[pk[i][0]].width > 8 || columns[pk[i][1]].width > 8)
             return fail(err, errlen, FS_ERR_ARG, "no integer column '%s' to test", p->col[pk[i][0] < 0 ? 0 : 1]);
     }
-    int kfirst = col_index("first_ns");
+    const int kfirst = COL_FIRST_NS;
     struct seg_reader *r = reader_new();
     uint32_t *sel = malloc(FS_STORE_SEGMENT_ROWS * sizeof *sel);
     struct fs_flow *row = calloc(1, sizeof *row); /* members not decoded stay zero */
@@ -1164,17 +1189,15 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
         for (size_t s = 0; s < ns && !stop; s++) {
             char path[4400], msg[1024];
             snprintf(path, sizeof path, "%s/%s", pdir, segs[s].name);
-            struct seg_src src = { NULL, segs[s].fd >= 0 ? segs[s].fd : open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
-            segs[s].fd = -1; /* closed below */
-            struct stat fst;
-            if (src.fd < 0 || fstat(src.fd, &fst) != 0) {
+            struct seg_src src;
+            int opened = src_open(&src, path, segs[s].fd);
+            segs[s].fd = -1; /* src has it, closed below */
+            if (opened != 0) {
                 snprintf(msg, sizeof msg, "cannot read '%.600s': %s", path, strerror(errno));
                 st.segments_damaged++;
                 if (damage) damage(arg, msg);
-                if (src.fd >= 0) close(src.fd);
                 continue;
             }
-            src.size = (uint64_t)fst.st_size;
             st.segments++;
             fs_result rc = FS_OK;
             for (src.base = 0; src.base < src.size && rc == FS_OK && !stop; src.base += r->gsize) { /* row groups */
@@ -1245,21 +1268,17 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
 /* A whole file, malloc'ed; NULL with errno on failure. */
 static uint8_t *read_file(const char *path, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    struct stat st;
-    uint8_t *buf = NULL;
-    if (fstat(fd, &st) == 0 && (buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1))) {
-        struct seg_src src = { NULL, fd, (uint64_t)st.st_size, 0 };
-        if (src_read(&src, 0, buf, (size_t)st.st_size) != 0) {
-            free(buf);
-            buf = NULL;
-            errno = EIO;
-        }
-        *len = (size_t)st.st_size;
+    struct seg_src src;
+    if (src_open(&src, path, -1) != 0) return NULL;
+    uint8_t *buf = malloc(src.size ? (size_t)src.size : 1);
+    if (buf && src_read(&src, 0, buf, (size_t)src.size) != 0) {
+        free(buf);
+        buf = NULL;
+        errno = EIO;
     }
+    *len = (size_t)src.size;
     int saved = errno;
-    close(fd);
+    close(src.fd);
     errno = saved;
     return buf;
 }
@@ -1366,16 +1385,9 @@ fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_c
         /* finish what an interrupted compaction left: parts whose compacted segment is published */
         for (size_t s = 0; s < ns; s++) {
             if (strncmp(segs[s], "cseg-", 5) != 0) continue;
-            char path[4400], msg[64];
-            snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-            struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
-            struct stat fst;
-            char *names = NULL;
-            if (src.fd >= 0 && fstat(src.fd, &fst) == 0) {
-                src.size = (uint64_t)fst.st_size;
-                if (seg_open(r, &src, path, msg, sizeof msg) == FS_OK) names = seg_replaces(r, &src);
-            }
-            if (src.fd >= 0) close(src.fd);
+            char path[4400];
+            int vanished = 0;
+            char *names = file_replaces(r, pdir, segs[s], &vanished);
             for (size_t t = 0; names && t < ns; t++)
                 if (t != s && listed(names, segs[t])) {
                     snprintf(path, sizeof path, "%s/%s", pdir, segs[t]);
@@ -1395,10 +1407,8 @@ fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_c
             if (s < ns) {
                 char path[4400], msg[64];
                 snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
-                struct seg_src src = { NULL, open(path, O_RDONLY | O_CLOEXEC), 0, 0 };
-                struct stat fst;
-                if (src.fd >= 0 && fstat(src.fd, &fst) == 0) {
-                    src.size = (uint64_t)fst.st_size;
+                struct seg_src src;
+                if (src_open(&src, path, -1) == 0) {
                     for (nrows = 0; src.base < src.size; src.base += r->gsize) { /* the file's row groups */
                         if (seg_open(r, &src, path, msg, sizeof msg) != FS_OK) {
                             nrows = UINT64_MAX;
@@ -1407,8 +1417,8 @@ fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_c
                         }
                         nrows += r->nrows;
                     }
+                    close(src.fd);
                 }
-                if (src.fd >= 0) close(src.fd);
                 if (nrows >= FS_STORE_SEGMENT_ROWS / 2) continue; /* large enough, or damaged: left alone */
             }
             if (s == ns || grows + nrows > FS_STORE_SEGMENT_ROWS) {
