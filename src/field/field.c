@@ -7,7 +7,6 @@
  */
 #include "field.h"
 
-#include <stddef.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -437,46 +436,16 @@ int fs_field_stored(size_t field, char col[2][FS_FIELD_LABEL_MAX])
     return 2;
 }
 
-#define MEMBER(m) offsetof(struct fs_flow, m), sizeof(((struct fs_flow *)0)->m)
-
 int fs_field_members(size_t field, size_t off[2], unsigned width[2])
 {
-    build();
-    if (field >= NFIELDS) return 0;
-    const struct fs_field *fd = &table[field];
-    struct member { size_t off; size_t width; };
-    static const struct member base[] = {
-        [M_FIRST] = { MEMBER(first_ns) }, [M_LAST] = { MEMBER(last_ns) }, [M_SRCP] = { MEMBER(key.pa) },
-        [M_DSTP] = { MEMBER(key.pb) }, [M_PROTO] = { MEMBER(key.proto) }, [M_IPVER] = { MEMBER(key.ipver) },
-        [M_VLAN] = { MEMBER(key.vlan) }, [M_VLAN2] = { MEMBER(key.vlan2) }, [M_TUNNEL_ID] = { MEMBER(key.tunnel_id) },
-    };
-    static const struct member dir0[] = {
-        [M_PACKETS] = { MEMBER(dir[0].packets) }, [M_SIZE] = { MEMBER(dir[0].bytes) },
-        [M_PAYSIZE] = { MEMBER(dir[0].payload) }, [M_NOPAY] = { MEMBER(dir[0].nopay) },
-        [M_FRAGS] = { MEMBER(dir[0].frags) }, [M_MINPS] = { MEMBER(dir[0].size_min) },
-        [M_MAXPS] = { MEMBER(dir[0].size_max) }, [M_MINPAYS] = { MEMBER(dir[0].pay_min) },
-        [M_MAXPAYS] = { MEMBER(dir[0].pay_max) },
-    };
-    const struct member *m;
-    if (fd->metric < M_PACKETS) {
-        if ((size_t)fd->metric >= sizeof base / sizeof base[0] || !base[fd->metric].width) return 0;
-        m = &base[fd->metric];
-        off[0] = off[1] = m->off;
-        width[0] = width[1] = (unsigned)m->width;
-        return 1;
+    char col[2][FS_FIELD_LABEL_MAX];
+    int how = fs_field_stored(field, col); /* the store's columns are the record's members */
+    if (how != 1 && how != 2) return 0;
+    for (int k = 0; k < 2; k++) {
+        const struct fs_flow_member *m = fs_flow_member_find(col[how == 2 ? k : 0]);
+        if (!m) return 0;
+        off[k] = m->off;
+        width[k] = m->width;
     }
-    if ((size_t)fd->metric >= sizeof dir0 / sizeof dir0[0] || !dir0[fd->metric].width) return 0;
-    m = &dir0[fd->metric];
-    size_t step = sizeof(struct fs_flow_dir);
-    width[0] = width[1] = (unsigned)m->width;
-    if (fd->dir >= 0) { /* a direction without packets holds zeros, as the field reads */
-        off[0] = off[1] = m->off + (size_t)fd->dir * step;
-        return 1;
-    }
-    if (fd->metric != M_PACKETS && fd->metric != M_SIZE && fd->metric != M_PAYSIZE && fd->metric != M_NOPAY &&
-        fd->metric != M_FRAGS)
-        return 0;
-    off[0] = m->off;
-    off[1] = m->off + step;
-    return 2;
+    return how;
 }

@@ -8,6 +8,7 @@
 #include "flow.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 const char *fs_end_reason_name(unsigned r)
@@ -214,4 +215,34 @@ struct fs_stat fs_stat_exact(uint64_t n, uint64_t s, fs_u128 q, int sample)
     double num = nq > s2 ? (double)(nq - s2) : 0.0;
     st.stddev = sqrt(num / ((double)n * (double)d));
     return st;
+}
+
+#define MEMBER(n, m) { n, offsetof(struct fs_flow, m), (uint32_t)sizeof(((struct fs_flow *)0)->m) }
+#define DIR_MEMBERS(d)                                                                                         \
+    MEMBER("d" #d ".packets", dir[d].packets), MEMBER("d" #d ".bytes", dir[d].bytes),                           \
+        MEMBER("d" #d ".payload", dir[d].payload), MEMBER("d" #d ".nopay", dir[d].nopay),                      \
+        MEMBER("d" #d ".first_ns", dir[d].first_ns), MEMBER("d" #d ".last_ns", dir[d].last_ns),                \
+        MEMBER("d" #d ".size_sq", dir[d].size_sq), MEMBER("d" #d ".pay_sq", dir[d].pay_sq),                    \
+        MEMBER("d" #d ".iat_sq", dir[d].iat_sq), MEMBER("d" #d ".iat_min", dir[d].iat_min),                    \
+        MEMBER("d" #d ".iat_max", dir[d].iat_max), MEMBER("d" #d ".size_min", dir[d].size_min),                \
+        MEMBER("d" #d ".size_max", dir[d].size_max), MEMBER("d" #d ".pay_min", dir[d].pay_min),                \
+        MEMBER("d" #d ".pay_max", dir[d].pay_max), MEMBER("d" #d ".flags", dir[d].flags),                      \
+        MEMBER("d" #d ".frags", dir[d].frags), MEMBER("d" #d ".flags_or", dir[d].flags_or)
+
+static const struct fs_flow_member members[] = {
+    MEMBER("first_ns", first_ns), MEMBER("last_ns", last_ns), MEMBER("addr_src", key.a), MEMBER("addr_dst", key.b),
+    MEMBER("port_src", key.pa), MEMBER("port_dst", key.pb), MEMBER("vlan", key.vlan), MEMBER("vlan2", key.vlan2),
+    MEMBER("tunnel_id", key.tunnel_id), MEMBER("proto", key.proto), MEMBER("ipver", key.ipver),
+    MEMBER("tunnel_type", key.tunnel_type), MEMBER("iat_sq", iat_sq), MEMBER("iat_min", iat_min),
+    MEMBER("iat_max", iat_max), MEMBER("end_reason", end_reason), MEMBER("state", state),
+    MEMBER("icmp_type", icmp_type), MEMBER("icmp_code", icmp_code), DIR_MEMBERS(0), DIR_MEMBERS(1),
+};
+_Static_assert(sizeof members / sizeof members[0] == FS_FLOW_NMEMBERS, "FS_FLOW_NMEMBERS counts the members");
+const struct fs_flow_member *const fs_flow_members = members;
+
+const struct fs_flow_member *fs_flow_member_find(const char *name)
+{
+    for (size_t k = 0; k < FS_FLOW_NMEMBERS; k++)
+        if (strcmp(fs_flow_members[k].name, name) == 0) return &fs_flow_members[k];
+    return NULL;
 }

@@ -17,6 +17,7 @@
 #ifndef FS_FLOW_H
 #define FS_FLOW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../decode/decode.h"
@@ -122,6 +123,20 @@ void fs_flow_orient(struct fs_flow *f);
  * orientation). The result is exact when the two parts do not overlap in time;
  * for overlapping parts, inter-arrival statistics are an approximation. */
 void fs_flow_merge(struct fs_flow *a, const struct fs_flow *b);
+
+/* The members of a record by name: every one, each once, so that a record can be taken apart and put back
+ * (the store's columns have these names) and a field can say where it lies. The first two are first_ns and
+ * last_ns. */
+struct fs_flow_member {
+    const char *name;
+    size_t off;
+    uint32_t width;
+};
+#define FS_FLOW_NMEMBERS 55
+extern const struct fs_flow_member *const fs_flow_members; /* FS_FLOW_NMEMBERS of them */
+
+/* The member called name, or NULL. */
+const struct fs_flow_member *fs_flow_member_find(const char *name);
 
 /* Derived statistics of a set of values with count n, sum s and sum of squares q. */
 struct fs_stat { double mean, stddev; };

@@ -53,34 +53,8 @@
 #define MAX_COLS 256
 #define ZSTD_LEVEL 3
 
-struct column {
-    const char *name;
-    size_t off;
-    uint32_t width;
-};
-
-#define COL(n, m) { n, offsetof(struct fs_flow, m), (uint32_t)sizeof(((struct fs_flow *)0)->m) }
-#define DIRCOLS(d)                                                                                             \
-    COL("d" #d ".packets", dir[d].packets), COL("d" #d ".bytes", dir[d].bytes),                                 \
-        COL("d" #d ".payload", dir[d].payload), COL("d" #d ".nopay", dir[d].nopay),                            \
-        COL("d" #d ".first_ns", dir[d].first_ns), COL("d" #d ".last_ns", dir[d].last_ns),                      \
-        COL("d" #d ".size_sq", dir[d].size_sq), COL("d" #d ".pay_sq", dir[d].pay_sq),                          \
-        COL("d" #d ".iat_sq", dir[d].iat_sq), COL("d" #d ".iat_min", dir[d].iat_min),                          \
-        COL("d" #d ".iat_max", dir[d].iat_max), COL("d" #d ".size_min", dir[d].size_min),                      \
-        COL("d" #d ".size_max", dir[d].size_max), COL("d" #d ".pay_min", dir[d].pay_min),                      \
-        COL("d" #d ".pay_max", dir[d].pay_max), COL("d" #d ".flags", dir[d].flags),                            \
-        COL("d" #d ".frags", dir[d].frags), COL("d" #d ".flags_or", dir[d].flags_or)
-
-/* The first two are first_ns and last_ns, at known places (COL_FIRST_NS, COL_LAST_NS). */
-static const struct column columns[] = {
-    COL("first_ns", first_ns), COL("last_ns", last_ns), COL("addr_src", key.a), COL("addr_dst", key.b),
-    COL("port_src", key.pa), COL("port_dst", key.pb), COL("vlan", key.vlan), COL("vlan2", key.vlan2),
-    COL("tunnel_id", key.tunnel_id), COL("proto", key.proto), COL("ipver", key.ipver),
-    COL("tunnel_type", key.tunnel_type), COL("iat_sq", iat_sq), COL("iat_min", iat_min), COL("iat_max", iat_max),
-    COL("end_reason", end_reason), COL("state", state), COL("icmp_type", icmp_type), COL("icmp_code", icmp_code),
-    DIRCOLS(0), DIRCOLS(1),
-};
-#define NCOLS (sizeof columns / sizeof columns[0])
+/* The columns are the members of struct fs_flow, by name (fs_flow_members, flow.h). */
+#define NCOLS ((size_t)FS_FLOW_NMEMBERS)
 #define COL_FIRST_NS 0
 #define COL_LAST_NS 1
 
@@ -255,7 +229,7 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
         c->packed = malloc(c->packed_cap);
         c->cctx = ZSTD_createCCtx();
         ok = c->rows && c->gather && c->tv && c->tv2 && c->pfirst && c->pcol && c->order && c->packed && c->cctx;
-        for (size_t k = 0; k < NCOLS && ok; k++) ok = (c->cols[k] = malloc((size_t)FS_STORE_SEGMENT_ROWS * columns[k].width)) != NULL;
+        for (size_t k = 0; k < NCOLS && ok; k++) ok = (c->cols[k] = malloc((size_t)FS_STORE_SEGMENT_ROWS * fs_flow_members[k].width)) != NULL;
         if (ok) ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
     }
     if (!ok) {
@@ -354,7 +328,7 @@ static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, u
     uint64_t off = HEADER_SIZE + dirlen;
     int io = lseek(fd, (off_t)(at + off), SEEK_SET) < 0;
     for (size_t c = 0; c < NCOLS && !io; c++) {
-        const struct column *col = &columns[c];
+        const struct fs_flow_member *col = &fs_flow_members[c];
         uint8_t *cv = fc->pcol; /* the column in time order (one column fits the cache: random reads are cheap) */
         const uint8_t *src = fc->cols[c];
         switch (col->width) {
@@ -502,7 +476,7 @@ static fs_result flush_rows(struct fs_store_writer *w, struct flushctx *fc, cons
     for (size_t r0 = 0; r0 < n; r0 += 64) {
         size_t r1 = r0 + 64 < n ? r0 + 64 : n;
         for (size_t c = 0; c < NCOLS; c++) {
-            const struct column *col = &columns[c];
+            const struct fs_flow_member *col = &fs_flow_members[c];
             uint8_t *dst = fc->cols[c];
             const uint8_t *base = (const uint8_t *)rows + col->off;
             switch (col->width) {
@@ -718,7 +692,7 @@ static struct seg_reader *reader_new(void)
 static int col_index(const char *name)
 {
     for (size_t k = 0; k < NCOLS; k++)
-        if (strcmp(columns[k].name, name) == 0) return (int)k;
+        if (strcmp(fs_flow_members[k].name, name) == 0) return (int)k;
     return -1;
 }
 
@@ -776,8 +750,8 @@ static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const
 static void seg_range(const struct seg_reader *r, int k, uint64_t *lo, uint64_t *hi)
 {
     *lo = *hi = 0;
-    if (k < 0 || r->dirpos[k] < 0 || columns[k].width > 8) {
-        if (k < 0 || columns[k].width > 8) *hi = UINT64_MAX;
+    if (k < 0 || r->dirpos[k] < 0 || fs_flow_members[k].width > 8) {
+        if (k < 0 || fs_flow_members[k].width > 8) *hi = UINT64_MAX;
         return;
     }
     const uint8_t *e = r->dir + (size_t)r->dirpos[k] * DIRENT_SIZE;
@@ -823,7 +797,7 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
                             size_t errlen)
 {
     if (r->decoded[k]) return FS_OK;
-    const struct column *col = &columns[k];
+    const struct fs_flow_member *col = &fs_flow_members[k];
     size_t rawlen = (size_t)r->nrows * col->width;
     if (r->nrows > r->rows[k] || !r->data[k]) {
         uint8_t *nd = realloc(r->data[k], rawlen ? rawlen : 1);
@@ -890,7 +864,7 @@ static int wanted(const char *list, const char *name)
 static inline void fill_row(const struct seg_reader *r, const int *cols, size_t n, size_t i, struct fs_flow *f)
 {
     for (size_t j = 0; j < n; j++) {
-        const struct column *col = &columns[cols[j]];
+        const struct fs_flow_member *col = &fs_flow_members[cols[j]];
         memcpy((uint8_t *)f + col->off, r->data[cols[j]] + i * col->width, col->width);
     }
 }
@@ -909,7 +883,7 @@ fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name
         int cols[NCOLS];
         size_t ncols = 0;
         for (size_t k = 0; k < NCOLS && rc == FS_OK; k++)
-            if ((rc = seg_column(r, &src, (int)k, name, err, errlen)) == FS_OK && wanted(want, columns[k].name))
+            if ((rc = seg_column(r, &src, (int)k, name, err, errlen)) == FS_OK && wanted(want, fs_flow_members[k].name))
                 cols[ncols++] = (int)k;
         if (rc == FS_OK && n + r->nrows > (size_t)FS_STORE_SEGMENT_ROWS)
             rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': more than %d records", name, FS_STORE_SEGMENT_ROWS);
@@ -961,8 +935,8 @@ static size_t select_col(const uint8_t *data, unsigned width, enum fs_colpred_op
 static size_t select_pred(const struct seg_reader *r, const struct fs_colpred *p, int k0, int k1, uint32_t *sel,
                           size_t n)
 {
-    if (p->mode == FS_COLPRED_ONE) return select_col(r->data[k0], columns[k0].width, p->op, p->value, sel, n);
-    unsigned w0 = columns[k0].width, w1 = columns[k1].width;
+    if (p->mode == FS_COLPRED_ONE) return select_col(r->data[k0], fs_flow_members[k0].width, p->op, p->value, sel, n);
+    unsigned w0 = fs_flow_members[k0].width, w1 = fs_flow_members[k1].width;
     size_t m = 0;
     for (size_t j = 0; j < n; j++) {
         uint64_t a = fs_column_load(r->data[k0], w0, sel[j]), b = fs_column_load(r->data[k1], w1, sel[j]);
@@ -1028,7 +1002,7 @@ const uint8_t *fs_store_batch_column(const struct fs_store_batch *b, const char 
     const struct seg_reader *r = b->impl;
     int k = col_index(name);
     if (k < 0 || !r->decoded[k]) return NULL;
-    *width = columns[k].width;
+    *width = fs_flow_members[k].width;
     return r->data[k];
 }
 
@@ -1156,12 +1130,12 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
     size_t ncols = 0, npreds = qy ? qy->npreds : 0;
     if (npreds > FS_COLPRED_MAX) npreds = FS_COLPRED_MAX;
     for (size_t k = 0; k < NCOLS; k++)
-        if (wanted(qy ? qy->columns : NULL, columns[k].name)) cols[ncols++] = (int)k;
+        if (wanted(qy ? qy->columns : NULL, fs_flow_members[k].name)) cols[ncols++] = (int)k;
     for (size_t i = 0; i < npreds; i++) {
         const struct fs_colpred *p = &qy->preds[i];
         pk[i][0] = col_index(p->col[0]);
         pk[i][1] = p->mode == FS_COLPRED_ONE ? pk[i][0] : col_index(p->col[1]);
-        if (pk[i][0] < 0 || pk[i][1] < 0 || columns[pk[i][0]].width > 8 || columns[pk[i][1]].width > 8)
+        if (pk[i][0] < 0 || pk[i][1] < 0 || fs_flow_members[pk[i][0]].width > 8 || fs_flow_members[pk[i][1]].width > 8)
             return fail(err, errlen, FS_ERR_ARG, "no integer column '%s' to test", p->col[pk[i][0] < 0 ? 0 : 1]);
     }
     const int kfirst = COL_FIRST_NS;
