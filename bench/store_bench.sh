@@ -2,7 +2,8 @@
 # store_bench.sh - flowsift's store and query against nfcapd files and nfdump, on the same traffic. By hand.
 #   bench/store_bench.sh CAPTURE.pcap [RUNS]
 # The nfcapd files come from softflowd exporting CAPTURE over NetFlow v9 on 127.0.0.1 (a large flow table, so
-# flows are not forced out early); the store from flowsift extract. Prints sizes per flow and median query times.
+# flows are not forced out early); the store from flowsift extract. Prints sizes per flow, median query times
+# (filters, top-N, time ranges) and what writing the store costs extract.
 # Needs: softflowd nfdump bc (apt-get install softflowd nfdump bc), and build/flowsift.
 set -eu
 cap=$1; runs=${2:-5}
@@ -52,3 +53,18 @@ echo "|---|---:|---:|"
 echo "| filter scan: dst port 22 and packets > 100 | $(timeit nfdump -r "$nf" -q 'dst port 22 and packets > 100') | $(timeit "$fs" query -q "$work/store" 'dstp 22 and packets > 100' -o /dev/null) |"
 echo "| top 10 sources by bytes | $(timeit nfdump -r "$nf" -s srcip/bytes -n 10) | $(timeit "$fs" query -q "$work/store" --group-by srcaddr --top 10 --by bytes -o /dev/null) |"
 echo "| top 10 destination ports by flows | $(timeit nfdump -r "$nf" -s dstport/flows -n 10) | $(timeit "$fs" query -q "$work/store" --group-by dstp --agg count --top 10 -o /dev/null) |"
+# time ranges: the hour the capture starts in (a partition), and one minute two minutes into it
+first=$("$fs" query -q "$work/store" --fields first -F csv | tail -n +2 | sort -n | head -1 | cut -d. -f1)
+h0=$((first / 3600 * 3600)); m0=$((first + 120))
+nft() { TZ=UTC date -d "@$1" +%Y/%m/%d.%H:%M:%S; }
+echo "| time range: one hour | $(timeit env TZ=UTC nfdump -r "$nf" -q -t "$(nft $h0)-$(nft $((h0 + 3600)))") | $(timeit "$fs" query -q "$work/store" --since $h0 --until $((h0 + 3600)) -o /dev/null) |"
+echo "| time range: one minute | $(timeit env TZ=UTC nfdump -r "$nf" -q -t "$(nft $m0)-$(nft $((m0 + 60)))") | $(timeit "$fs" query -q "$work/store" --since $m0 --until $((m0 + 60)) -o /dev/null) |"
+echo
+# ingest: what writing the store costs extract (the requirement: at most 20% of its throughput)
+csv=$(timeit "$fs" extract -q "$cap" -F csv -o /dev/null)
+store=$(timeit sh -c "rm -rf '$work/ingest'; '$fs' extract -q '$cap' --store '$work/ingest'")
+echo "| extract | s |"
+echo "|---|---:|"
+echo "| to CSV, -o /dev/null | $csv |"
+echo "| to the store | $store |"
+echo "| store / CSV | $(echo "scale=3; $store / $csv" | bc) |"

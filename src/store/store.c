@@ -50,11 +50,23 @@
 #define CODEC_ZSTD_DELTA 3 /* t = v - (the previous row's v), 0 for the first row, which holds the column minimum: the
                               column never decreases (rows are in time order) */
 #define CODEC_ZSTD_REL 4   /* t = v ? v - first_ns + 1 : 0; times of the same record, never before its first_ns */
+/* Wider columns (addresses, 128-bit sums of squares, arrays of counters) as lanes: u32 lane count and u32 lane
+ * width (4 or 8), then per lane (bytes [l * width, (l + 1) * width) of every value, a little-endian integer):
+ * u64 base, u32 bytes per value (sw), u32 0, u64 divisor g, then n values (v - base) / g of sw little-endian
+ * bytes each, packed one after the other (not planes: a repeated address stays a repeated byte string for zstd);
+ * all zstd-compressed. An IPv4 address or a sum that fits 64 bits costs nothing for its unused lanes. */
+#define CODEC_ZSTD_LANES 5
+#define LANE_HEAD 24
 #define MAX_COLS 256
-#define ZSTD_LEVEL 3
+#define ZSTD_LEVEL 1
 
 /* The columns are the members of struct fs_flow, by name (fs_flow_members, flow.h). */
 #define NCOLS ((size_t)FS_FLOW_NMEMBERS)
+#define NARROW_MAX(n) ((size_t)(n) * 32 + 8 + 8 * LANE_HEAD) /* the most any column's encoding takes */
+#define NARROW_BYTES(n) (NARROW_MAX(n) + 8) /* its buffers: lanes store and load 8 bytes for values of fewer */
+
+/* The lane width of a column wider than 8 bytes: 4 for the arrays of u32 counters (TCP flags), else 8. */
+static uint32_t lane_width(uint32_t width) { return width == 4 * FS_TCP_NFLAGS ? 4 : 8; }
 #define COL_FIRST_NS 0
 #define COL_LAST_NS 1
 
@@ -120,8 +132,8 @@ static void walk(const char *dir, int depth, void (*fn)(void *arg, const char *p
     closedir(d);
 }
 
-/* A temporary file is ".tmp-<pid>-<segment name>": it is a leftover once process <pid> is gone (a live
- * writer's file is never touched, whichever process looks). */
+/* A temporary file is ".tmp-<pid>-...": a segment being written (or a compaction's), a leftover once process
+ * <pid> is gone (a live writer's file is never touched, whichever process looks). */
 static void remove_if_tmp(void *arg, const char *path, const char *name, const struct stat *st)
 {
     (void)st;
@@ -162,96 +174,122 @@ fs_result fs_store_prepare(const char *dir, int create, uint64_t *removed, char 
 
 /* ---- writing ---- */
 
-/* A buffered row's place in time order. */
+/* A row's place in time order within its row group. */
 struct sortkey {
     uint64_t first_ns;
     uint32_t row;
 };
 
-/* What one thread writing a full buffer out uses: the buffer and scratch space. */
+/* Scratch space for encoding one row group; one per thread that encodes (the writer's, and the closer's). */
 struct flushctx {
-    int busy;
-    struct fs_flow *rows;         /* owned, FS_STORE_SEGMENT_ROWS: the full buffer while busy */
-    uint8_t *gather, *packed;     /* owned scratch: one column, raw and compressed */
-    uint64_t *tv, *tv2, *pfirst;  /* owned scratch: last_ns, a column's transformed values, first_ns (time order) */
-    uint8_t *cols[NCOLS];         /* owned scratch: the buffered rows as columns, in arrival order */
-    uint8_t *pcol;                /* owned scratch: one column in time order */
-    struct sortkey *order;        /* owned scratch: the rows in time order */
-    size_t packed_cap;
+    uint8_t *gather;              /* owned: one column's encoding, before compression */
+    uint8_t *out;                 /* owned: one row group as written (header, directory, compressed columns) */
+    uint64_t *tv;                 /* owned: a column's transformed values */
+    uint8_t *cols[NCOLS];         /* owned: one row group as columns, in time order */
+    struct sortkey *order, *order_tmp; /* owned: the rows in time order, and room to sort them */
+    size_t out_cap;
     ZSTD_CCtx *cctx;
     char err[512];
 };
 
-#define NFLUSH 2
+/* An epoch: segment_rows records added (or fewer, at close). Its records of each partition make one segment,
+ * published once the epoch is over and every bucket of it written. */
+struct epoch {
+    struct epoch *next;           /* w->epochs: every epoch with something not yet published */
+    unsigned pending;             /* buckets of it queued or being encoded */
+    unsigned files;               /* its segments not yet published */
+    int sealed;                   /* over: no more buckets */
+};
+
+/* A segment file being written: the row groups of one partition from one epoch. */
+struct outfile {
+    struct outfile *next;         /* w->files: every file not yet published */
+    struct epoch *ep;
+    uint64_t hour;                /* the partition: the UTC hour of the records' first packets */
+    uint64_t first_min;           /* the smallest first-packet time written: the segment's name */
+    uint64_t seq;
+    int fd;                       /* -1 until its first group is written */
+    unsigned claimed;             /* row groups taken for it by an encoding thread */
+};
+
+/* Records on their way to the writer's thread: at most FS_STORE_GROUP_ROWS of one epoch, of one partition or,
+ * for the bucket of the partitions that find no open one (w->mixed), of several. */
+struct bucket {
+    struct bucket *next;          /* in w->free or in the queue */
+    struct fs_flow *rows;         /* owned, FS_STORE_GROUP_ROWS */
+    size_t n;
+    struct epoch *ep;
+    uint64_t lo;                  /* the partition's first-packet times, [lo, lo + HOUR_NS); MIXED if several */
+};
+
+#define COLS_BYTES ((size_t)FS_STORE_GROUP_ROWS * sizeof(struct fs_flow) + NCOLS * 64) /* >= the columns, aligned */
+#define NFLUSH 2                  /* threads that encode: the writer's, and at close the closer's */
+#define MAX_OPEN 4                /* partitions with a bucket of their own at once; the others share w->mixed */
+#define MAX_BUCKETS 8             /* buckets in memory: MAX_OPEN + 1 filling, the rest queued or being encoded */
+#define HOUR_NS 3600000000000ull
+#define MIXED UINT64_MAX
 
 struct fs_store_writer {
     char dir[2048];
     char table[64];
     uint64_t uid;                 /* random: segment names never collide between writers */
-    uint64_t seq;                 /* atomic */
-    /* Shared by threads: records go into `rows` under `lock`; the thread that fills it swaps it with an idle
-     * flush context's buffer and writes the full one out with that context while the others go on adding;
-     * up to NFLUSH threads write at once. */
+    uint64_t seq;
+    /* Records from any thread go under `lock` into the bucket of their partition (open[]), or, when MAX_OPEN
+     * partitions already have one, into the shared `mixed` bucket. A full bucket is queued; the writer's own
+     * thread sorts it, encodes and compresses each partition's rows in it as a row group and appends that to
+     * the partition's segment file, while the producers go on: a producer waits only when MAX_BUCKETS buckets
+     * are in memory. Every segment_rows records end an epoch: its partial buckets are queued, and its segments
+     * are published once they are written, so a segment never holds more than segment_rows records and a
+     * record is published within segment_rows records of its arrival. */
     pthread_mutex_t lock;
-    pthread_cond_t done;          /* a flush ended */
-    struct fs_flow *rows;         /* owned, FS_STORE_SEGMENT_ROWS */
-    size_t n, segment_rows;
+    pthread_cond_t done;          /* a bucket came back free */
+    pthread_cond_t work;          /* a bucket was queued, an epoch can be published, or stop was set */
+    pthread_t thread;
+    int started, stop;
+    struct bucket *open[MAX_OPEN], *mixed;
+    size_t nopen;
+    struct bucket *free, *qhead, *qtail;
+    struct bucket *all[MAX_BUCKETS]; /* owned */
+    size_t nbuckets;
+    struct epoch *cur;            /* the epoch records are added to; NULL after close ended it */
+    struct epoch *epochs;         /* owned: cur and those not yet published */
+    struct outfile *files;        /* owned: not yet published */
+    size_t epoch_rows, segment_rows;
     struct flushctx fc[NFLUSH];
     fs_result error;
     char err[512];
-    const char *replaces;         /* borrowed, compaction only: names of the segments the next one replaces, each
-                                     ending in '\n'; the segment is then named cseg-... */
+    const char *replaces;         /* borrowed, compaction only: names of the segments the segment replaces, each
+                                     ending in '\n'; its first group carries them and it is named cseg-... */
 };
 
-fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
-                              char *err, size_t errlen)
+/* Sorts keys[0..n) by first_ns, stably (rows of equal times keep their arrival order): a least-significant-digit
+ * radix sort of first_ns - min, 11 bits a pass, with as many passes as the range needs (four for an hour in
+ * nanoseconds) and none for a digit all keys share. tmp has room for n keys; returns whichever of the two holds
+ * the result. */
+static struct sortkey *sort_by_time(struct sortkey *keys, struct sortkey *tmp, size_t n)
 {
-    struct fs_store_writer *w = calloc(1, sizeof *w);
-    if (!w) return FS_ERR_NOMEM;
-    w->segment_rows = segment_rows && segment_rows < FS_STORE_SEGMENT_ROWS ? segment_rows : FS_STORE_SEGMENT_ROWS;
-    snprintf(w->dir, sizeof w->dir, "%s", dir);
-    snprintf(w->table, sizeof w->table, "%s", table);
-    if (getrandom(&w->uid, sizeof w->uid, 0) != (ssize_t)sizeof w->uid) w->uid = (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
-    w->rows = malloc(FS_STORE_SEGMENT_ROWS * sizeof *w->rows);
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->done, NULL);
-    int ok = w->rows != NULL;
-    for (int f = 0; f < NFLUSH && ok; f++) {
-        struct flushctx *c = &w->fc[f];
-        c->rows = malloc(FS_STORE_SEGMENT_ROWS * sizeof *c->rows);
-        c->gather = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
-        c->tv = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->tv);
-        c->tv2 = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->tv2);
-        c->pfirst = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->pfirst);
-        c->pcol = malloc((size_t)FS_STORE_SEGMENT_ROWS * 32);
-        c->order = malloc((size_t)FS_STORE_SEGMENT_ROWS * sizeof *c->order);
-        c->packed_cap = ZSTD_compressBound((size_t)FS_STORE_SEGMENT_ROWS * 32);
-        c->packed = malloc(c->packed_cap);
-        c->cctx = ZSTD_createCCtx();
-        ok = c->rows && c->gather && c->tv && c->tv2 && c->pfirst && c->pcol && c->order && c->packed && c->cctx;
-        for (size_t k = 0; k < NCOLS && ok; k++) ok = (c->cols[k] = malloc((size_t)FS_STORE_SEGMENT_ROWS * fs_flow_members[k].width)) != NULL;
-        if (ok) ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+    uint64_t mn = UINT64_MAX, mx = 0;
+    for (size_t r = 0; r < n; r++) {
+        mn = keys[r].first_ns < mn ? keys[r].first_ns : mn;
+        mx = keys[r].first_ns > mx ? keys[r].first_ns : mx;
     }
-    if (!ok) {
-        fs_store_writer_close(w, NULL, 0);
-        return FS_ERR_NOMEM;
+    uint32_t count[2048];
+    for (unsigned shift = 0; n > 1 && shift < 64 && (mx - mn) >> shift; shift += 11) {
+        memset(count, 0, sizeof count);
+        for (size_t r = 0; r < n; r++) count[(keys[r].first_ns - mn) >> shift & 2047]++;
+        if (count[(keys[0].first_ns - mn) >> shift & 2047] == n) continue; /* one digit for all: in order */
+        uint32_t at = 0;
+        for (size_t d = 0; d < 2048; d++) {
+            uint32_t k = count[d];
+            count[d] = at;
+            at += k;
+        }
+        for (size_t r = 0; r < n; r++) tmp[count[(keys[r].first_ns - mn) >> shift & 2047]++] = keys[r];
+        struct sortkey *t = keys;
+        keys = tmp;
+        tmp = t;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, table);
-    if (make_dir(dir) != 0 || make_dir(path) != 0) {
-        fail(err, errlen, FS_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
-        fs_store_writer_close(w, NULL, 0);
-        return FS_ERR_IO;
-    }
-    *out = w;
-    return FS_OK;
-}
-
-static int cmp_first(const void *a, const void *b)
-{
-    const struct sortkey *x = a, *y = b;
-    if (x->first_ns != y->first_ns) return x->first_ns < y->first_ns ? -1 : 1;
-    return x->row < y->row ? -1 : x->row > y->row; /* arrival order among equal times */
+    return keys;
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -269,113 +307,212 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* The largest of 10^9, 10^6, 10^3 that divides every tv[r] - tmin (times from microsecond and millisecond
- * captures), or 1. Constant divisors: the compiler multiplies instead of dividing. */
-static uint64_t decimal_divisor(const uint64_t *tv, size_t n, uint64_t tmin)
+/* Bytes that hold x: 0 for 0. */
+static uint32_t bytes_for(uint64_t x)
 {
-    int k = 3;
-    for (size_t r = 0; r < n && k; r++) {
+    uint32_t b = 0;
+    for (; x; x >>= 8) b++;
+    return b;
+}
+
+/* The divisor g that makes the offsets tv[r] - tmin (all between 0 and tmax - tmin) smallest, and the bytes *sw
+ * the largest (tmax - tmin) / g then takes: the largest of 10^9, 10^6 and 10^3 that divides them all (times
+ * from microsecond and millisecond captures), or the largest power of two that does when that saves bytes (the
+ * high half of an IPv4-mapped address moves in multiples of 2^32). *shift gets log2 g for a power of two, else
+ * -1. Every decimal divisor is a multiple of 8, so offsets with a low bit set rule them out without a division. */
+static uint64_t choose_divisor(const uint64_t *tv, size_t n, uint64_t tmin, uint64_t tmax, int *shift, uint32_t *sw)
+{
+    *shift = 0;
+    *sw = 0;
+    if (tmin == tmax) return 1;
+    uint64_t bits = 0;
+    for (size_t r = 0; r < n; r++) bits |= tv[r] - tmin;
+    int tz = __builtin_ctzll(bits); /* bits != 0: tmax > tmin */
+    int k = tz >= 9 ? 3 : tz >= 6 ? 2 : tz >= 3 ? 1 : 0;
+    for (size_t r = 0; r < n && k; r++) { /* constant divisors: the compiler multiplies instead of dividing */
         uint64_t x = tv[r] - tmin;
         while (k && x % (k == 3 ? 1000000000ull : k == 2 ? 1000000ull : 1000ull)) k--;
     }
-    return k == 3 ? 1000000000ull : k == 2 ? 1000000ull : k == 1 ? 1000ull : 1;
+    uint64_t gd = k == 3 ? 1000000000ull : k == 2 ? 1000000ull : k == 1 ? 1000ull : 1;
+    uint32_t swd = bytes_for((tmax - tmin) / gd), swb = bytes_for((tmax - tmin) >> tz);
+    if (swb < swd) {
+        *shift = tz;
+        *sw = swb;
+        return (uint64_t)1 << tz;
+    }
+    *shift = -1;
+    *sw = swd;
+    return gd;
 }
 
-#define PLANES_LOOP(D)                                                                                       \
-    for (size_t r = 0; r < n; r++) {                                                                         \
-        uint64_t q = (tv[r] - tmin) / (D);                                                                   \
-        for (uint32_t b = 0; b < *sw; b++, q >>= 8) out[8 + b * n + r] = (uint8_t)q;                          \
-    }
-
-/* Writes tv[0..n) (between tmin and tmax) to out as their divisor and byte planes (CODEC_ZSTD_FOR and the
- * others); returns the base and sets *sw to the bytes a value takes. */
-static uint64_t narrow_planes(uint8_t *out, const uint64_t *tv, size_t n, uint64_t tmin, uint64_t tmax, uint32_t *sw)
+/* tv[r] = (tv[r] - tmin) / g in place, g from choose_divisor. */
+static void quotients(uint64_t *tv, size_t n, uint64_t tmin, uint64_t g, int shift)
 {
-    uint64_t g = decimal_divisor(tv, n, tmin);
-    *sw = 0;
-    for (uint64_t range = (tmax - tmin) / g; range; range >>= 8) ++*sw;
-    put_u64(out, g);
-    switch (g) { /* plane b holds byte b of every offset: runs of zeros */
-    case 1: PLANES_LOOP(1) break;
-    case 1000: PLANES_LOOP(1000) break;
-    case 1000000: PLANES_LOOP(1000000) break;
-    default: PLANES_LOOP(1000000000) break;
-    }
-    return tmin;
+#define QUOT_LOOP(EXPR) for (size_t r = 0; r < n; r++) { uint64_t x = tv[r] - tmin; tv[r] = (EXPR); }
+    if (shift >= 0) QUOT_LOOP(x >> shift)
+    else if (g == 1000) QUOT_LOOP(x / 1000)
+    else if (g == 1000000) QUOT_LOOP(x / 1000000)
+    else if (g == 1000000000) QUOT_LOOP(x / 1000000000)
+    else QUOT_LOOP(x)
+#undef QUOT_LOOP
 }
-#undef PLANES_LOOP
 
-/* Writes rows[0..n) (all of one partition) as one segment. */
-/* Writes rows perm[0..n) as one row group at offset base of fd; *size gets its bytes. Returns 0, -1 on an I/O
- * error (errno says which), -2 on another (w->err says which). */
-static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, uint64_t at, const struct sortkey *perm, size_t n,
-                       int replaces, uint64_t *size)
+/* Rows ord[0..n) of rows (one row group, in time order) to the columns fc->cols, 32 rows at a time: each row is
+ * fetched once (prefetched a block ahead) and stays in the cache while every column takes its part; the columns
+ * are written in sequence and stay in the cache for encoding. */
+static void transpose(struct flushctx *fc, const struct fs_flow *rows, const struct sortkey *ord, size_t n)
 {
-    uint8_t header[HEADER_SIZE] = { 0 }, dir[(NCOLS + 1) * DIRENT_SIZE];
-    size_t ndir = NCOLS + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
-    memset(dir, 0, sizeof dir);
-    uint64_t *firsts = fc->pfirst, *lasts = fc->tv; /* COL_FIRST_NS and COL_LAST_NS, in time order */
+    for (size_t r0 = 0; r0 < n; r0 += 32) {
+        size_t r1 = r0 + 32 < n ? r0 + 32 : n;
+        for (size_t r = r1; r < r1 + 32 && r < n; r++)
+            for (size_t b = 0; b < sizeof *rows; b += 64) __builtin_prefetch((const uint8_t *)&rows[ord[r].row] + b);
+        for (size_t c = 0; c < NCOLS; c++) {
+            const struct fs_flow_member *col = &fs_flow_members[c];
+            uint8_t *dst = fc->cols[c];
+            const uint8_t *base = (const uint8_t *)rows + col->off;
+#define ROW(r) (base + (size_t)ord[r].row * sizeof *rows)
+            switch (col->width) {
+            case 1: for (size_t r = r0; r < r1; r++) dst[r] = *ROW(r); break;
+            case 2: for (size_t r = r0; r < r1; r++) memcpy(dst + 2 * r, ROW(r), 2); break;
+            case 4: for (size_t r = r0; r < r1; r++) memcpy(dst + 4 * r, ROW(r), 4); break;
+            case 8: for (size_t r = r0; r < r1; r++) memcpy(dst + 8 * r, ROW(r), 8); break;
+            case 16: for (size_t r = r0; r < r1; r++) memcpy(dst + 16 * r, ROW(r), 16); break;
+            default:
+                for (size_t r = r0; r < r1; r++) memcpy(dst + col->width * r, ROW(r), col->width);
+            }
+#undef ROW
+        }
+    }
+}
+
+/* Encodes column c of the row group (n rows in fc->cols) into fc->gather: the raw bytes of its codec, before
+ * compression. Returns their length; sets the directory fields that depend on the values. */
+static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *codec, uint32_t *sw, uint64_t *base,
+                            uint64_t *mn, uint64_t *mx)
+{
+    const struct fs_flow_member *col = &fs_flow_members[c];
+    const uint8_t *cv = fc->cols[c];
+    const uint64_t *firsts = (const uint64_t *)(void *)fc->cols[COL_FIRST_NS];
+    uint64_t *tv = fc->tv;
+    int shift;
+    if (col->width > 8) { /* lanes, each narrowed and packed */
+        uint32_t lw = lane_width(col->width), nl = col->width / lw;
+        uint8_t *o = fc->gather;
+        put_u32(o, nl);
+        put_u32(o + 4, lw);
+        o += 8;
+        for (uint32_t l = 0; l < nl; l++) {
+            uint64_t tmin = UINT64_MAX, tmax = 0;
+            const uint8_t *lane = cv + (size_t)l * lw;
+            if (lw == 4)
+                for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, lane + col->width * r, 4); tv[r] = x; }
+            else
+                for (size_t r = 0; r < n; r++) memcpy(&tv[r], lane + col->width * r, 8);
+            for (size_t r = 0; r < n; r++) {
+                tmin = tv[r] < tmin ? tv[r] : tmin;
+                tmax = tv[r] > tmax ? tv[r] : tmax;
+            }
+            uint32_t lsw;
+            uint64_t g = choose_divisor(tv, n, tmin, tmax, &shift, &lsw);
+            uint8_t *head = o;
+            o += LANE_HEAD;
+            if (lsw) {
+                quotients(tv, n, tmin, g, shift);
+                /* packed, not planes: equal values stay equal byte runs; 8 bytes stored and lsw kept (slack in
+                 * NARROW_BYTES): no call per value */
+                for (size_t r = 0; r < n; r++, o += lsw) memcpy(o, &tv[r], 8);
+            }
+            put_u64(head, tmin);
+            put_u32(head + 8, lsw);
+            put_u32(head + 12, 0); /* reserved */
+            put_u64(head + 16, g);
+        }
+        *codec = CODEC_ZSTD_LANES;
+        *sw = 0;
+        *base = *mn = *mx = 0;
+        return (size_t)(o - fc->gather);
+    }
+    switch (col->width) { /* the values, widened */
+    case 1: for (size_t r = 0; r < n; r++) tv[r] = cv[r]; break;
+    case 2: for (size_t r = 0; r < n; r++) { uint16_t x; memcpy(&x, cv + 2 * r, 2); tv[r] = x; } break;
+    case 4: for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, cv + 4 * r, 4); tv[r] = x; } break;
+    default: memcpy(tv, cv, n * 8); break;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0, tmin, tmax;
     for (size_t r = 0; r < n; r++) {
-        firsts[r] = perm[r].first_ns;
-        memcpy(&lasts[r], fc->cols[COL_LAST_NS] + 8 * (size_t)perm[r].row, 8);
+        lo = tv[r] < lo ? tv[r] : lo;
+        hi = tv[r] > hi ? tv[r] : hi;
     }
+    *mn = lo;
+    *mx = hi;
+    *codec = CODEC_ZSTD_FOR;
+    tmin = lo;
+    tmax = hi;
+    int delta = c == COL_FIRST_NS, rel = !delta && strstr(col->name, "_ns") != NULL; /* the times */
+    for (size_t r = 1; r < n && delta; r++) delta = tv[r] >= tv[r - 1];
+    for (size_t r = 0; r < n && rel; r++) rel = tv[r] == 0 || tv[r] >= firsts[r];
+    if (delta || rel) {
+        *codec = delta ? CODEC_ZSTD_DELTA : CODEC_ZSTD_REL;
+        if (delta)
+            for (size_t r = n; r-- > 0;) tv[r] = r ? tv[r] - tv[r - 1] : 0;
+        else
+            for (size_t r = 0; r < n; r++) tv[r] = tv[r] ? tv[r] - firsts[r] + 1 : 0;
+        tmin = UINT64_MAX;
+        tmax = 0;
+        for (size_t r = 0; r < n; r++) {
+            tmin = tv[r] < tmin ? tv[r] : tmin;
+            tmax = tv[r] > tmax ? tv[r] : tmax;
+        }
+    }
+    uint64_t g = choose_divisor(tv, n, tmin, tmax, &shift, sw);
+    put_u64(fc->gather, g);
+    if (*sw) quotients(tv, n, tmin, g, shift);
+    uint8_t *out = fc->gather + 8;
+    for (uint32_t b = 0; b < *sw; b++, out += n) /* plane b holds byte b of every value: runs of zeros */
+        for (size_t r = 0; r < n; r++) out[r] = (uint8_t)(tv[r] >> (8 * b));
+    *base = tmin;
+    return n * *sw + 8;
+}
+
+/* Builds the row group of the n rows of the columns (in time order) in fc->out: header, directory and
+ * compressed columns, as written. Returns its size; 0 on an error, which fc->err says. */
+static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t n, int replaces)
+{
+    size_t ndir = NCOLS + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
+    const uint64_t *firsts = (const uint64_t *)(void *)fc->cols[COL_FIRST_NS];
+    const uint64_t *lasts = (const uint64_t *)(void *)fc->cols[COL_LAST_NS];
     uint64_t t_min = UINT64_MAX, t_max = 0, first_max = 0;
     for (size_t r = 0; r < n; r++) {
-        if (firsts[r] < t_min) t_min = firsts[r];
-        if (firsts[r] > first_max) first_max = firsts[r];
-        if (lasts[r] > t_max) t_max = lasts[r];
+        t_min = firsts[r] < t_min ? firsts[r] : t_min;
+        first_max = firsts[r] > first_max ? firsts[r] : first_max;
+        t_max = lasts[r] > t_max ? lasts[r] : t_max;
     }
-    uint64_t off = HEADER_SIZE + dirlen;
-    int io = lseek(fd, (off_t)(at + off), SEEK_SET) < 0;
-    for (size_t c = 0; c < NCOLS && !io; c++) {
-        const struct fs_flow_member *col = &fs_flow_members[c];
-        uint8_t *cv = fc->pcol; /* the column in time order (one column fits the cache: random reads are cheap) */
-        const uint8_t *src = fc->cols[c];
-        switch (col->width) {
-        case 1: for (size_t r = 0; r < n; r++) cv[r] = src[perm[r].row]; break;
-        case 2: for (size_t r = 0; r < n; r++) memcpy(cv + 2 * r, src + 2 * (size_t)perm[r].row, 2); break;
-        case 4: for (size_t r = 0; r < n; r++) memcpy(cv + 4 * r, src + 4 * (size_t)perm[r].row, 4); break;
-        case 8: for (size_t r = 0; r < n; r++) memcpy(cv + 8 * r, src + 8 * (size_t)perm[r].row, 8); break;
-        case 16: for (size_t r = 0; r < n; r++) memcpy(cv + 16 * r, src + 16 * (size_t)perm[r].row, 16); break;
-        default:
-            for (size_t r = 0; r < n; r++) memcpy(cv + col->width * r, src + col->width * (size_t)perm[r].row, col->width);
+    size_t off = HEADER_SIZE + dirlen;
+    memset(fc->out, 0, off);
+    uint8_t *header = fc->out, *dir = fc->out + HEADER_SIZE;
+    for (size_t c = 0; c < NCOLS; c++) {
+        uint32_t codec, sw;
+        uint64_t base, mn, mx;
+        size_t raw = encode_column(fc, c, n, &codec, &sw, &base, &mn, &mx);
+        size_t need = off + ZSTD_compressBound(raw) + 4096;
+        if (need > fc->out_cap) { /* grows to the largest group seen, then stays */
+            size_t cap = fc->out_cap * 2 > need ? fc->out_cap * 2 : need;
+            uint8_t *nb = realloc(fc->out, cap);
+            if (!nb) {
+                fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "out of memory for a row group of %zu bytes", cap);
+                return 0;
+            }
+            fc->out = nb;
+            fc->out_cap = cap;
+            header = fc->out;
+            dir = fc->out + HEADER_SIZE;
         }
-        uint64_t mn = UINT64_MAX, mx = 0;
-        size_t raw;
-        uint32_t codec = CODEC_ZSTD, sw = col->width;
-        uint64_t base = 0;
-        if (col->width <= 8) {
-            uint64_t *tv = fc->tv2, tmin = UINT64_MAX, tmax = 0;
-            switch (col->width) { /* the values, widened */
-            case 1: for (size_t r = 0; r < n; r++) tv[r] = cv[r]; break;
-            case 2: for (size_t r = 0; r < n; r++) { uint16_t x; memcpy(&x, cv + 2 * r, 2); tv[r] = x; } break;
-            case 4: for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, cv + 4 * r, 4); tv[r] = x; } break;
-            default: memcpy(tv, cv, n * 8); break;
-            }
-            int delta = c == COL_FIRST_NS, rel = !delta && strstr(col->name, "_ns") != NULL;
-            for (size_t r = 0; r < n; r++) {
-                if (tv[r] < mn) mn = tv[r];
-                if (tv[r] > mx) mx = tv[r];
-                delta &= r == 0 || tv[r] >= tv[r - 1];
-                rel &= tv[r] == 0 || tv[r] >= firsts[r];
-            }
-            codec = delta ? CODEC_ZSTD_DELTA : rel ? CODEC_ZSTD_REL : CODEC_ZSTD_FOR;
-            if (delta)
-                for (size_t r = n; r-- > 0;) tv[r] = r ? tv[r] - tv[r - 1] : 0;
-            else if (rel)
-                for (size_t r = 0; r < n; r++) tv[r] = tv[r] ? tv[r] - firsts[r] + 1 : 0;
-            for (size_t r = 0; r < n; r++) {
-                if (tv[r] < tmin) tmin = tv[r];
-                if (tv[r] > tmax) tmax = tv[r];
-            }
-            base = narrow_planes(fc->gather, tv, n, tmin, tmax, &sw);
-        }
-        raw = n * sw + (codec == CODEC_ZSTD ? 0 : 8);
-        size_t clen = ZSTD_compress2(fc->cctx, fc->packed, fc->packed_cap, codec == CODEC_ZSTD ? cv : fc->gather, raw);
+        size_t clen = ZSTD_compress2(fc->cctx, fc->out + off, fc->out_cap - off, fc->gather, raw);
         if (ZSTD_isError(clen)) {
             fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
-            return -2;
+            return 0;
         }
+        const struct fs_flow_member *col = &fs_flow_members[c];
         uint8_t *e = dir + c * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", col->name);
         put_u32(e + 32, col->width);
@@ -383,16 +520,26 @@ static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, u
         put_u64(e + 40, off);
         put_u64(e + 48, clen);
         put_u64(e + 56, raw);
-        put_u64(e + 64, col->width <= 8 ? mn : 0);
-        put_u64(e + 72, col->width <= 8 ? mx : 0);
-        put_u32(e + 80, fs_crc32c(0, fc->packed, clen));
+        put_u64(e + 64, mn);
+        put_u64(e + 72, mx);
+        put_u32(e + 80, fs_crc32c(0, fc->out + off, clen));
         put_u32(e + 84, sw);
         put_u64(e + 88, base);
-        io = write_all(fd, fc->packed, clen) != 0;
         off += clen;
     }
-    if (replaces && !io) { /* the names it replaces: an entry readers of other versions ignore */
+    if (replaces) { /* the names it replaces: an entry readers of other versions ignore */
         size_t len = strlen(w->replaces);
+        if (off + len > fc->out_cap) {
+            uint8_t *nb = realloc(fc->out, off + len);
+            if (!nb) {
+                fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "out of memory for the list of replaced segments");
+                return 0;
+            }
+            fc->out = nb;
+            fc->out_cap = off + len;
+            header = fc->out;
+            dir = fc->out + HEADER_SIZE;
+        }
         uint8_t *e = dir + NCOLS * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", REPLACES_ENTRY);
         put_u32(e + 36, CODEC_NAMES);
@@ -400,7 +547,7 @@ static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, u
         put_u64(e + 48, len);
         put_u64(e + 56, len);
         put_u32(e + 80, fs_crc32c(0, w->replaces, len));
-        io = write_all(fd, w->replaces, len) != 0;
+        memcpy(fc->out + off, w->replaces, len);
         off += len;
     }
     memcpy(header, MAGIC, 8);
@@ -413,51 +560,59 @@ static int write_group(struct fs_store_writer *w, struct flushctx *fc, int fd, u
     put_u64(header + 48, off); /* the row group's size */
     put_u32(header + 56, fs_crc32c(0, dir, dirlen));
     put_u32(header + 60, fs_crc32c(0, header, 60));
-    if (!io) io = lseek(fd, (off_t)at, SEEK_SET) < 0 || write_all(fd, header, sizeof header) != 0 ||
-                  write_all(fd, dir, dirlen) != 0;
-    *size = off;
-    return io ? -1 : 0;
+    return off;
 }
 
-static fs_result write_segment(struct fs_store_writer *w, struct flushctx *fc, const struct sortkey *perm, size_t n)
+/* The directory of f's partition, and f's path in it: its temporary name while it is written (final = 0),
+ * or its published one, named after its first record. */
+static void seg_path(const struct fs_store_writer *w, const struct outfile *f, int final, char part[4096],
+                     char path[4400])
 {
-    uint64_t hour = perm[0].first_ns / 3600000000000ull;
-    time_t t = (time_t)(hour * 3600);
+    time_t t = (time_t)(f->hour * 3600);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char part[4096], tmp[4400], final[4400];
-    snprintf(part, sizeof part, "%s/%s/%04d%02d%02dT%02d", w->dir, w->table, tm.tm_year + 1900, tm.tm_mon + 1,
+    snprintf(part, 4096, "%s/%s/%04d%02d%02dT%02d", w->dir, w->table, tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour);
-    if (make_dir(part) != 0) return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
-    char name[128];
-    snprintf(name, sizeof name, "%sseg-%020llu-%016llx-%06llu.fss", w->replaces ? "c" : "",
-             (unsigned long long)perm[0].first_ns, (unsigned long long)w->uid,
-             (unsigned long long)__atomic_fetch_add(&w->seq, 1, __ATOMIC_RELAXED));
-    snprintf(tmp, sizeof tmp, "%s/.tmp-%ld-%s", part, (long)getpid(), name);
-    snprintf(final, sizeof final, "%s/%s", part, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    if (final)
+        snprintf(path, 4400, "%s/%sseg-%020llu-%016llx-%06llu.fss", part, w->replaces ? "c" : "",
+                 (unsigned long long)f->first_min, (unsigned long long)w->uid, (unsigned long long)f->seq);
+    else
+        snprintf(path, 4400, "%s/.tmp-%ld-seg-%016llx-%06llu.fss", part, (long)getpid(),
+                 (unsigned long long)w->uid, (unsigned long long)f->seq);
+}
 
-    /* row groups of FS_STORE_GROUP_ROWS: a query that needs a few rows decodes their group only */
-    uint64_t base = 0;
-    int io = 0;
-    for (size_t g0 = 0; g0 < n && !io; g0 += FS_STORE_GROUP_ROWS) {
-        size_t m = n - g0 < FS_STORE_GROUP_ROWS ? n - g0 : FS_STORE_GROUP_ROWS;
-        uint64_t size = 0;
-        io = write_group(w, fc, fd, base, perm + g0, m, g0 == 0 && w->replaces, &size);
-        base += size;
+/* Appends the row group built in fc->out (len bytes; its earliest record first_ns) to f's file, creating the
+ * file with its first group. Called with the lock held: groups of one file are appended one at a time. */
+static fs_result append_group(struct fs_store_writer *w, struct flushctx *fc, struct outfile *f, size_t len,
+                              uint64_t first_ns)
+{
+    char part[4096], path[4400];
+    seg_path(w, f, 0, part, path);
+    if (f->fd < 0) {
+        if (make_dir(part) != 0)
+            return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot create '%s': %s", part, strerror(errno));
+        f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (f->fd < 0) return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
     }
-    if (io == -2) {
-        close(fd);
-        unlink(tmp);
-        return FS_ERR_NOMEM;
-    }
-    if (!io) io = fsync(fd) != 0;
-    int saved = errno;
-    if (close(fd) != 0 && !io) {
+    if (write_all(f->fd, fc->out, len) != 0)
+        return fail(fc->err, sizeof fc->err, FS_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    f->first_min = first_ns < f->first_min ? first_ns : f->first_min;
+    return FS_OK;
+}
+
+/* Publishes f, whose groups are all written: fsync, rename to its final name, fsync of the directory. The
+ * temporary file is removed if any step fails. Called without the lock; f is no longer in w->files. */
+static fs_result publish(struct fs_store_writer *w, struct flushctx *fc, struct outfile *f)
+{
+    char part[4096], tmp[4400], final[4400];
+    seg_path(w, f, 0, part, tmp);
+    seg_path(w, f, 1, part, final);
+    int io = fsync(f->fd) != 0, saved = errno;
+    if (close(f->fd) != 0 && !io) {
         io = 1;
         saved = errno;
     }
+    f->fd = -1;
     if (io || rename(tmp, final) != 0 || fsync_dir(part) != 0) {
         if (!io) saved = errno;
         unlink(tmp);
@@ -466,75 +621,284 @@ static fs_result write_segment(struct fs_store_writer *w, struct flushctx *fc, c
     return FS_OK;
 }
 
-/* Writes the buffered rows: one segment per partition (hour of the first packet). */
-/* Writes rows[0..n) out, one segment per partition; the caller is the one flushing. */
-static fs_result flush_rows(struct fs_store_writer *w, struct flushctx *fc, const struct fs_flow *rows, size_t n)
+/* The first error is the writer's: every later add reports it, and nothing more is published. */
+static void set_error(struct fs_store_writer *w, fs_result rc, const char *msg)
 {
-    if (!n) return FS_OK;
-    /* rows to columns in buffer order, 64 rows at a time: the rows are read in memory order and stay in the
-     * cache while every column takes its part */
-    for (size_t r0 = 0; r0 < n; r0 += 64) {
-        size_t r1 = r0 + 64 < n ? r0 + 64 : n;
-        for (size_t c = 0; c < NCOLS; c++) {
-            const struct fs_flow_member *col = &fs_flow_members[c];
-            uint8_t *dst = fc->cols[c];
-            const uint8_t *base = (const uint8_t *)rows + col->off;
-            switch (col->width) {
-            case 1: for (size_t r = r0; r < r1; r++) dst[r] = base[r * sizeof *rows]; break;
-            case 2: for (size_t r = r0; r < r1; r++) memcpy(dst + 2 * r, base + r * sizeof *rows, 2); break;
-            case 4: for (size_t r = r0; r < r1; r++) memcpy(dst + 4 * r, base + r * sizeof *rows, 4); break;
-            case 8: for (size_t r = r0; r < r1; r++) memcpy(dst + 8 * r, base + r * sizeof *rows, 8); break;
-            case 16: for (size_t r = r0; r < r1; r++) memcpy(dst + 16 * r, base + r * sizeof *rows, 16); break;
-            default:
-                for (size_t r = r0; r < r1; r++) memcpy(dst + col->width * r, base + r * sizeof *rows, col->width);
-            }
+    if (rc && !w->error) {
+        w->error = rc;
+        snprintf(w->err, sizeof w->err, "%s", msg);
+    }
+}
+
+/* Frees the epochs that are over with nothing left to write or publish; called with the lock held. */
+static void reap_epochs(struct fs_store_writer *w)
+{
+    for (struct epoch **p = &w->epochs; *p;) {
+        struct epoch *e = *p;
+        if (e->sealed && !e->pending && !e->files) {
+            *p = e->next;
+            free(e);
+        } else {
+            p = &e->next;
         }
     }
-    for (size_t r = 0; r < n; r++) fc->order[r] = (struct sortkey){ rows[r].first_ns, (uint32_t)r };
-    qsort(fc->order, n, sizeof *fc->order, cmp_first);
-    fs_result rc = FS_OK;
-    for (size_t i = 0; i < n && rc == FS_OK;) { /* one segment per partition */
-        uint64_t hour = fc->order[i].first_ns / 3600000000000ull;
-        size_t j = i;
-        while (j < n && fc->order[j].first_ns / 3600000000000ull == hour) j++;
-        rc = write_segment(w, fc, fc->order + i, j - i);
-        i = j;
+}
+
+/* A segment whose epoch is over and written, taken out of w->files; NULL if none. Lock held. */
+static struct outfile *take_ready(struct fs_store_writer *w)
+{
+    for (struct outfile **p = &w->files; *p; p = &(*p)->next) {
+        struct outfile *f = *p;
+        if (f->ep->sealed && !f->ep->pending) {
+            *p = f->next;
+            return f;
+        }
     }
-    return rc;
+    return NULL;
+}
+
+/* The segment of partition `hour` in epoch ep, created if there is none; NULL if out of memory. Lock held. */
+static struct outfile *file_for(struct fs_store_writer *w, struct epoch *ep, uint64_t hour)
+{
+    for (struct outfile *f = w->files; f; f = f->next)
+        if (f->ep == ep && f->hour == hour) return f;
+    struct outfile *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->ep = ep;
+    f->hour = hour;
+    f->first_min = UINT64_MAX;
+    f->fd = -1;
+    f->seq = w->seq++;
+    f->next = w->files;
+    w->files = f;
+    ep->files++;
+    return f;
+}
+
+/* Sorts bucket b by first-packet time and writes each partition's rows in it as one row group, appended to
+ * that partition's segment of b's epoch. Called with the lock held; releases it while encoding. */
+static void write_bucket(struct fs_store_writer *w, struct flushctx *fc, struct bucket *b)
+{
+    for (size_t r = 0; r < b->n; r++) fc->order[r] = (struct sortkey){ b->rows[r].first_ns, (uint32_t)r };
+    const struct sortkey *ord = sort_by_time(fc->order, fc->order_tmp, b->n);
+    for (size_t i = 0, j; i < b->n && !w->error; i = j) { /* one partition's rows: one row group */
+        uint64_t hour = ord[i].first_ns / HOUR_NS, lo = hour * HOUR_NS;
+        for (j = i + 1; j < b->n && ord[j].first_ns - lo < HOUR_NS;) j++;
+        struct outfile *f = file_for(w, b->ep, hour);
+        if (!f) {
+            set_error(w, FS_ERR_NOMEM, "out of memory for a segment");
+            break;
+        }
+        int first = f->claimed++ == 0; /* with replaces, one thread writes: the first claimed is written first */
+        pthread_mutex_unlock(&w->lock);
+        transpose(fc, b->rows, ord + i, j - i);
+        size_t len = build_group(w, fc, j - i, first && w->replaces);
+        pthread_mutex_lock(&w->lock);
+        if (!w->error) set_error(w, len ? append_group(w, fc, f, len, ord[i].first_ns) : FS_ERR_NOMEM, fc->err);
+    }
+}
+
+/* Writes out queued buckets, oldest first, and publishes the segments of the epochs they complete, until
+ * stop is set and nothing is left; called with the lock held, by the writer's thread and, at close, by the
+ * closing thread too (two buckets encoded at once). */
+static void drain(struct fs_store_writer *w, struct flushctx *fc)
+{
+    for (;;) {
+        struct outfile *f = w->error ? NULL : take_ready(w);
+        if (f) {
+            pthread_mutex_unlock(&w->lock);
+            fs_result rc = publish(w, fc, f);
+            pthread_mutex_lock(&w->lock);
+            set_error(w, rc, fc->err);
+            f->ep->files--;
+            free(f);
+            reap_epochs(w);
+            continue;
+        }
+        struct bucket *b = w->qhead;
+        if (!b) {
+            if (w->stop) break;
+            pthread_cond_wait(&w->work, &w->lock);
+            continue;
+        }
+        if (!(w->qhead = b->next)) w->qtail = NULL;
+        if (!w->error) write_bucket(w, fc, b); /* after a failure, buckets are dropped */
+        b->ep->pending--;
+        b->n = 0;
+        b->next = w->free;
+        w->free = b;
+        reap_epochs(w);
+        pthread_cond_broadcast(&w->done);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct fs_store_writer *w = arg;
+    pthread_setname_np(pthread_self(), "flowsift-store"); /* for top -H and perf */
+    pthread_mutex_lock(&w->lock);
+    drain(w, &w->fc[0]);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Queues bucket b (an open one, or the mixed one) for the writer's thread; an empty one goes back free.
+ * Called with the lock held. */
+static void dispatch(struct fs_store_writer *w, struct bucket *b)
+{
+    for (size_t i = 0; i < w->nopen; i++)
+        if (w->open[i] == b) w->open[i] = w->open[--w->nopen];
+    if (w->mixed == b) w->mixed = NULL;
+    if (!b->n) {
+        b->next = w->free;
+        w->free = b;
+        return;
+    }
+    b->ep->pending++;
+    b->next = NULL;
+    if (w->qtail) w->qtail->next = b;
+    else w->qhead = b;
+    w->qtail = b;
+    pthread_cond_signal(&w->work);
+}
+
+/* Ends the epoch (segment_rows records added, or close: last): its partial buckets are queued, and its segments
+ * go out once they are written. Called with the lock held. */
+static void end_epoch(struct fs_store_writer *w, int last)
+{
+    while (w->nopen) dispatch(w, w->open[w->nopen - 1]);
+    if (w->mixed) dispatch(w, w->mixed);
+    w->cur->sealed = 1;
+    w->cur = NULL;
+    if (!last) {
+        if ((w->cur = calloc(1, sizeof *w->cur)) != NULL) {
+            w->cur->next = w->epochs;
+            w->epochs = w->cur;
+        } else {
+            set_error(w, FS_ERR_NOMEM, "out of memory for an epoch");
+        }
+    }
+    reap_epochs(w);
+    w->epoch_rows = 0;
+    pthread_cond_broadcast(&w->work);
+}
+
+/* The bucket for a record whose first packet is at first_ns: its partition's, opened if there is none and
+ * fewer than MAX_OPEN are, else the mixed one. NULL after waiting for a free bucket (the lock was released:
+ * the caller looks again) or on an error (w->error). Called with the lock held. */
+static struct bucket *bucket_for(struct fs_store_writer *w, uint64_t first_ns)
+{
+    uint64_t lo = first_ns / HOUR_NS * HOUR_NS;
+    for (size_t i = 0; i < w->nopen; i++)
+        if (w->open[i]->lo == lo) return w->open[i];
+    if (w->nopen == MAX_OPEN && w->mixed) return w->mixed;
+    struct bucket *b = w->free;
+    if (b) {
+        w->free = b->next;
+    } else if (w->nbuckets < MAX_BUCKETS) {
+        b = calloc(1, sizeof *b);
+        if (b && !(b->rows = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *b->rows))) {
+            free(b);
+            b = NULL;
+        }
+        if (!b) {
+            set_error(w, FS_ERR_NOMEM, "out of memory for the store's buffers");
+            return NULL;
+        }
+        w->all[w->nbuckets++] = b;
+    } else {
+        pthread_cond_wait(&w->done, &w->lock);
+        return NULL;
+    }
+    b->n = 0;
+    b->ep = w->cur;
+    if (w->nopen < MAX_OPEN) {
+        b->lo = lo;
+        w->open[w->nopen++] = b;
+    } else {
+        b->lo = MIXED;
+        w->mixed = b;
+    }
+    return b;
+}
+
+fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
+                              char *err, size_t errlen)
+{
+    struct fs_store_writer *w = calloc(1, sizeof *w);
+    if (!w) return FS_ERR_NOMEM;
+    w->segment_rows = segment_rows && segment_rows < FS_STORE_SEGMENT_ROWS ? segment_rows : FS_STORE_SEGMENT_ROWS;
+    snprintf(w->dir, sizeof w->dir, "%s", dir);
+    snprintf(w->table, sizeof w->table, "%s", table);
+    if (getrandom(&w->uid, sizeof w->uid, 0) != (ssize_t)sizeof w->uid) w->uid = (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->done, NULL);
+    pthread_cond_init(&w->work, NULL);
+    w->epochs = w->cur = calloc(1, sizeof *w->cur);
+    int ok = w->cur != NULL;
+    for (int f = 0; f < NFLUSH && ok; f++) {
+        struct flushctx *c = &w->fc[f];
+        c->gather = malloc(NARROW_BYTES(FS_STORE_GROUP_ROWS));
+        c->tv = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->tv);
+        c->order = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->order);
+        c->order_tmp = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->order_tmp);
+        c->out_cap = 1 << 20;
+        c->out = malloc(c->out_cap);
+        c->cctx = ZSTD_createCCtx();
+        ok = c->gather && c->tv && c->order && c->order_tmp && c->out && c->cctx;
+        if (ok) ok = (c->cols[0] = malloc(COLS_BYTES)) != NULL;
+        for (size_t k = 1; k < NCOLS && ok; k++) /* one allocation, each column 64-byte aligned */
+            c->cols[k] = c->cols[k - 1] + ((size_t)FS_STORE_GROUP_ROWS * fs_flow_members[k - 1].width + 63) / 64 * 64;
+        if (ok) ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+    }
+    if (ok) ok = w->started = pthread_create(&w->thread, NULL, writer_main, w) == 0;
+    if (!ok) {
+        fs_store_writer_close(w, NULL, 0);
+        return FS_ERR_NOMEM;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, table);
+    if (make_dir(dir) != 0 || make_dir(path) != 0) {
+        fail(err, errlen, FS_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+        fs_store_writer_close(w, NULL, 0);
+        return FS_ERR_IO;
+    }
+    *out = w;
+    return FS_OK;
 }
 
 fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_flow *f, size_t count)
 {
     pthread_mutex_lock(&w->lock);
     fs_result rc = FS_OK;
-    while (count && rc == FS_OK) {
-        while (!w->error && w->n == w->segment_rows) pthread_cond_wait(&w->done, &w->lock); /* being swapped */
-        if ((rc = w->error) != FS_OK) break;
-        size_t k = w->segment_rows - w->n < count ? w->segment_rows - w->n : count;
-        memcpy(w->rows + w->n, f, k * sizeof *f);
-        w->n += k;
-        f += k;
-        count -= k;
-        if (w->n == w->segment_rows) { /* full: this thread writes it out with an idle flush context */
-            struct flushctx *c;
-            while (!(c = !w->fc[0].busy ? &w->fc[0] : !w->fc[NFLUSH - 1].busy ? &w->fc[NFLUSH - 1] : NULL))
-                pthread_cond_wait(&w->done, &w->lock);
-            struct fs_flow *full = w->rows;
-            size_t n = w->n;
-            w->rows = c->rows;
-            c->rows = full;
-            w->n = 0;
-            c->busy = 1;
-            pthread_cond_broadcast(&w->done);
-            pthread_mutex_unlock(&w->lock);
-            rc = flush_rows(w, c, full, n);
-            pthread_mutex_lock(&w->lock);
-            c->busy = 0;
-            if (rc && !w->error) {
-                w->error = rc;
-                snprintf(w->err, sizeof w->err, "%s", c->err);
+    struct bucket *b = NULL; /* valid while the lock is held: NULL after anything that may release it */
+    while (count && (rc = w->error) == FS_OK) {
+        if (w->epoch_rows == w->segment_rows) {
+            end_epoch(w, 0);
+            b = NULL;
+        } else if (!b || b->lo == MIXED || f->first_ns - b->lo >= HOUR_NS) { /* the bucket of its partition */
+            b = bucket_for(w, f->first_ns);
+            if (b && b->lo == MIXED) { /* one record: the next may have an open bucket */
+                b->rows[b->n++] = *f++;
+                count--;
+                w->epoch_rows++;
+                if (b->n == FS_STORE_GROUP_ROWS) dispatch(w, b);
+                b = NULL;
             }
-            pthread_cond_broadcast(&w->done);
+        } else { /* the run of records of b's partition, as far as b and the epoch have room */
+            size_t k = FS_STORE_GROUP_ROWS - b->n, room = w->segment_rows - w->epoch_rows, run = 1;
+            k = k < room ? k : room;
+            k = k < count ? k : count;
+            while (run < k && f[run].first_ns - b->lo < HOUR_NS) run++;
+            memcpy(&b->rows[b->n], f, run * sizeof *f);
+            b->n += run;
+            w->epoch_rows += run;
+            f += run;
+            count -= run;
+            if (b->n == FS_STORE_GROUP_ROWS) {
+                dispatch(w, b);
+                b = NULL;
+            }
         }
     }
     pthread_mutex_unlock(&w->lock);
@@ -550,32 +914,49 @@ fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t err
 {
     if (!w) return FS_OK;
     fs_result rc = FS_OK;
-    if (w->rows) { /* constructed: no thread adds any more, but some may still be flushing */
+    if (w->started) { /* no thread adds any more: end the epoch and help the writer's thread write it out */
         pthread_mutex_lock(&w->lock);
-        while (w->fc[0].busy || w->fc[NFLUSH - 1].busy) pthread_cond_wait(&w->done, &w->lock);
+        if (!w->error) end_epoch(w, 1);
+        w->stop = 1;
+        pthread_cond_broadcast(&w->work);
+        if (!w->replaces) drain(w, &w->fc[1]); /* a compacted segment's groups go out in order, from one thread */
         pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
         rc = w->error;
-        if (!rc && w->fc[0].cctx) {
-            rc = flush_rows(w, &w->fc[0], w->rows, w->n);
-            if (rc) snprintf(w->err, sizeof w->err, "%s", w->fc[0].err);
-        }
-        pthread_cond_destroy(&w->done);
-        pthread_mutex_destroy(&w->lock);
     }
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->done);
+    pthread_mutex_destroy(&w->lock);
     if (rc && err) snprintf(err, errlen, "%s", w->err);
-    free(w->rows);
+    while (w->files) { /* unpublished after an error: removed */
+        struct outfile *f = w->files;
+        w->files = f->next;
+        if (f->fd >= 0) {
+            char part[4096], tmp[4400];
+            seg_path(w, f, 0, part, tmp);
+            close(f->fd);
+            unlink(tmp);
+        }
+        free(f);
+    }
+    while (w->epochs) {
+        struct epoch *e = w->epochs;
+        w->epochs = e->next;
+        free(e);
+    }
+    for (size_t i = 0; i < w->nbuckets; i++) {
+        free(w->all[i]->rows);
+        free(w->all[i]);
+    }
     for (int f = 0; f < NFLUSH; f++) {
         struct flushctx *c = &w->fc[f];
         ZSTD_freeCCtx(c->cctx);
-        free(c->rows);
         free(c->gather);
         free(c->tv);
-        free(c->tv2);
-        free(c->pfirst);
-        free(c->pcol);
         free(c->order);
-        for (size_t k = 0; k < NCOLS; k++) free(c->cols[k]);
-        free(c->packed);
+        free(c->order_tmp);
+        free(c->cols[0]);
+        free(c->out);
     }
     free(w);
     return rc;
@@ -657,7 +1038,7 @@ struct seg_reader {
     int dirpos[NCOLS];        /* its entry in the directory, or -1 if the segment lacks it */
     uint8_t *cbuf;            /* owned: compressed bytes of one column */
     size_t ccap;
-    uint8_t *narrow;          /* owned: one column's byte planes (CODEC_ZSTD_FOR), 8 * nrows_cap + 8 bytes */
+    uint8_t *narrow;          /* owned: one column's encoding (planes, lanes), NARROW_BYTES(nrows_cap) */
     uint64_t *wide;           /* owned: the same widened, nrows_cap values */
     uint64_t nrows_cap;
     uint8_t dir[MAX_COLS * DIRENT_SIZE];
@@ -719,7 +1100,7 @@ static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const
                     (unsigned long long)(src->size - src->base), (unsigned long long)src->base,
                     (unsigned long long)r->gsize);
     if (r->nrows > r->nrows_cap) {
-        uint8_t *nn = realloc(r->narrow, (size_t)r->nrows * 8 + 8);
+        uint8_t *nn = realloc(r->narrow, NARROW_BYTES(r->nrows));
         if (nn) r->narrow = nn;
         uint64_t *nw = realloc(r->wide, (size_t)r->nrows * 8);
         if (nw) r->wide = nw;
@@ -759,12 +1140,8 @@ static void seg_range(const struct seg_reader *r, int k, uint64_t *lo, uint64_t 
     *hi = get_u64(e + 72);
 }
 
-/* Decodes n values stored with `codec` (CODEC_ZSTD_FOR, _DELTA, _REL) as sw byte planes of offsets from base
- * (sw 0..8), after their divisor g, into values of `width` bytes (1, 2, 4, 8) at dst. tmp has room for n 64-bit values; colmin is the
- * column's minimum (the first value of CODEC_ZSTD_DELTA); first is the segment's first_ns column (for
- * CODEC_ZSTD_REL). */
-static void widen(const uint8_t *src, uint32_t sw, uint64_t base, uint64_t colmin, uint32_t codec, const uint64_t *first,
-                  uint8_t *dst, uint32_t width, size_t n, uint64_t *tmp)
+/* tmp[0..n) = base + (the values of the sw byte planes after src's u64 divisor) * that divisor. */
+static void unplane(const uint8_t *src, uint32_t sw, uint64_t base, size_t n, uint64_t *tmp)
 {
     uint64_t g = get_u64(src);
     src += 8;
@@ -774,6 +1151,48 @@ static void widen(const uint8_t *src, uint32_t sw, uint64_t base, uint64_t colmi
         for (size_t i = 0; i < n; i++) tmp[i] |= (uint64_t)plane[i] << (8 * b);
     }
     for (size_t i = 0; i < n; i++) tmp[i] = base + tmp[i] * g;
+}
+
+/* Decodes the len bytes of a CODEC_ZSTD_LANES column of n values of `width` bytes into dst; -1 if malformed.
+ * src has 8 readable bytes past its len. */
+static int unlane(const uint8_t *src, size_t len, uint8_t *dst, uint32_t width, size_t n, uint64_t *tmp)
+{
+    const uint8_t *end = src + len;
+    if (len < 8) return -1;
+    uint32_t nl = get_u32(src), lw = get_u32(src + 4);
+    if (lw != lane_width(width) || (uint64_t)nl * lw != width) return -1;
+    src += 8;
+    for (uint32_t l = 0; l < nl; l++) {
+        if ((size_t)(end - src) < LANE_HEAD) return -1;
+        uint64_t base = get_u64(src);
+        uint32_t sw = get_u32(src + 8);
+        if (sw > lw || get_u32(src + 12) != 0 || (size_t)(end - src - LANE_HEAD) < (size_t)n * sw) return -1;
+        uint64_t g = get_u64(src + 16);
+        const uint8_t *v = src + LANE_HEAD;
+        uint64_t mask = sw == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * sw)) - 1;
+        for (size_t i = 0; i < n; i++, v += sw) { /* 8 bytes loaded, sw kept: the buffer has NARROW_BYTES */
+            uint64_t q;
+            memcpy(&q, v, 8);
+            tmp[i] = base + (q & mask) * g;
+        }
+        uint8_t *lane = dst + (size_t)l * lw;
+        if (lw == 4)
+            for (size_t i = 0; i < n; i++) { uint32_t x = (uint32_t)tmp[i]; memcpy(lane + (size_t)width * i, &x, 4); }
+        else
+            for (size_t i = 0; i < n; i++) memcpy(lane + (size_t)width * i, &tmp[i], 8);
+        src += LANE_HEAD + (size_t)n * sw;
+    }
+    return src == end ? 0 : -1;
+}
+
+/* Decodes n values stored with `codec` (CODEC_ZSTD_FOR, _DELTA, _REL) as sw byte planes of offsets from base
+ * (sw 0..8), after their divisor g, into values of `width` bytes (1, 2, 4, 8) at dst. tmp has room for n 64-bit values; colmin is the
+ * column's minimum (the first value of CODEC_ZSTD_DELTA); first is the segment's first_ns column (for
+ * CODEC_ZSTD_REL). */
+static void widen(const uint8_t *src, uint32_t sw, uint64_t base, uint64_t colmin, uint32_t codec, const uint64_t *first,
+                  uint8_t *dst, uint32_t width, size_t n, uint64_t *tmp)
+{
+    unplane(src, sw, base, n, tmp);
     if (codec == CODEC_ZSTD_DELTA)
         for (size_t i = 0; i < n; i++) tmp[i] += i ? tmp[i - 1] : colmin - tmp[0];
     else if (codec == CODEC_ZSTD_REL)
@@ -816,9 +1235,10 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     if (off > r->gsize || clen > r->gsize - off)
         return fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of its row group", name, col->name);
     int narrowed = codec == CODEC_ZSTD_FOR || codec == CODEC_ZSTD_DELTA || codec == CODEC_ZSTD_REL;
+    int laned = codec == CODEC_ZSTD_LANES;
     if (!narrowed) sw = width;
-    if ((codec != CODEC_ZSTD && !narrowed) || width != col->width || (narrowed && (width > 8 || sw > 8)) ||
-        raw != (uint64_t)r->nrows * sw + (narrowed ? 8 : 0))
+    if ((codec != CODEC_ZSTD && !narrowed && !laned) || width != col->width || (narrowed && (width > 8 || sw > 8)) ||
+        (laned ? width <= 8 || raw > NARROW_MAX(r->nrows) : raw != (uint64_t)r->nrows * sw + (narrowed ? 8 : 0)))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has codec %u, width %u/%u and %llu bytes for %llu rows",
                     name, col->name, codec, width, sw, (unsigned long long)raw, (unsigned long long)r->nrows);
     const int kf = COL_FIRST_NS;
@@ -838,10 +1258,10 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     r->bytes_read += clen;
     if (get_u32(e + 80) != fs_crc32c(0, r->cbuf, (size_t)clen))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' checksum mismatch", name, col->name);
-    uint8_t *dst = narrowed ? r->narrow : r->data[k];
-    size_t cap = narrowed ? (size_t)r->nrows * 8 + 8 : rawlen;
+    uint8_t *dst = narrowed || laned ? r->narrow : r->data[k];
+    size_t cap = narrowed || laned ? NARROW_MAX(r->nrows) : rawlen;
     size_t got = ZSTD_decompressDCtx(r->dctx, dst, cap, r->cbuf, (size_t)clen);
-    if (ZSTD_isError(got) || got != raw)
+    if (ZSTD_isError(got) || got != raw || (laned && unlane(r->narrow, got, r->data[k], width, (size_t)r->nrows, r->wide)))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' does not decompress", name, col->name);
     if (narrowed)
         widen(r->narrow, sw, base, get_u64(e + 64), codec, (const uint64_t *)r->data[kf], r->data[k], width,

@@ -52,12 +52,13 @@ fs_result fs_store_retain(const char *dir, const char *table, uint64_t keep_ns, 
 
 struct fs_store_writer;
 
-/* segment_rows: records buffered per segment (1..FS_STORE_SEGMENT_ROWS; 0 = the most). */
+/* segment_rows: the most records of a segment, and how many records make an epoch, after which what is
+ * buffered is published (1..FS_STORE_SEGMENT_ROWS; 0 = the most). */
 fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
                               char *err, size_t errlen);
-/* Buffers one record; writes a segment when the buffer is full. Several threads may add to one writer: records
- * of all of them share segments (better compressed, fewer files), and while one thread writes a full buffer out
- * the others fill the next. */
+/* Buffers one record in the row group of its partition; the writer's own thread encodes a full group and
+ * appends it to its segment file while producers go on. Several threads may add to one writer: records of all
+ * of them share segments (better compressed, fewer files). */
 fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f);
 /* The same for count records at once (one lock for all: threads batch their records). */
 fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_flow *f, size_t count);
