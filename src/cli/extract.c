@@ -158,7 +158,7 @@ static void help(void)
            "      --retention AGE      then remove store partitions older than AGE (e.g. 30d), counted\n"
            "                           back from the newest data                          [keep all]\n"
            "      --max-size SIZE      then remove the oldest partitions while the store is larger [no limit]\n"
-           "      --compact            then merge the store's small segments (see flowsift compact)\n"
+           "      --compact            then compact the store (see flowsift compact)\n"
            "  -f, --filter EXPR        write only flows that match EXPR (see docs/filter.md),\n"
            "                           e.g. 'paysize == 0', 'proto tcp and dstp 22'\n"
            "\n"
@@ -630,7 +630,7 @@ int fs_cmd_extract(int argc, char **argv)
         struct fs_store_compact_stats cs;
         if (fs_store_compact(store_dir, "flows", &cs, err, sizeof err) != FS_OK) rc = fs_cli_error(C, "%s", err);
         else if (!x.quiet)
-            fprintf(stderr, "flowsift extract: compaction merged %llu small segments of '%s' into %llu\n",
+            fprintf(stderr, "flowsift extract: compaction rewrote %llu segments of '%s' (small, or out of time order) into %llu\n",
                     (unsigned long long)cs.segments_merged, store_dir, (unsigned long long)cs.segments_written);
     }
     if (store_dir && (keep_ns || max_store)) {

@@ -17,7 +17,7 @@ static int usage(FILE *f)
             "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
             "  query     flow records from a store, chosen by time and filter; grouping and top-N\n"
             "  retain    remove a store's oldest partitions by age or size\n"
-            "  compact   merge a store's small segments\n"
+            "  compact   merge a store's small segments, re-sort those out of time order\n"
             "  fields    list the fields of a flow record, with units\n"
             "  version   print the version\n"
             "\n"

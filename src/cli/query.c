@@ -355,10 +355,12 @@ int fs_cmd_compact(int argc, char **argv)
             printf("usage: flowsift compact [-q] STORE\n\n"
                    "Merges the small segments of each hourly partition (fewer than %d records: written by a\n"
                    "short run, by --segment-rows, or by late records) into segments of up to %d, so queries open\n"
-                   "fewer files. Safe at any moment: readers may query and writers ingest meanwhile; a merged\n"
-                   "segment is published before the ones it replaces are removed, and readers never count a\n"
-                   "record twice; a compaction killed midway is finished by the next one. One compaction runs\n"
-                   "at a time.\n"
+                   "fewer files, and rewrites in time order a segment whose row groups overlap in time (a writer\n"
+                   "sorts each group of 8,192 records, not the segment), so short time windows read a group or\n"
+                   "two instead of most of the hour. Safe at any moment: readers may query and writers ingest\n"
+                   "meanwhile; a merged segment is published before the ones it replaces are removed, and\n"
+                   "readers never count a record twice; a compaction killed midway is finished by the next one.\n"
+                   "One compaction runs at a time.\n"
                    "  -q, --quiet   no summary\n",
                    FS_STORE_SEGMENT_ROWS / 2, FS_STORE_SEGMENT_ROWS);
             return 0;
@@ -377,7 +379,7 @@ int fs_cmd_compact(int argc, char **argv)
         return fs_cli_error(C, "cannot open store '%s': %s", argv[optind], strerror(errno ? errno : ENOTDIR));
     fs_result rc = fs_store_compact(argv[optind], "flows", &st, err, sizeof err);
     if (!quiet)
-        fprintf(stderr, "flowsift compact: %llu partition%s, %s segments before, %s after: %llu merged into %llu (%llu "
+        fprintf(stderr, "flowsift compact: %llu partition%s, %s segments before, %s after: %llu merged or re-sorted into %llu (%llu "
                         "records) in %.3f s; removed: %llu replaced by an earlier compaction, %llu unpublished files "
                         "of killed runs; %llu damaged left alone\n",
                 (unsigned long long)st.partitions, st.partitions == 1 ? "" : "s",

@@ -1704,7 +1704,14 @@ static fs_result read_rows(const char *path, struct fs_flow **rows, size_t *n, s
     return FS_OK;
 }
 
-/* Merges the segments names[0..n) of partition pdir into one compacted segment, then removes them. */
+static int cmp_flow_first(const void *a, const void *b)
+{
+    const struct fs_flow *x = a, *y = b;
+    return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
+}
+
+/* Merges the segments names[0..n) of partition pdir into one compacted segment, its rows in time order, then
+ * removes them. */
 static fs_result compact_group(const char *dir, const char *table, const char *pdir, char **names, size_t n,
                                struct fs_store_compact_stats *st, char *err, size_t errlen)
 {
@@ -1725,9 +1732,10 @@ static fs_result compact_group(const char *dir, const char *table, const char *p
         for (size_t i = 0; i < n; i++) strcat(strcat(list, names[i]), "\n");
         rc = fs_store_writer_new(&w, dir, table, FS_STORE_SEGMENT_ROWS, err, errlen);
     }
-    if (!rc) {
+    if (!rc) { /* in time order: the row groups of the merged segment cover consecutive times */
+        qsort(rows, nrows, sizeof *rows, cmp_flow_first);
         w->replaces = list;
-        for (size_t i = 0; i < nrows && rc == FS_OK; i++) rc = fs_store_writer_add(w, &rows[i]);
+        rc = fs_store_writer_add_many(w, rows, nrows);
         fs_result crc = fs_store_writer_close(w, err, errlen); /* publishes the compacted segment */
         if (!rc) rc = crc;
     }
@@ -1792,37 +1800,46 @@ fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_c
         free_list(segs, ns);
         segs = list_dir(pdir, 0, &ns);
         st.segments_before += ns;
-        /* small segments, in time order, merged in groups of at most FS_STORE_SEGMENT_ROWS records */
+        /* small segments, in time order, merged in groups of at most FS_STORE_SEGMENT_ROWS records; a segment
+         * whose row groups overlap in time (a writer sorts each group, not the segment) rewritten in order */
         char **group = malloc((ns ? ns : 1) * sizeof *group);
         size_t ng = 0;
         uint64_t grows = 0;
+        int gsorted = 1;
         for (size_t s = 0; group && s <= ns && rc == FS_OK; s++) {
             uint64_t nrows = UINT64_MAX;
+            int sorted = 1;
             if (s < ns) {
                 char path[4400], msg[64];
                 snprintf(path, sizeof path, "%s/%s", pdir, segs[s]);
                 struct seg_src src;
                 if (src_open(&src, path, -1) == 0) {
+                    uint64_t prev_max = 0;
                     for (nrows = 0; src.base < src.size; src.base += r->gsize) { /* the file's row groups */
                         if (seg_open(r, &src, path, msg, sizeof msg) != FS_OK) {
                             nrows = UINT64_MAX;
                             st.damaged++;
                             break;
                         }
+                        if (nrows && r->t_min < prev_max) sorted = 0; /* starts before the previous one ends */
+                        prev_max = r->first_max;
                         nrows += r->nrows;
                     }
                     close(src.fd);
                 }
-                if (nrows >= FS_STORE_SEGMENT_ROWS / 2) continue; /* large enough, or damaged: left alone */
+                if (nrows == UINT64_MAX || (nrows >= FS_STORE_SEGMENT_ROWS / 2 && sorted))
+                    continue; /* damaged, or large enough and in time order: left alone */
             }
             if (s == ns || grows + nrows > FS_STORE_SEGMENT_ROWS) {
-                if (ng >= 2) rc = compact_group(dir, table, pdir, group, ng, &st, err, errlen);
+                if (ng >= 2 || (ng == 1 && !gsorted)) rc = compact_group(dir, table, pdir, group, ng, &st, err, errlen);
                 ng = 0;
                 grows = 0;
+                gsorted = 1;
             }
             if (s < ns) {
                 group[ng++] = segs[s];
                 grows += nrows;
+                gsorted &= sorted;
             }
         }
         free(group);

@@ -115,7 +115,7 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
 struct fs_store_compact_stats {
     uint64_t partitions;
     uint64_t segments_before, segments_after;
-    uint64_t segments_merged;     /* small segments merged ... */
+    uint64_t segments_merged;     /* small segments merged, or segments out of time order re-sorted ... */
     uint64_t segments_written;    /* ... into these */
     uint64_t rows;                /* records they hold */
     uint64_t leftovers_removed;   /* segments an interrupted compaction had already replaced */
