@@ -1145,12 +1145,20 @@ static void unplane(const uint8_t *src, uint32_t sw, uint64_t base, size_t n, ui
 {
     uint64_t g = get_u64(src);
     src += 8;
-    for (size_t i = 0; i < n; i++) tmp[i] = 0;
-    for (uint32_t b = 0; b < sw; b++) {
-        const uint8_t *plane = src + (size_t)b * n;
-        for (size_t i = 0; i < n; i++) tmp[i] |= (uint64_t)plane[i] << (8 * b);
+    if (!sw) {
+        for (size_t i = 0; i < n; i++) tmp[i] = base;
+        return;
     }
-    for (size_t i = 0; i < n; i++) tmp[i] = base + tmp[i] * g;
+    for (size_t i = 0; i < n; i++) tmp[i] = src[i];
+    /* a loop per plane, its shift a constant: the compiler vectorizes each */
+#define PLANE(B) \
+    if (sw > (B)) for (size_t i = 0; i < n; i++) tmp[i] |= (uint64_t)src[(size_t)(B) * n + i] << (8 * (B));
+    PLANE(1) PLANE(2) PLANE(3) PLANE(4) PLANE(5) PLANE(6) PLANE(7)
+#undef PLANE
+    if (g == 1)
+        for (size_t i = 0; i < n; i++) tmp[i] += base;
+    else
+        for (size_t i = 0; i < n; i++) tmp[i] = base + tmp[i] * g;
 }
 
 /* Decodes the len bytes of a CODEC_ZSTD_LANES column of n values of `width` bytes into dst; -1 if malformed.
@@ -1612,13 +1620,17 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
                 }
                 /* the rows in the time range that pass the conditions, then the columns they need */
                 size_t n = 0;
-                rc = seg_column(r, &src, kfirst, path, msg, sizeof msg);
-                const uint8_t *first = r->data[kfirst];
-                for (size_t i = 0; i < r->nrows && rc == FS_OK; i++) {
-                    uint64_t t;
-                    memcpy(&t, first + 8 * i, 8);
-                    sel[n] = (uint32_t)i;
-                    n += t >= since_ns && t < until_ns;
+                if (r->t_min >= since_ns && r->first_max < until_ns) { /* all in the range: no need to look */
+                    for (; n < r->nrows; n++) sel[n] = (uint32_t)n;
+                } else {
+                    rc = seg_column(r, &src, kfirst, path, msg, sizeof msg);
+                    const uint8_t *first = r->data[kfirst];
+                    for (size_t i = 0; i < r->nrows && rc == FS_OK; i++) {
+                        uint64_t t;
+                        memcpy(&t, first + 8 * i, 8);
+                        sel[n] = (uint32_t)i;
+                        n += t >= since_ns && t < until_ns;
+                    }
                 }
                 for (size_t i = 0; i < npreds && rc == FS_OK && n; i++) {
                     rc = seg_column(r, &src, pk[i][0], path, msg, sizeof msg);
