@@ -22,15 +22,48 @@
 
 struct query {
     struct fs_group *group;         /* aggregate mode */
-    struct fs_flow *top;            /* record top-N mode: matching records, owned */
+    struct fs_flow *top;            /* record top-N mode, and --ordered: matching records, owned */
     size_t ntop, captop;
     int top_field;
+    int ordered;                    /* --ordered: top holds one partition's records, written sorted */
+    uint64_t hour, written;         /* --ordered: the hour top's records began in; records written */
     struct fs_writer writer;
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
     uint64_t limit, matched, damaged;
     int filter_done;                /* the scan's column conditions are the whole filter */
 };
+
+/* Keeps a copy of f in q->top; nonzero if out of memory. */
+static int keep(struct query *q, const struct fs_flow *f)
+{
+    if (q->ntop == q->captop) {
+        size_t ncap = q->captop ? q->captop * 2 : 4096;
+        struct fs_flow *nv = realloc(q->top, ncap * sizeof *nv);
+        if (!nv) return 1;
+        q->top = nv;
+        q->captop = ncap;
+    }
+    q->top[q->ntop++] = *f;
+    return 0;
+}
+
+static int cmp_first(const void *a, const void *b)
+{
+    const struct fs_flow *x = a, *y = b;
+    if (x->first_ns != y->first_ns) return x->first_ns < y->first_ns ? -1 : 1;
+    return x->last_ns < y->last_ns ? -1 : x->last_ns > y->last_ns;
+}
+
+/* --ordered: the kept records (one partition's) written in order of first packet; nonzero once --limit is
+ * reached. */
+static int write_ordered(struct query *q)
+{
+    qsort(q->top, q->ntop, sizeof *q->top, cmp_first);
+    for (size_t i = 0; i < q->ntop && q->written < q->limit; i++, q->written++) fs_writer_flow(&q->writer, &q->top[i]);
+    q->ntop = 0;
+    return q->written >= q->limit;
+}
 
 static int on_row(void *arg, const struct fs_flow *f)
 {
@@ -42,16 +75,12 @@ static int on_row(void *arg, const struct fs_flow *f)
         fs_flow_view_init(&view, f, &q->ctx);
         return fs_group_add(q->group, &view) != FS_OK;
     }
-    if (q->top_field >= 0) {
-        if (q->ntop == q->captop) {
-            size_t ncap = q->captop ? q->captop * 2 : 4096;
-            struct fs_flow *nv = realloc(q->top, ncap * sizeof *nv);
-            if (!nv) return 1;
-            q->top = nv;
-            q->captop = ncap;
-        }
-        q->top[q->ntop++] = *f;
-        return 0;
+    if (q->top_field >= 0) return keep(q, f);
+    if (q->ordered) { /* the scan reads partitions (hours of first packets) one after another, in time order */
+        uint64_t hour = f->first_ns / 3600000000000ull;
+        if (q->ntop && hour != q->hour && write_ordered(q)) return 1;
+        q->hour = hour;
+        return keep(q, f);
     }
     fs_writer_flow(&q->writer, f);
     return q->matched >= q->limit;
@@ -117,6 +146,8 @@ static void help(void)
            "      --fields LIST     comma-separated fields or a preset (flowsift fields)       [default]\n"
            "      --preset NAME     the same as --fields NAME\n"
            "      --limit N         stop after N records                                       [no limit]\n"
+           "      --ordered         records in order of their first packet (holds the matching records of\n"
+           "                        one hourly partition in memory at a time)         [the order stored]\n"
            "\n"
            "aggregation (docs/flowsift-query.md):\n"
            "      --group-by LIST   group by fields; addresses may take a prefix (srcaddr/24), times a\n"
@@ -148,6 +179,7 @@ int fs_cmd_query(int argc, char **argv)
         { "group-by", required_argument, 0, 'g' }, { "agg", required_argument, 0, 'a' },
         { "top", required_argument, 0, 't' },     { "by", required_argument, 0, 'b' },
         { "all-columns", no_argument, 0, 'A' }, { "no-skip", no_argument, 0, 'K' },
+        { "ordered", no_argument, 0, 'O' },
         { 0, 0, 0, 0 },
     };
     const char *C = "query", *out_path = "-", *fields_spec = "default";
@@ -185,6 +217,7 @@ int fs_cmd_query(int argc, char **argv)
         case 'g': group_by = optarg; break;
         case 'A': all_columns = 1; break;
         case 'K': no_skip = 1; break;
+        case 'O': q.ordered = 1; break;
         case 'a': agg = optarg; break;
         case 'b': by = optarg; break;
         case 't':
@@ -213,6 +246,10 @@ int fs_cmd_query(int argc, char **argv)
     if (nfields <= 0) {
         fs_filter_free(q.filter);
         return 2;
+    }
+    if (q.ordered && (group_by || agg || top || by)) {
+        fs_filter_free(q.filter);
+        return fs_cli_error(C, "--ordered orders records; groups and --top have their own order") + 1;
     }
     if (group_by || agg) {
         if (fs_group_new(&q.group, group_by ? group_by : "", agg, by, err, sizeof err) != FS_OK) {
@@ -269,6 +306,8 @@ int fs_cmd_query(int argc, char **argv)
         sorting = &q;
         qsort(q.top, q.ntop, sizeof *q.top, cmp_desc);
         for (size_t i = 0; i < q.ntop && i < (top ? top : q.ntop) && i < q.limit; i++) fs_writer_flow(&q.writer, &q.top[i]);
+    } else if (q.ordered && !rc) {
+        write_ordered(&q);
     }
     double el = fs_now_seconds() - t0;
     int status = 0;
