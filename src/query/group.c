@@ -62,8 +62,8 @@ struct aggspec {
  * keys as values (nkeys each, for output) are in arrays of their own, so the hot part stays small. */
 struct entry {
     uint64_t count;
-    double v[MAX_AGGS];
     struct set *sets;    /* distinct aggregates: one set each, owned */
+    double v[];          /* naggs of them: an entry takes estride bytes, not room for MAX_AGGS */
 };
 
 struct slot {            /* the index: open addressing, at most half full */
@@ -78,12 +78,16 @@ struct fs_group {
     struct aggspec aggs[MAX_AGGS];
     int naggs, by, ndistinct;
     struct slot *slots;  /* owned, cap of them */
-    struct entry *ents;  /* owned, n used of ncap */
+    uint8_t *ents;       /* owned: n entries used of ncap, estride bytes each (ENT) */
+    size_t estride;
     uint8_t *keybytes;   /* owned: group i's key at i * klen */
-    struct fs_value *keyvals; /* owned: group i's key values at i * nkeys */
+    struct fs_value *keyvals; /* owned: group i's key values at i * nkeys; NULL if keys_only */
+    int keys_only;       /* grouping on columns: key values are made from the key bytes when written */
     uint64_t cap, n, ncap;
     size_t klen;
 };
+
+#define ENT(g, i) ((struct entry *)(void *)((g)->ents + (size_t)(i) * (g)->estride))
 
 static int parse_field(const char *name, size_t len, char *err, size_t errlen)
 {
@@ -192,6 +196,7 @@ fs_result fs_group_new(struct fs_group **out, const char *group_by, const char *
     }
     g->cap = 1024;
     g->klen = (size_t)g->nkeys * 24;
+    g->estride = sizeof(struct entry) + (size_t)g->naggs * sizeof(double);
     if (rc == FS_OK && !(g->slots = calloc(g->cap, sizeof *g->slots))) rc = FS_ERR_NOMEM;
     if (rc) {
         fs_group_free(g);
@@ -237,13 +242,13 @@ static fs_result reserve(struct fs_group *g)
 {
     if (g->n < g->ncap) return FS_OK;
     uint64_t nc = g->ncap ? g->ncap * 2 : 1024;
-    struct entry *ne = realloc(g->ents, nc * sizeof *ne);
+    uint8_t *ne = realloc(g->ents, nc * g->estride);
     if (ne) g->ents = ne;
     uint8_t *nk = realloc(g->keybytes, nc * (g->klen ? g->klen : 1));
     if (nk) g->keybytes = nk;
-    struct fs_value *nv = realloc(g->keyvals, nc * (size_t)(g->nkeys ? g->nkeys : 1) * sizeof *nv);
+    struct fs_value *nv = g->keys_only ? NULL : realloc(g->keyvals, nc * (size_t)(g->nkeys ? g->nkeys : 1) * sizeof *nv);
     if (nv) g->keyvals = nv;
-    if (!ne || !nk || !nv) return FS_ERR_NOMEM;
+    if (!ne || !nk || (!nv && !g->keys_only)) return FS_ERR_NOMEM;
     g->ncap = nc;
     return FS_OK;
 }
@@ -260,13 +265,13 @@ static struct entry *group_of_hashed(struct fs_group *g, const uint8_t *key, uin
         j = (j + 1) & (g->cap - 1);
     if (!g->slots[j].idx) {
         if (reserve(g) != FS_OK) return NULL;
-        memset(&g->ents[g->n], 0, sizeof g->ents[g->n]);
+        memset(ENT(g, g->n), 0, g->estride);
         memcpy(g->keybytes + g->n * klen, key, klen);
-        if (kv) memcpy(g->keyvals + g->n * (size_t)g->nkeys, kv, (size_t)g->nkeys * sizeof *kv);
+        if (kv && !g->keys_only) memcpy(g->keyvals + g->n * (size_t)g->nkeys, kv, (size_t)g->nkeys * sizeof *kv);
         g->slots[j].hash = kh;
         g->slots[j].idx = (uint32_t)++g->n;
     }
-    return &g->ents[g->slots[j].idx - 1];
+    return ENT(g, g->slots[j].idx - 1);
 }
 
 static struct entry *group_of(struct fs_group *g, const uint8_t *key, const struct fs_value *kv)
@@ -377,10 +382,26 @@ static int cmp_entries(const void *pa, const void *pb)
 {
     const struct fs_group *g = sort_group;
     uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
-    double x = agg_value(g, &g->ents[a], g->by), y = agg_value(g, &g->ents[b], g->by);
+    double x = agg_value(g, ENT(g, a), g->by), y = agg_value(g, ENT(g, b), g->by);
     if (x != y) return x > y ? -1 : 1;
     /* ties in key order: the output never depends on hashing */
     return g->klen ? memcmp(g->keybytes + a * g->klen, g->keybytes + b * g->klen, g->klen) : 0;
+}
+
+/* A group's key values from its key bytes (keys_only: every key a number, a time or an address). */
+static void key_values(const struct fs_group *g, const uint8_t *key, struct fs_value *kv)
+{
+    for (int i = 0; i < g->nkeys; i++) {
+        const uint8_t *k = key + i * 24;
+        memset(&kv[i], 0, sizeof kv[i]);
+        kv[i].type = fs_field_at((size_t)g->keys[i].field)->type;
+        if (kv[i].type == FS_FT_ADDR) {
+            memcpy(kv[i].addr, k + 2, 16);
+            kv[i].ipver = k[1];
+        } else {
+            memcpy(&kv[i].u, k + 2, 8);
+        }
+    }
 }
 
 /* Replaces the root of the heap v[0..h) (ordered so that each parent comes after its children in
@@ -439,8 +460,11 @@ fs_result fs_group_write(struct fs_group *g, struct fs_outbuf *o, int json, uint
         fs_outbuf_putc(o, '\n');
     }
     for (uint64_t r = 0; r < n; r++) {
-        const struct entry *e = &g->ents[v[r]];
-        const struct fs_value *keyval = g->keyvals + (size_t)v[r] * (size_t)g->nkeys;
+        const struct entry *e = ENT(g, v[r]);
+        struct fs_value made[MAX_KEYS];
+        const struct fs_value *keyval = made;
+        if (g->keys_only) key_values(g, g->keybytes + (size_t)v[r] * g->klen, made);
+        else keyval = g->keyvals + (size_t)v[r] * (size_t)g->nkeys;
         if (json) fs_outbuf_putc(o, '{');
         for (int i = 0; i < g->nkeys; i++) {
             const struct fs_field *fd = fs_field_at((size_t)g->keys[i].field);
@@ -482,9 +506,9 @@ void fs_group_free(struct fs_group *g)
 {
     if (!g) return;
     for (uint64_t i = 0; i < g->n; i++)
-        if (g->ents[i].sets) {
-            for (int a = 0; a < g->naggs; a++) free(g->ents[i].sets[a].v);
-            free(g->ents[i].sets);
+        if (ENT(g, i)->sets) {
+            for (int a = 0; a < g->naggs; a++) free(ENT(g, i)->sets[a].v);
+            free(ENT(g, i)->sets);
         }
     free(g->slots);
     free(g->ents);
@@ -569,25 +593,10 @@ static void batch_key(const struct fs_group *g, const struct colref *kc, size_t 
     }
 }
 
-/* A new group's key as values, for output. */
-static void batch_keyvals(const struct fs_group *g, const struct colref *kc, const uint8_t *key, struct fs_value *kv)
-{
-    for (int i = 0; i < g->nkeys; i++) {
-        const uint8_t *k = key + i * 24;
-        memset(&kv[i], 0, sizeof kv[i]);
-        kv[i].type = fs_field_at((size_t)g->keys[i].field)->type;
-        if (kc[i].how == 3) {
-            memcpy(kv[i].addr, k + 2, 16);
-            kv[i].ipver = k[1];
-        } else {
-            memcpy(&kv[i].u, k + 2, 8);
-        }
-    }
-}
-
 fs_result fs_group_add_batch(struct fs_group *g, const struct fs_store_batch *b)
 {
     struct colref kc[MAX_KEYS], ac[MAX_AGGS];
+    if (!g->n) g->keys_only = 1; /* a grouping on columns: no key values kept, they are made when written */
     for (int i = 0; i < g->nkeys; i++)
         if (colref_of(b, g->keys[i].field, &kc[i]) != 0) return FS_ERR_ARG;
     for (int a = 0; a < g->naggs; a++)
@@ -604,10 +613,8 @@ fs_result fs_group_add_batch(struct fs_group *g, const struct fs_store_batch *b)
         }
         for (size_t j = 0; j < m; j++) {
             size_t r = b->sel[j0 + j];
-            uint64_t before = g->n;
             struct entry *e = group_of_hashed(g, keys[j], hashes[j], NULL);
             if (!e) return FS_ERR_NOMEM;
-            if (g->n != before) batch_keyvals(g, kc, keys[j], g->keyvals + (g->n - 1) * (size_t)g->nkeys);
             e->count++;
             for (int a = 0; a < g->naggs; a++)
                 if (g->aggs[a].kind != AGG_COUNT) agg_update(e, g->aggs[a].kind, a, (double)col_value(&ac[a], r));
