@@ -187,6 +187,12 @@ static void set_u(struct fs_value *v, uint64_t u)
     v->u = u;
 }
 
+/* The mean of n values summing to s, as fs_stat_exact() gives it, without its variance. */
+static inline double mean_of(uint64_t n, uint64_t s)
+{
+    return n ? (double)s / (double)n : 0.0;
+}
+
 static void set_d(struct fs_value *v, double d)
 {
     v->type = FS_FT_DOUBLE;
@@ -244,11 +250,11 @@ void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v)
     case M_PAYSIZE: set_u(v, a->payload); return;
     case M_NOPAY: set_u(v, a->nopay); return;
     case M_FRAGS: set_u(v, a->frags); return;
-    case M_AVGPS: set_d(v, fs_stat_exact(n, a->bytes, a->size_sq, sample).mean); return;
+    case M_AVGPS: set_d(v, mean_of(n, a->bytes)); return;
     case M_STDDPS: set_d(v, fs_stat_exact(n, a->bytes, a->size_sq, sample).stddev); return;
     case M_MINPS: set_u(v, n ? a->size_min : 0); return;
     case M_MAXPS: set_u(v, a->size_max); return;
-    case M_AVGPAYS: set_d(v, fs_stat_exact(n, a->payload, a->pay_sq, sample).mean); return;
+    case M_AVGPAYS: set_d(v, mean_of(n, a->payload)); return;
     case M_STDDPAYS: set_d(v, fs_stat_exact(n, a->payload, a->pay_sq, sample).stddev); return;
     case M_MINPAYS: set_u(v, n ? a->pay_min : 0); return;
     case M_MAXPAYS: set_u(v, a->pay_max); return;
@@ -256,8 +262,8 @@ void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v)
     case M_STDDIAT: {
         /* n-1 gaps whose sum is last - first */
         uint64_t k = n >= 2 ? n - 1 : 0;
-        struct fs_stat st = fs_stat_exact(k, a->last - a->first, a->iat_sq, sample);
-        set_d(v, (fd->metric == M_AVGIAT ? st.mean : st.stddev) / 1000.0);
+        if (fd->metric == M_AVGIAT) set_d(v, mean_of(k, a->last - a->first) / 1000.0);
+        else set_d(v, fs_stat_exact(k, a->last - a->first, a->iat_sq, sample).stddev / 1000.0);
         return;
     }
     case M_MINIAT: set_d(v, n >= 2 ? (double)a->iat_min / 1000.0 : 0); return;
