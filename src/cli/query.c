@@ -48,18 +48,11 @@ static int keep(struct query *q, const struct fs_flow *f)
     return 0;
 }
 
-static int cmp_first(const void *a, const void *b)
-{
-    const struct fs_flow *x = a, *y = b;
-    if (x->first_ns != y->first_ns) return x->first_ns < y->first_ns ? -1 : 1;
-    return x->last_ns < y->last_ns ? -1 : x->last_ns > y->last_ns;
-}
-
 /* --ordered: the kept records (one partition's) written in order of first packet; nonzero once --limit is
  * reached. */
 static int write_ordered(struct query *q)
 {
-    qsort(q->top, q->ntop, sizeof *q->top, cmp_first);
+    qsort(q->top, q->ntop, sizeof *q->top, fs_flow_cmp_first);
     for (size_t i = 0; i < q->ntop && q->written < q->limit; i++, q->written++) fs_writer_flow(&q->writer, &q->top[i]);
     q->ntop = 0;
     return q->written >= q->limit;

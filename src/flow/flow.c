@@ -190,6 +190,13 @@ void fs_flow_merge(struct fs_flow *a, const struct fs_flow *bin)
     a->last_ns = na ? max64(a->last_ns, b.last_ns) : b.last_ns;
 }
 
+int fs_flow_cmp_first(const void *a, const void *b)
+{
+    const struct fs_flow *x = a, *y = b;
+    if (x->first_ns != y->first_ns) return x->first_ns < y->first_ns ? -1 : 1;
+    return x->last_ns < y->last_ns ? -1 : x->last_ns > y->last_ns;
+}
+
 struct fs_stat fs_stat_of(uint64_t n, double s, long double q, int sample)
 {
     struct fs_stat st = { 0, 0 };

@@ -124,6 +124,9 @@ void fs_flow_orient(struct fs_flow *f);
  * for overlapping parts, inter-arrival statistics are an approximation. */
 void fs_flow_merge(struct fs_flow *a, const struct fs_flow *b);
 
+/* qsort order of records (struct fs_flow): by first packet, then by last packet. */
+int fs_flow_cmp_first(const void *a, const void *b);
+
 /* The members of a record by name: every one, each once, so that a record can be taken apart and put back
  * (the store's columns have these names) and a field can say where it lies. The first two are first_ns and
  * last_ns. */
