@@ -474,6 +474,22 @@ static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *c
     return n * *sw + 8;
 }
 
+/* Makes room for need bytes in fc->out (it grows to the largest group seen, then stays); -1, with fc->err set,
+ * if there is no memory for it. */
+static int out_room(struct flushctx *fc, size_t need)
+{
+    if (need <= fc->out_cap) return 0;
+    size_t cap = fc->out_cap * 2 > need ? fc->out_cap * 2 : need;
+    uint8_t *nb = realloc(fc->out, cap);
+    if (!nb) {
+        fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "out of memory for a row group of %zu bytes", cap);
+        return -1;
+    }
+    fc->out = nb;
+    fc->out_cap = cap;
+    return 0;
+}
+
 /* Builds the row group of the n rows of the columns (in time order) in fc->out: header, directory and
  * compressed columns, as written. Returns its size; 0 on an error, which fc->err says. */
 static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t n, int replaces)
@@ -489,31 +505,18 @@ static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t
     }
     size_t off = HEADER_SIZE + dirlen;
     memset(fc->out, 0, off);
-    uint8_t *header = fc->out, *dir = fc->out + HEADER_SIZE;
     for (size_t c = 0; c < NCOLS; c++) {
         uint32_t codec, sw;
         uint64_t base, mn, mx;
         size_t raw = encode_column(fc, c, n, &codec, &sw, &base, &mn, &mx);
-        size_t need = off + ZSTD_compressBound(raw) + 4096;
-        if (need > fc->out_cap) { /* grows to the largest group seen, then stays */
-            size_t cap = fc->out_cap * 2 > need ? fc->out_cap * 2 : need;
-            uint8_t *nb = realloc(fc->out, cap);
-            if (!nb) {
-                fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "out of memory for a row group of %zu bytes", cap);
-                return 0;
-            }
-            fc->out = nb;
-            fc->out_cap = cap;
-            header = fc->out;
-            dir = fc->out + HEADER_SIZE;
-        }
+        if (out_room(fc, off + ZSTD_compressBound(raw) + 4096) != 0) return 0;
         size_t clen = ZSTD_compress2(fc->cctx, fc->out + off, fc->out_cap - off, fc->gather, raw);
         if (ZSTD_isError(clen)) {
             fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
             return 0;
         }
         const struct fs_flow_member *col = &fs_flow_members[c];
-        uint8_t *e = dir + c * DIRENT_SIZE;
+        uint8_t *e = fc->out + HEADER_SIZE + c * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", col->name);
         put_u32(e + 32, col->width);
         put_u32(e + 36, codec);
@@ -529,18 +532,8 @@ static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t
     }
     if (replaces) { /* the names it replaces: an entry readers of other versions ignore */
         size_t len = strlen(w->replaces);
-        if (off + len > fc->out_cap) {
-            uint8_t *nb = realloc(fc->out, off + len);
-            if (!nb) {
-                fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "out of memory for the list of replaced segments");
-                return 0;
-            }
-            fc->out = nb;
-            fc->out_cap = off + len;
-            header = fc->out;
-            dir = fc->out + HEADER_SIZE;
-        }
-        uint8_t *e = dir + NCOLS * DIRENT_SIZE;
+        if (out_room(fc, off + len) != 0) return 0;
+        uint8_t *e = fc->out + HEADER_SIZE + NCOLS * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", REPLACES_ENTRY);
         put_u32(e + 36, CODEC_NAMES);
         put_u64(e + 40, off);
@@ -550,6 +543,7 @@ static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t
         memcpy(fc->out + off, w->replaces, len);
         off += len;
     }
+    uint8_t *header = fc->out, *dir = fc->out + HEADER_SIZE;
     memcpy(header, MAGIC, 8);
     put_u32(header + 8, 1);
     put_u32(header + 12, (uint32_t)ndir);
@@ -1716,12 +1710,6 @@ static fs_result read_rows(const char *path, struct fs_flow **rows, size_t *n, s
     return FS_OK;
 }
 
-static int cmp_flow_first(const void *a, const void *b)
-{
-    const struct fs_flow *x = a, *y = b;
-    return x->first_ns < y->first_ns ? -1 : x->first_ns > y->first_ns;
-}
-
 /* Merges the segments names[0..n) of partition pdir into one compacted segment, its rows in time order, then
  * removes them. */
 static fs_result compact_group(const char *dir, const char *table, const char *pdir, char **names, size_t n,
@@ -1745,7 +1733,7 @@ static fs_result compact_group(const char *dir, const char *table, const char *p
         rc = fs_store_writer_new(&w, dir, table, FS_STORE_SEGMENT_ROWS, err, errlen);
     }
     if (!rc) { /* in time order: the row groups of the merged segment cover consecutive times */
-        qsort(rows, nrows, sizeof *rows, cmp_flow_first);
+        qsort(rows, nrows, sizeof *rows, fs_flow_cmp_first);
         w->replaces = list;
         rc = fs_store_writer_add_many(w, rows, nrows);
         fs_result crc = fs_store_writer_close(w, err, errlen); /* publishes the compacted segment */
