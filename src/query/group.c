@@ -596,7 +596,7 @@ static void batch_key(const struct fs_group *g, const struct colref *kc, size_t 
 fs_result fs_group_add_batch(struct fs_group *g, const struct fs_store_batch *b)
 {
     struct colref kc[MAX_KEYS], ac[MAX_AGGS];
-    if (!g->n) g->keys_only = 1; /* a grouping on columns: no key values kept, they are made when written */
+    if (!g->n) g->keys_only = 1; /* grouping on columns from the start: key values are made when written */
     for (int i = 0; i < g->nkeys; i++)
         if (colref_of(b, g->keys[i].field, &kc[i]) != 0) return FS_ERR_ARG;
     for (int a = 0; a < g->naggs; a++)
@@ -613,8 +613,11 @@ fs_result fs_group_add_batch(struct fs_group *g, const struct fs_store_batch *b)
         }
         for (size_t j = 0; j < m; j++) {
             size_t r = b->sel[j0 + j];
+            uint64_t before = g->n;
             struct entry *e = group_of_hashed(g, keys[j], hashes[j], NULL);
             if (!e) return FS_ERR_NOMEM;
+            if (g->n != before && !g->keys_only) /* groups that rows began: their key values are kept */
+                key_values(g, keys[j], g->keyvals + (g->n - 1) * (size_t)g->nkeys);
             e->count++;
             for (int a = 0; a < g->naggs; a++)
                 if (g->aggs[a].kind != AGG_COUNT) agg_update(e, g->aggs[a].kind, a, (double)col_value(&ac[a], r));
