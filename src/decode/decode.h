@@ -71,6 +71,8 @@ struct fs_decode_opts {
     int later_fragments;     /* meter later IP fragments in their flow (default 1); 0 skips them, as
                                 nDPI and several other meters do */
     uint64_t frag_timeout_ns;/* how long a first fragment's ports are remembered (default 30 s) */
+    int general_only;        /* skip the shortcut for plain Ethernet/IPv4/TCP-UDP frames (default 0): for
+                                tests that compare the two ways */
 };
 
 void fs_decode_opts_default(struct fs_decode_opts *o);

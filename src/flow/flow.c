@@ -203,7 +203,7 @@ struct fs_stat fs_stat_of(uint64_t n, double s, long double q, int sample)
     if (n == 0) return st;
     st.mean = s / (double)n;
     uint64_t d = sample ? n - 1 : n;
-    if (d == 0) return st;
+    if (d == 0 || n == 1) return st; /* one value: no spread (n q - s^2 = 0) */
     long double var = (q - (long double)s * (long double)s / (long double)n) / (long double)d;
     st.stddev = var > 0 ? (double)sqrtl(var) : 0.0;
     return st;
@@ -215,7 +215,7 @@ struct fs_stat fs_stat_exact(uint64_t n, uint64_t s, fs_u128 q, int sample)
     if (n == 0) return st;
     st.mean = (double)s / (double)n;
     uint64_t d = sample ? n - 1 : n;
-    if (d == 0) return st;
+    if (d == 0 || n == 1) return st; /* one value: no spread (n q - s^2 = 0) */
     /* n q - s^2 is exact in 128 bits when it fits; it is the variance times n d */
     fs_u128 nq, s2 = (fs_u128)s * s;
     if (__builtin_mul_overflow((fs_u128)n, q, &nq)) return fs_stat_of(n, (double)s, (long double)q, sample);

@@ -1,8 +1,8 @@
 /*
  * key.h - the flow key: what makes two packets part of one flow.
  *
- * A key is the 5-tuple plus VLAN ids and tunnel id, 48 bytes, compared with
- * memcmp (padding is always zero). Addresses are 16 bytes; IPv4 uses the first 4
+ * A key is the 5-tuple plus VLAN ids and tunnel id, 48 bytes, compared as whole
+ * words (fs_key_equal; padding is always zero). Addresses are 16 bytes; IPv4 uses the first 4
  * and leaves the rest zero. A packet's key is "as seen" (a = sender); the flow
  * table works on the canonical form, where (a, pa) <= (b, pb), so both directions
  * of a conversation hash and compare alike.
@@ -54,10 +54,31 @@ static inline void fs_key_swap(struct fs_flow_key *k)
 }
 
 /* Puts k in canonical order; returns 1 if it swapped (the packet goes b -> a). */
+/* Whether two keys are equal (all 48 bytes, padding included). */
+static inline int fs_key_equal(const struct fs_flow_key *x, const struct fs_flow_key *y)
+{
+    uint64_t u[6], v[6], d = 0;
+    memcpy(u, x, sizeof u);
+    memcpy(v, y, sizeof v);
+    for (int i = 0; i < 6; i++) d |= u[i] ^ v[i];
+    return d == 0;
+}
+
+static inline uint64_t fs_be64_at(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
 static inline int fs_key_canonicalize(struct fs_flow_key *k)
 {
-    int c = memcmp(k->a, k->b, 16);
-    if (c > 0 || (c == 0 && k->pa > k->pb)) {
+    /* the addresses compare as memcmp would: as two big-endian 64-bit words each */
+    uint64_t a0 = fs_be64_at(k->a), b0 = fs_be64_at(k->b), a1 = fs_be64_at(k->a + 8), b1 = fs_be64_at(k->b + 8);
+    if (a0 > b0 || (a0 == b0 && (a1 > b1 || (a1 == b1 && k->pa > k->pb)))) {
         fs_key_swap(k);
         return 1;
     }

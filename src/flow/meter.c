@@ -257,6 +257,7 @@ fs_result fs_meter_init(struct fs_meter *m, const struct fs_meter_opts *opts, fs
     m->big.esize = sizeof(struct fs_meter_big);
     m->small.free_head = m->big.free_head = NIL;
     m->lru_head = m->lru_tail = m->age_head = m->age_tail = m->close_head = m->close_tail = NIL;
+    m->lru_seen = m->close_seen = NIL;
     m->nslots = 2048;
     m->slots = slots_new(m->nslots);
     if (!m->slots) return FS_ERR_NOMEM;
@@ -377,20 +378,53 @@ static void end_flow(struct fs_meter *m, uint32_t i, enum fs_end_reason reason)
     else pool_free(&m->small, i);
 }
 
+/* The next flow to expire from a list is fetched ahead of the sweep that ends it: sweeps come once per
+ * packet or so and mostly end one flow or none, so its entry and its index slot, both cold, would
+ * otherwise be waited for one after the other. The first sweep that sees a new head fetches its entry,
+ * the next one (the entry now at hand) its slot. */
+static inline void fetch_next(const struct fs_meter *m, uint32_t head, uint32_t *seen)
+{
+    if (head == NIL) return;
+    const struct fs_meter_head *h = H(m, head);
+    if (*seen == head) {
+        __builtin_prefetch(&m->slots[h->sig & (m->nslots - 1)]);
+    } else {
+        __builtin_prefetch(h);
+        *seen = head;
+    }
+}
+
+/* Within one sweep that ends several flows of a list: while flow i ends, the slot of the next one (its
+ * entry is at hand: its successor was fetched a step earlier) and the entry after that. */
+static inline void fetch_after(const struct fs_meter *m, uint32_t i)
+{
+    uint32_t n1 = H(m, i)->l_next;
+    if (n1 == NIL) return;
+    const struct fs_meter_head *h1 = H(m, n1);
+    __builtin_prefetch(&m->slots[h1->sig & (m->nslots - 1)]);
+    if (h1->l_next != NIL) __builtin_prefetch(H(m, h1->l_next));
+}
+
 static void expire(struct fs_meter *m)
 {
     uint64_t now = m->now_ns;
-    while (m->close_head != NIL && H(m, m->close_head)->close_at_ns <= now)
+    while (m->close_head != NIL && H(m, m->close_head)->close_at_ns <= now) {
+        fetch_after(m, m->close_head);
         end_flow(m, m->close_head, (enum fs_end_reason)H(m, m->close_head)->end_reason);
+    }
     if (m->opts.idle_ns)
-        while (m->lru_head != NIL && now - H(m, m->lru_head)->touched_ns >= m->opts.idle_ns)
+        while (m->lru_head != NIL && now - H(m, m->lru_head)->touched_ns >= m->opts.idle_ns) {
+            fetch_after(m, m->lru_head);
             end_flow(m, m->lru_head, FS_END_IDLE);
+        }
     if (m->emergency)
         while (m->lru_head != NIL && now - H(m, m->lru_head)->touched_ns >= m->opts.emergency_idle_ns)
             end_flow(m, m->lru_head, FS_END_EMERGENCY);
     if (m->opts.active_ns)
         while (m->age_head != NIL && now - H(m, m->age_head)->created_ns >= m->opts.active_ns)
             end_flow(m, m->age_head, FS_END_ACTIVE_TIMEOUT);
+    fetch_next(m, m->lru_head, &m->lru_seen);
+    fetch_next(m, m->close_head, &m->close_seen);
 }
 
 /* Pushes out the least recently active flows other than `keep` until `need` more bytes fit the memory
@@ -518,7 +552,7 @@ fs_result fs_meter_packet(struct fs_meter *m, const struct fs_pkt *p)
     uint32_t i = NIL, mask = m->nslots - 1, sig = (uint32_t)hash;
     for (uint32_t k = sig & mask; m->slots[k].idx != NIL; k = (k + 1) & mask) {
         if (m->slots[k].sig != sig) continue;
-        if (memcmp(KEY(H(m, m->slots[k].idx)), key, sizeof *key) == 0) {
+        if (fs_key_equal(KEY(H(m, m->slots[k].idx)), key)) {
             i = m->slots[k].idx;
             break;
         }

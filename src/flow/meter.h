@@ -116,6 +116,7 @@ struct fs_meter {
     uint32_t lru_head, lru_tail;
     uint32_t age_head, age_tail;
     uint32_t close_head, close_tail;
+    uint32_t lru_seen, close_seen; /* list heads whose entries expire() has fetched ahead */
 };
 
 /* Sets up a caller-owned meter. Returns FS_OK or FS_ERR_NOMEM. */

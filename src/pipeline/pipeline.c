@@ -36,13 +36,15 @@ static void relax(unsigned *spins)
     }
 }
 
-static void push(struct fs_ring *r, const struct fs_pkt *msgs, uint32_t n)
+/* Waits until the ring has room for n more slots after the reader's unpublished ones. */
+static inline void make_room(struct fs_pipeline_worker *w, uint32_t n)
 {
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    struct fs_ring *r = &w->ring;
     unsigned spins = 0;
-    while (head + n - atomic_load_explicit(&r->tail, memory_order_acquire) > r->mask + 1) relax(&spins);
-    for (uint32_t i = 0; i < n; i++) r->slots[(head + i) & r->mask] = msgs[i];
-    atomic_store_explicit(&r->head, head + n, memory_order_release);
+    while (w->wr_head + n - w->tail_seen > r->mask + 1) {
+        w->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (w->wr_head + n - w->tail_seen > r->mask + 1) relax(&spins);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -97,8 +99,7 @@ fs_result fs_pipeline_start(struct fs_pipeline *p, int n, const struct fs_meter_
         struct fs_pipeline_worker *w = &p->workers[i];
         w->ring.slots = malloc(RING_SLOTS * sizeof *w->ring.slots);
         w->ring.mask = RING_SLOTS - 1;
-        w->stage = malloc((BATCH + 1) * sizeof *w->stage);
-        if (!w->ring.slots || !w->stage || fs_meter_init(&w->meter, &wo, emit, emit_args[i]) != FS_OK) return FS_ERR_NOMEM;
+        if (!w->ring.slots || fs_meter_init(&w->meter, &wo, emit, emit_args[i]) != FS_OK) return FS_ERR_NOMEM;
         atomic_init(&w->ring.head, 0);
         atomic_init(&w->ring.tail, 0);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) return FS_ERR_NOMEM;
@@ -107,15 +108,18 @@ fs_result fs_pipeline_start(struct fs_pipeline *p, int n, const struct fs_meter_
     return FS_OK;
 }
 
-/* Sends the staged batch followed by a control message carrying the reader's clock (a tick: everything routed
- * so far is at or before it; or the end). */
+/* Packets are written straight into the worker's ring, past what the worker may read; a control message
+ * after each batch (a tick carrying the reader's clock: everything routed so far is at or before it; or the
+ * end) publishes them. */
 static void send_stage(struct fs_pipeline *p, struct fs_pipeline_worker *w, uint8_t msg)
 {
-    struct fs_pkt *c = &w->stage[w->nstage++];
+    make_room(w, 1);
+    struct fs_pkt *c = &w->ring.slots[w->wr_head & w->ring.mask];
     memset(c, 0, sizeof *c);
     c->routed = msg;
     c->ts_ns = p->clock_ns;
-    push(&w->ring, w->stage, w->nstage);
+    w->wr_head++;
+    atomic_store_explicit(&w->ring.head, w->wr_head, memory_order_release);
     w->nstage = 0;
 }
 
@@ -123,10 +127,13 @@ void fs_pipeline_packet(struct fs_pipeline *p, struct fs_pkt *pkt)
 {
     fs_pkt_route(pkt, p->seed);
     if (pkt->ts_ns > p->clock_ns) p->clock_ns = pkt->ts_ns;
-    struct fs_pipeline_worker *w = &p->workers[(pkt->hash >> 32) % (uint64_t)p->nworkers];
-    w->stage[w->nstage] = *pkt;
-    w->stage[w->nstage++].routed = MSG_PACKET;
-    if (w->nstage == BATCH) send_stage(p, w, MSG_TICK);
+    struct fs_pipeline_worker *w = &p->workers[fs_pipeline_worker_of(pkt->hash, p->nworkers)];
+    make_room(w, 2); /* the packet, and the tick that may follow it */
+    struct fs_pkt *slot = &w->ring.slots[w->wr_head & w->ring.mask];
+    *slot = *pkt;
+    slot->routed = MSG_PACKET;
+    w->wr_head++;
+    if (++w->nstage == BATCH) send_stage(p, w, MSG_TICK);
 }
 
 void fs_pipeline_finish(struct fs_pipeline *p)
@@ -167,7 +174,6 @@ void fs_pipeline_release(struct fs_pipeline *p)
     for (int i = 0; i < p->nworkers; i++) {
         fs_meter_release(&p->workers[i].meter);
         free(p->workers[i].ring.slots);
-        free(p->workers[i].stage);
     }
     free(p->workers);
     p->workers = NULL;

@@ -38,8 +38,9 @@ struct fs_pipeline_worker {
     pthread_t thread;
     struct fs_ring ring;
     struct fs_meter meter;
-    struct fs_pkt *stage;              /* owned: the reader's batch for this worker */
-    uint32_t nstage;
+    uint64_t wr_head;                  /* reader: slots written, published or not */
+    uint64_t tail_seen;                /* reader: the worker's tail when last read */
+    uint32_t nstage;                   /* reader: packets written since the last publication */
     int started;
 };
 
@@ -54,6 +55,13 @@ struct fs_pipeline {
  * divided among them) that emits to emit(emit_args[i], flow). */
 fs_result fs_pipeline_start(struct fs_pipeline *p, int n, const struct fs_meter_opts *opts, fs_emit_fn emit,
                             void **emit_args);
+
+/* The worker that owns the flow of a routed packet: the hash's high half scaled to [0, n) (a multiply,
+ * not a division). */
+static inline int fs_pipeline_worker_of(uint64_t hash, int n)
+{
+    return (int)(((hash >> 32) * (uint64_t)n) >> 32);
+}
 
 /* Reader side: routes one packet (its key is put in canonical form). */
 void fs_pipeline_packet(struct fs_pipeline *p, struct fs_pkt *pkt);

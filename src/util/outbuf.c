@@ -161,8 +161,12 @@ char *fs_fmt_fixed(char *p, double v, int decimals)
 {
     if (decimals < 0) decimals = 0;
     if (decimals > 9) decimals = 9;
+    if (v == 0) { /* common (the spread of a one-packet flow): "0." and zeros; -0.0 prints as 0 too */
+        memcpy(p, "0.000000000", 11);
+        return p + (decimals ? decimals + 2 : 1);
+    }
     double scaled = fabs(v) * (double)pow10_tab[decimals] + 0.5;
-    if (!(scaled < 1.8e19)) { /* also NaN and infinities: printf's text for what does not fit 64 bits */
+    if (!(scaled < 9007199254740992.0)) { /* beyond 2^53 the scaled double has lost digits; also NaN, inf */
         char tmp[FS_FMT_MAX];
         int n = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
         if (n < 0) n = 0;

@@ -423,6 +423,57 @@ static void test_reassembly(void)
     dec.opts.decap = FS_DECAP_ALL;
 }
 
+/* The shortcut for plain Ethernet/IPv4/TCP-UDP frames against the general decoder: frames around its
+ * edges (options, fragments, tunnel ports, lengths short and long, other protocols), then random damage to
+ * their headers; each decodes to the same packet, or is skipped for the same reason, both ways. */
+static void test_shortcut_agrees(void)
+{
+    struct fs_decode_opts o;
+    fs_decode_opts_default(&o);
+    struct fs_decoder fast, general;
+    fs_decoder_init(&fast, &o);
+    o.general_only = 1;
+    fs_decoder_init(&general, &o);
+    static const unsigned ports[] = { 80, 53, 4789, 6081, 4754, 3544, 2152, 0, 65535 };
+    static const unsigned protos[] = { 6, 17, 1, 132, 47 };
+    uint64_t shortcut = 0, differ = 0;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t r = check_rnd();
+        struct pb p = { .n = 0 };
+        pb_ether(&p, 0x0800);
+        unsigned proto = protos[r % 5];
+        unsigned frag = (r >> 3) % 4 == 0 ? (unsigned)((r >> 5) % 3 == 0 ? 0x2000 : 0x0010) : 0x4000;
+        size_t ip = pb_ipv4(&p, IP4(10, 0, 0, 1 + (r >> 8) % 3), IP4(10, 0, 0, 2), proto, 7, frag);
+        if (proto == 6) pb_tcp(&p, ports[(r >> 12) % 9], ports[(r >> 16) % 9], (unsigned)(r >> 20) & 0xff, (r >> 28) % 64);
+        else if (proto == 17) {
+            size_t u = pb_udp(&p, ports[(r >> 12) % 9], ports[(r >> 16) % 9]);
+            pb_zero(&p, (r >> 28) % 64);
+            pb_udp_end(&p, u);
+        } else pb_zero(&p, 8 + (r >> 28) % 64);
+        pb_ipv4_end(&p, ip);
+        if ((r >> 34) % 4 == 0) pb_zero(&p, (r >> 36) % 16); /* Ethernet padding */
+        uint32_t caplen = (uint32_t)p.n;
+        if ((r >> 40) % 8 == 0) { /* damage: a byte of the headers, or a short capture */
+            uint64_t d = check_rnd();
+            if (d & 1) caplen = (uint32_t)(d >> 8) % (uint32_t)(p.n + 1);
+            else p.b[(d >> 8) % 74 < p.n ? (d >> 8) % 74 : 0] = (uint8_t)(d >> 20);
+        }
+        struct fs_capture_pkt cp = { .ts_ns = 1000000000ull * (uint64_t)i, .data = p.b, .caplen = caplen,
+                                     .wirelen = (uint32_t)p.n, .linktype = FS_LINK_ETHERNET };
+        struct fs_pkt a, b, x;
+        int ra = fs_decode(&fast, &cp, &a), rb = fs_decode(&general, &cp, &b);
+        while (fs_decode_pending(&fast, &x)) {}
+        while (fs_decode_pending(&general, &x)) {}
+        if (ra != rb || (ra && memcmp(&a, &b, sizeof a) != 0)) differ++;
+        shortcut += ra && !a.is_fragment && !a.key.tunnel_type && (a.key.proto == 6 || a.key.proto == 17);
+    }
+    CHECK_EQ_U(differ, 0);
+    CHECK(shortcut > 50000); /* the shortcut's cases were many of them */
+    CHECK(memcmp(&fast.stats, &general.stats, sizeof fast.stats) == 0);
+    fs_decoder_release(&fast);
+    fs_decoder_release(&general);
+}
+
 int main(void)
 {
     struct fs_decode_opts o;
@@ -434,6 +485,7 @@ int main(void)
     test_tunnels();
     test_link_types();
     test_reassembly();
+    test_shortcut_agrees();
     fs_decoder_release(&dec);
     return check_summary("test_decode");
 }
