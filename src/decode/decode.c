@@ -760,8 +760,13 @@ static int fast_ipv4(const struct fs_capture_pkt *cp, struct fs_pkt *o)
     uint32_t a, b;
     memcpy(&a, h + 12, 4);
     memcpy(&b, h + 16, 4);
-    const uint64_t w[6] = { a, 0, b, 0, (uint64_t)pa | (uint64_t)pb << 16, (uint64_t)h[9] << 32 | (uint64_t)4 << 40 };
-    memcpy(&o->key, w, sizeof w);
+    uint64_t w0 = a, w2 = b, w4 = (uint64_t)pa | (uint64_t)pb << 16, w5 = (uint64_t)h[9] << 32 | (uint64_t)4 << 40;
+    char *kp = (char *)&o->key; /* one 8-byte store each (an array would be built on the stack and copied
+                                   with wider loads, which wait the same way); words 1 and 3 are zero */
+    memcpy(kp, &w0, 8);
+    memcpy(kp + 16, &w2, 8);
+    memcpy(kp + 32, &w4, 8);
+    memcpy(kp + 40, &w5, 8);
 #else
     memcpy(o->key.a, h + 12, 4);
     memcpy(o->key.b, h + 16, 4);

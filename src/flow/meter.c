@@ -99,6 +99,8 @@ static uint32_t pool_alloc(struct fs_meter_pool *p)
     if (p->free_head != NIL) {
         i = p->free_head;
         p->free_head = ((struct fs_meter_head *)pool_at(p, i))->l_next;
+        if (p->free_head != NIL) /* the next allocation's entry: freed long ago, cold */
+            __builtin_prefetch(pool_at(p, p->free_head), 1);
     } else {
         if (p->used == p->cap) {
             if (p->nchunks == ((BIG - 1) >> CHUNK_BITS)) return NIL;
