@@ -754,19 +754,19 @@ static int fast_ipv4(const struct fs_capture_pkt *cp, struct fs_pkt *o)
     } else {
         return 0;
     }
-    /* The key is stored as the 64-bit words that routing reads next (fs_key_canonicalize, fs_key_hash):
-     * loads that span several narrower stores would wait for them to reach the cache. */
+    /* The key is stored as routing reads it next (fs_key_canonicalize, fs_key_hash): a load that spans
+     * several narrower stores waits for them to reach the cache. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint32_t a, b;
     memcpy(&a, h + 12, 4);
     memcpy(&b, h + 16, 4);
-    uint64_t w0 = a, w2 = b, w4 = (uint64_t)pa | (uint64_t)pb << 16, w5 = (uint64_t)h[9] << 32 | (uint64_t)4 << 40;
-    char *kp = (char *)&o->key; /* one 8-byte store each (an array would be built on the stack and copied
-                                   with wider loads, which wait the same way); words 1 and 3 are zero */
-    memcpy(kp, &w0, 8);
-    memcpy(kp + 16, &w2, 8);
-    memcpy(kp + 32, &w4, 8);
-    memcpy(kp + 40, &w5, 8);
+    /* three 16-byte stores, so that routing's 16- and 8-byte loads each find their bytes in one store */
+    typedef uint64_t u64x2 __attribute__((vector_size(16)));
+    u64x2 wa = { a, 0 }, wb = { b, 0 }, wp = { (uint64_t)pa | (uint64_t)pb << 16, (uint64_t)h[9] << 32 | (uint64_t)4 << 40 };
+    char *kp = (char *)&o->key;
+    memcpy(kp, &wa, 16);
+    memcpy(kp + 16, &wb, 16);
+    memcpy(kp + 32, &wp, 16);
 #else
     memcpy(o->key.a, h + 12, 4);
     memcpy(o->key.b, h + 16, 4);

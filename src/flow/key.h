@@ -10,6 +10,7 @@
 #ifndef FS_KEY_H
 #define FS_KEY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -42,25 +43,42 @@ enum fs_tunnel {
 const char *fs_tunnel_name(unsigned t);
 
 /* Swaps the two endpoints in place. */
+/* Word i (0..5) of a key, and storing one: routing reads and writes keys as whole 8-byte words, because a
+ * wider or narrower access to bytes just stored another way waits for the stores to reach the cache. */
+static inline uint64_t fs_key_word(const struct fs_flow_key *k, int i)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)k + 8 * i, 8);
+    return v;
+}
+
+static inline void fs_key_set_word(struct fs_flow_key *k, int i, uint64_t v) { memcpy((char *)k + 8 * i, &v, 8); }
+
+_Static_assert(offsetof(struct fs_flow_key, pa) == 32 && offsetof(struct fs_flow_key, pb) == 34,
+               "the ports are the low half of key word 4");
+
 static inline void fs_key_swap(struct fs_flow_key *k)
 {
-    uint8_t t[16];
-    memcpy(t, k->a, 16);
-    memcpy(k->a, k->b, 16);
-    memcpy(k->b, t, 16);
+    uint64_t a0 = fs_key_word(k, 0), a1 = fs_key_word(k, 1), b0 = fs_key_word(k, 2), b1 = fs_key_word(k, 3);
+    fs_key_set_word(k, 0, b0);
+    fs_key_set_word(k, 1, b1);
+    fs_key_set_word(k, 2, a0);
+    fs_key_set_word(k, 3, a1);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w4 = fs_key_word(k, 4); /* pa in bits 0-15, pb in 16-31 */
+    fs_key_set_word(k, 4, (w4 & ~(uint64_t)0xffffffff) | (w4 >> 16 & 0xffff) | (w4 & 0xffff) << 16);
+#else
     uint16_t p = k->pa;
     k->pa = k->pb;
     k->pb = p;
+#endif
 }
 
-/* Puts k in canonical order; returns 1 if it swapped (the packet goes b -> a). */
 /* Whether two keys are equal (all 48 bytes, padding included). */
 static inline int fs_key_equal(const struct fs_flow_key *x, const struct fs_flow_key *y)
 {
-    uint64_t u[6], v[6], d = 0;
-    memcpy(u, x, sizeof u);
-    memcpy(v, y, sizeof v);
-    for (int i = 0; i < 6; i++) d |= u[i] ^ v[i];
+    uint64_t d = 0;
+    for (int i = 0; i < 6; i++) d |= fs_key_word(x, i) ^ fs_key_word(y, i);
     return d == 0;
 }
 
@@ -88,11 +106,9 @@ static inline int fs_key_canonicalize(struct fs_flow_key *k)
 /* Seeded hash of a canonical key: symmetric because the key is canonical. */
 static inline uint64_t fs_key_hash(const struct fs_flow_key *k, uint64_t seed)
 {
-    uint64_t w[6];
-    memcpy(w, k, sizeof w);
     uint64_t h = seed ^ 0x243f6a8885a308d3ull;
     for (int i = 0; i < 6; i++) {
-        h ^= w[i];
+        h ^= fs_key_word(k, i);
         h *= 0x9e3779b97f4a7c15ull;
         h ^= h >> 29;
     }
