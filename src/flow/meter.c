@@ -3,8 +3,6 @@
  */
 #include "meter.h"
 
-#include "../util/bigmem.h"
-
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +107,7 @@ static uint32_t pool_alloc(struct fs_meter_pool *p)
             char **nc = realloc(p->chunks, (p->nchunks + 1) * sizeof *nc);
             if (!nc) return NIL;
             p->chunks = nc;
-            nc[p->nchunks] = fs_big_alloc(CHUNK_SIZE * p->esize);
+            nc[p->nchunks] = malloc(CHUNK_SIZE * p->esize);
             if (!nc[p->nchunks]) return NIL;
             p->nchunks++;
             p->cap += CHUNK_SIZE;
@@ -127,7 +125,7 @@ static void pool_free(struct fs_meter_pool *p, uint32_t i)
 
 static void pool_release(struct fs_meter_pool *p)
 {
-    for (uint32_t c = 0; c < p->nchunks; c++) fs_big_free(p->chunks[c], CHUNK_SIZE * p->esize);
+    for (uint32_t c = 0; c < p->nchunks; c++) free(p->chunks[c]);
     free(p->chunks);
     p->chunks = NULL;
 }
@@ -189,7 +187,7 @@ static void list_moved(struct fs_meter *m, uint32_t *head, uint32_t *tail, uint3
 
 static struct fs_meter_slot *slots_new(uint32_t n)
 {
-    struct fs_meter_slot *s = fs_big_alloc((size_t)n * sizeof *s);
+    struct fs_meter_slot *s = malloc((size_t)n * sizeof *s);
     if (s)
         for (uint32_t i = 0; i < n; i++) s[i].idx = NIL;
     return s;
@@ -218,7 +216,7 @@ static int slots_grow(struct fs_meter *m)
     if (!ns) return -1;
     for (uint32_t k = 0; k < m->nslots; k++)
         if (m->slots[k].idx != NIL) slot_insert(ns, n - 1, m->slots[k].sig, m->slots[k].idx);
-    fs_big_free(m->slots, (size_t)m->nslots * sizeof *m->slots);
+    free(m->slots);
     m->slots = ns;
     m->bytes += (uint64_t)m->nslots * sizeof *ns;
     m->nslots = n;
@@ -273,7 +271,7 @@ void fs_meter_release(struct fs_meter *m)
 {
     pool_release(&m->small);
     pool_release(&m->big);
-    fs_big_free(m->slots, (size_t)m->nslots * sizeof *m->slots);
+    free(m->slots);
     m->slots = NULL;
 }
 

@@ -38,7 +38,9 @@ struct fs_pipeline_worker {
     pthread_t thread;
     struct fs_ring ring;
     struct fs_meter meter;
-    uint64_t wr_head;                  /* reader: slots written, published or not */
+    /* the reader's own, in a cache line of their own: the worker writes its meter all the time, and a
+     * line both sides write moves between the cores on every packet */
+    _Alignas(64) uint64_t wr_head;     /* reader: slots written, published or not */
     uint64_t tail_seen;                /* reader: the worker's tail when last read */
     uint32_t nstage;                   /* reader: packets written since the last publication */
     int started;
