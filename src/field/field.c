@@ -138,34 +138,46 @@ int fs_field_find(const char *name)
 
 static void agg_of(const struct fs_flow *f, int dir, struct fs_flow_agg *a)
 {
-    memset(a, 0, sizeof *a);
     if (dir >= 0) {
+        /* every member assigned, none zeroed first (as below) */
         const struct fs_flow_dir *d = &f->dir[dir];
-        *a = (struct fs_flow_agg){ d->packets, d->bytes, d->payload, d->nopay, d->first_ns, d->last_ns, d->frags,
-                                   d->size_sq, d->pay_sq, d->iat_sq, d->size_min, d->size_max, d->pay_min,
-                                   d->pay_max, d->iat_min, d->iat_max, { 0 }, d->flags_or };
+        a->packets = d->packets;
+        a->bytes = d->bytes;
+        a->payload = d->payload;
+        a->nopay = d->nopay;
+        a->first = d->first_ns;
+        a->last = d->last_ns;
+        a->frags = d->frags;
+        a->size_sq = d->size_sq;
+        a->pay_sq = d->pay_sq;
+        a->iat_sq = d->iat_sq;
+        a->size_min = d->size_min;
+        a->size_max = d->size_max;
+        a->pay_min = d->pay_min;
+        a->pay_max = d->pay_max;
+        a->iat_min = d->iat_min;
+        a->iat_max = d->iat_max;
         for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] = d->flags[i];
+        a->flags_or = d->flags_or;
         return;
     }
-    int any = 0;
-    for (int k = 0; k < 2; k++) {
-        const struct fs_flow_dir *d = &f->dir[k];
-        if (!d->packets) continue;
-        a->packets += d->packets;
-        a->bytes += d->bytes;
-        a->payload += d->payload;
-        a->nopay += d->nopay;
-        a->frags += d->frags;
-        a->size_sq += d->size_sq;
-        a->pay_sq += d->pay_sq;
-        if (!any || d->size_min < a->size_min) a->size_min = d->size_min;
-        if (!any || d->pay_min < a->pay_min) a->pay_min = d->pay_min;
-        if (d->size_max > a->size_max) a->size_max = d->size_max;
-        if (d->pay_max > a->pay_max) a->pay_max = d->pay_max;
-        for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] += d->flags[i];
-        a->flags_or |= d->flags_or;
-        any = 1;
-    }
+    /* Both directions. Every member is assigned (no memset first: a rep stos of the whole struct cost a
+     * fifth of the CSV writer's field time); minima come from the directions that have packets. */
+    const struct fs_flow_dir *x = &f->dir[0], *y = &f->dir[1];
+    int hx = x->packets != 0, hy = y->packets != 0;
+    a->packets = x->packets + y->packets;
+    a->bytes = x->bytes + y->bytes;
+    a->payload = x->payload + y->payload;
+    a->nopay = x->nopay + y->nopay;
+    a->frags = (uint64_t)x->frags + y->frags;
+    a->size_sq = x->size_sq + y->size_sq;
+    a->pay_sq = x->pay_sq + y->pay_sq;
+    a->size_min = hx && hy ? (x->size_min < y->size_min ? x->size_min : y->size_min) : hx ? x->size_min : hy ? y->size_min : 0;
+    a->pay_min = hx && hy ? (x->pay_min < y->pay_min ? x->pay_min : y->pay_min) : hx ? x->pay_min : hy ? y->pay_min : 0;
+    a->size_max = x->size_max > y->size_max ? x->size_max : y->size_max;
+    a->pay_max = x->pay_max > y->pay_max ? x->pay_max : y->pay_max;
+    for (int i = 0; i < FS_TCP_NFLAGS; i++) a->flags[i] = (uint64_t)x->flags[i] + y->flags[i];
+    a->flags_or = (uint8_t)(x->flags_or | y->flags_or);
     a->first = f->first_ns;
     a->last = f->last_ns;
     a->iat_sq = f->iat_sq;
