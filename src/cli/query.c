@@ -273,7 +273,7 @@ int fs_cmd_query(int argc, char **argv)
         if (csv) fclose(csv);
         return fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
     }
-    fs_writer_set_time_decimals(&q.writer, 9);
+    fs_writer_set_time_decimals(&q.writer, fs_store_time_decimals(store, "flows"));
     double t0 = fs_now_seconds();
     struct fs_store_scan_stats st;
     /* decode only the columns the filter, the output, the grouping and the ordering need */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -182,6 +183,7 @@ struct sortkey {
 
 /* Scratch space for encoding one row group; one per thread that encodes (the writer's, and the closer's). */
 struct flushctx {
+    int sub_us;                   /* the row group just built holds a time that is not a whole microsecond */
     uint8_t *gather;              /* owned: one column's encoding, before compression */
     uint8_t *out;                 /* owned: one row group as written (header, directory, compressed columns) */
     uint64_t *tv;                 /* owned: a column's transformed values */
@@ -210,6 +212,7 @@ struct outfile {
     uint64_t seq;
     int fd;                       /* -1 until its first group is written */
     unsigned claimed;             /* row groups taken for it by an encoding thread */
+    int sub_us;                   /* it holds a time that is not a whole microsecond */
 };
 
 /* Records on their way to the writer's thread: at most FS_STORE_GROUP_ROWS of one epoch, of one partition or,
@@ -232,6 +235,7 @@ struct bucket {
 struct fs_store_writer {
     char dir[2048];
     char table[64];
+    atomic_int marked_ns;         /* this writer has written "ns" into the table's .times */
     uint64_t uid;                 /* random: segment names never collide between writers */
     uint64_t seq;
     /* Records from any thread go under `lock` into the bucket of their partition (open[]), or, when MAX_OPEN
@@ -492,6 +496,72 @@ static int out_room(struct flushctx *fc, size_t need)
 
 /* Builds the row group of the n rows of the columns (in time order) in fc->out: header, directory and
  * compressed columns, as written. Returns its size; 0 on an error, which fc->err says. */
+/* The time columns: first_ns, last_ns and those of each direction. */
+static int is_time_column(size_t c)
+{
+    const char *name = fs_flow_members[c].name;
+    size_t len = strlen(name);
+    return len > 3 && strcmp(name + len - 3, "_ns") == 0;
+}
+
+/* The table's .times marker says whether every stored time is a whole microsecond ("us"), so that readers
+ * print 6 decimals as extract did for microsecond captures, or not ("ns": 9 decimals; also when the file is
+ * missing, as in stores made before it existed). A writer of a new, empty table writes "us" unless the file
+ * exists; a writer about to publish a segment holding a finer time writes "ns" over it first, so "us" is
+ * never seen while such a segment is. Returns 0, or -1 with errno. */
+static int set_times(const char *dir, const char *table, const char *what, int replace)
+{
+    char path[4400], tmp[4450];
+    snprintf(path, sizeof path, "%s/%s/.times", dir, table);
+    snprintf(tmp, sizeof tmp, "%s/%s/.times.tmp-%ld", dir, table, (long)getpid());
+    int fd = open(replace ? tmp : path, O_WRONLY | O_CREAT | (replace ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0644);
+    if (fd < 0) return replace || errno != EEXIST ? -1 : 0;
+    char line[8];
+    int n = snprintf(line, sizeof line, "%s\n", what);
+    int bad = write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0;
+    int saved = errno;
+    if (close(fd) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
+    if (!bad && replace && rename(tmp, path) != 0) {
+        bad = 1;
+        saved = errno;
+    }
+    if (bad) {
+        if (replace) unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    char tdir[4400];
+    snprintf(tdir, sizeof tdir, "%s/%s", dir, table);
+    return fsync_dir(tdir);
+}
+
+/* Whether a table directory holds no partition yet (hidden files aside). */
+static int table_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') empty = 0;
+    closedir(d);
+    return empty;
+}
+
+int fs_store_time_decimals(const char *dir, const char *table)
+{
+    char path[4400], line[8] = { 0 };
+    snprintf(path, sizeof path, "%s/%s/.times", dir, table);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 9;
+    ssize_t n = read(fd, line, sizeof line - 1);
+    close(fd);
+    return n >= 3 && memcmp(line, "us\n", 3) == 0 ? 6 : 9;
+}
+
 static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t n, int replaces)
 {
     size_t ndir = NCOLS + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
@@ -503,6 +573,11 @@ static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t
         first_max = firsts[r] > first_max ? firsts[r] : first_max;
         t_max = lasts[r] > t_max ? lasts[r] : t_max;
     }
+    uint64_t sub_us = 0; /* any time not a whole microsecond (the table's .times marker, below) */
+    for (size_t c = 0; c < NCOLS && !sub_us; c++)
+        if (is_time_column(c))
+            for (size_t r = 0; r < n; r++) sub_us |= ((const uint64_t *)(void *)fc->cols[c])[r] % 1000;
+    fc->sub_us = sub_us != 0;
     size_t off = HEADER_SIZE + dirlen;
     memset(fc->out, 0, off);
     for (size_t c = 0; c < NCOLS; c++) {
@@ -607,6 +682,14 @@ static fs_result publish(struct fs_store_writer *w, struct flushctx *fc, struct 
         saved = errno;
     }
     f->fd = -1;
+    if (!io && f->sub_us && !atomic_load(&w->marked_ns)) { /* before the segment is visible (see .times) */
+        if (set_times(w->dir, w->table, "ns", 1) != 0) {
+            io = 1;
+            saved = errno;
+        } else {
+            atomic_store(&w->marked_ns, 1);
+        }
+    }
     if (io || rename(tmp, final) != 0 || fsync_dir(part) != 0) {
         if (!io) saved = errno;
         unlink(tmp);
@@ -689,6 +772,7 @@ static void write_bucket(struct fs_store_writer *w, struct flushctx *fc, struct 
         size_t len = build_group(w, fc, j - i, first && w->replaces);
         pthread_mutex_lock(&w->lock);
         if (!w->error) set_error(w, len ? append_group(w, fc, f, len, ord[i].first_ns) : FS_ERR_NOMEM, fc->err);
+        f->sub_us |= fc->sub_us;
     }
 }
 
@@ -857,6 +941,7 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
         fs_store_writer_close(w, NULL, 0);
         return FS_ERR_IO;
     }
+    if (table_is_empty(path)) set_times(dir, table, "us", 0); /* a store made before markers keeps none */
     *out = w;
     return FS_OK;
 }

@@ -65,6 +65,10 @@ fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_fl
 /* Publishes what is buffered and frees the writer. Returns the first error met. */
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen);
 
+/* Decimals that print every time stored in `table` exactly: 6 when all are whole microseconds (the table's
+ * .times marker, written by the writers, says so), else 9. */
+int fs_store_time_decimals(const char *dir, const char *table);
+
 struct fs_store_scan_stats {
     uint64_t partitions, segments, segments_damaged;
     uint64_t bytes;               /* read from the segments' files */

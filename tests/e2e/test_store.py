@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 
+import pcaplib
 from e2e_common import SAMPLE, binary, check, data_dir, finish, run
 
 
@@ -29,6 +30,33 @@ def comparable(rows):
     return sorted(out)
 
 
+def times_decimals(tmp):
+    """query prints times with the decimals that show them exactly: 9 once a nanosecond time is stored."""
+    linktype, recs = pcaplib.read_pcap(SAMPLE)
+    nano = os.path.join(tmp, "nano.pcap")
+    pcaplib.write_pcap(nano, linktype, [(ts + 1 + i % 999, w, d) for i, (ts, w, d) in enumerate(recs)], nsec=True)
+    store = os.path.join(tmp, "nano-store")
+    run("extract", "-q", "--store", store, nano)
+    rc, want, _ = run("extract", "-o", "-", "-q", "--fields", "all", nano)
+    rc2, got, _ = run("query", "-q", store, "--fields", "all")
+    first = rows_of(got)[0]["first"] if rc2 == 0 and got else ""
+    check(rc == 0 and rc2 == 0 and len(first.split(".")[1]) == 9 and sorted(got.splitlines()) == sorted(want.splitlines()),
+          "a store of a nanosecond capture prints 9 decimals, as extract does")
+    mixed = os.path.join(tmp, "mixed-store")
+    run("extract", "-q", "--store", mixed, SAMPLE)
+    _, before, _ = run("query", "-q", mixed, "--fields", "first", "--limit", "1")
+    run("extract", "-q", "--store", mixed, nano)
+    _, after, _ = run("query", "-q", mixed, "--fields", "first", "--limit", "1")
+    check(len(before.splitlines()[1].split(".")[1]) == 6 and len(after.splitlines()[1].split(".")[1]) == 9,
+          "a microsecond store prints 6 decimals, 9 once a nanosecond capture is added to it")
+    os.unlink(os.path.join(mixed, "flows", ".times"))
+    run("extract", "-q", "--store", mixed, SAMPLE)
+    _, old, _ = run("query", "-q", mixed, "--fields", "first", "--limit", "1")
+    check(len(old.splitlines()[1].split(".")[1]) == 9 and not os.path.exists(os.path.join(mixed, "flows", ".times")),
+          "a store without the marker (made before it existed) keeps 9 decimals, and a writer adding to it "
+          "does not claim microseconds")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         store = os.path.join(tmp, "store")
@@ -38,6 +66,10 @@ def main():
         rc2, got, err = run("query", "-q", store, "--fields", "all")
         check(rc == 0 and rc2 == 0 and comparable(rows_of(got)) == comparable(rows_of(want)),
               "query returns every field of every record as extract wrote it")
+        check(sorted(got.splitlines()) == sorted(want.splitlines()),
+              "... and prints it as extract does, character for character (times of a microsecond capture with 6 "
+              "decimals)")
+        times_decimals(tmp)
         rc, want, _ = run("extract", "-o", "-", "-q", "-f", "proto tcp and dstp 80 and paysize > 1000", SAMPLE)
         rc2, got, _ = run("query", "-q", store, "proto", "tcp", "and", "dstp", "80", "and", "paysize", ">", "1000")
         check(len(rows_of(got)) > 0 and comparable(rows_of(got)) == comparable(rows_of(want)),
@@ -166,13 +198,13 @@ def main():
         # retention removes whole partitions, oldest first, by age in data time and by size
         kept = os.path.join(tmp, "kept")
         rc, _, _ = run("extract", "-q", "--store", kept, SAMPLE)
-        parts = sorted(os.listdir(os.path.join(kept, "flows")))
+        parts = sorted(p for p in os.listdir(os.path.join(kept, "flows")) if not p.startswith("."))
         rc, _, err = run("retain", kept, "--retention", "1d")
-        left = sorted(os.listdir(os.path.join(kept, "flows")))
+        left = sorted(p for p in os.listdir(os.path.join(kept, "flows")) if not p.startswith("."))
         check(rc == 0 and parts == ["20100629T19", "20150103T13"] and left == ["20150103T13"] and "removed 1 partition" in err,
               "--retention 1d removes the partition older than a day before the newest data")
         rc, _, _ = run("extract", "-q", "--store", kept, "--max-size", "1", SAMPLE)
-        check(rc == 0 and sorted(os.listdir(os.path.join(kept, "flows"))) == ["20150103T13"],
+        check(rc == 0 and sorted(p for p in os.listdir(os.path.join(kept, "flows")) if not p.startswith(".")) == ["20150103T13"],
               "--max-size removes the oldest partitions but never the newest")
 
         # SIGKILL at random moments while writing a large store
