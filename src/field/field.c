@@ -13,7 +13,8 @@
 
 enum metric {
     M_FIRST, M_LAST, M_DURATION, M_SRCADDR, M_DSTADDR, M_SRCP, M_DSTP, M_PROTO, M_IPVER, M_VLAN, M_VLAN2,
-    M_TUNNEL, M_TUNNEL_ID, M_ICMP_TYPE, M_ICMP_CODE, M_END,
+    M_TUNNEL, M_TUNNEL_ID, M_ICMP_TYPE, M_ICMP_CODE, M_END, M_SOURCE, M_EXPORTER, M_DOMAIN, M_SAMPLING, M_IN_IF,
+    M_OUT_IF,
     /* per direction or total */
     M_PACKETS, M_SIZE, M_PAYSIZE, M_NOPAY, M_AVGPS, M_MINPS, M_MAXPS, M_STDDPS, M_AVGPAYS, M_MINPAYS, M_MAXPAYS,
     M_STDDPAYS, M_AVGIAT, M_MINIAT, M_MAXIAT, M_STDDIAT, M_FRAGS, M_FLAGS, M_FLAG0 /* + FS_TCP_* */
@@ -38,6 +39,12 @@ static const struct fs_field base_fields[] = {
     T("icmp_type", FS_FT_U64, "", 0, M_ICMP_TYPE, "ICMP/ICMPv6 type of the first packet; empty for other protocols"),
     T("icmp_code", FS_FT_U64, "", 0, M_ICMP_CODE, "ICMP/ICMPv6 code of the first packet; empty for other protocols"),
     T("end", FS_FT_STR, "", 0, M_END, "why the flow ended: idle, active-timeout, fin, rst, eof, evict, emergency-idle"),
+    T("source", FS_FT_STR, "", 0, M_SOURCE, "where the record came from: packets, netflow5, netflow9, ipfix, sflow"),
+    T("exporter", FS_FT_ADDR, "", 0, M_EXPORTER, "address of the exporter that sent the record; empty for packets"),
+    T("domain", FS_FT_U64, "", 0, M_DOMAIN, "IPFIX observation domain or NetFlow v9 source id of the exporter"),
+    T("sampling", FS_FT_U64, "", 0, M_SAMPLING, "packet sampling interval of the exporter: 1 in N (0: not sampled)"),
+    T("in_if", FS_FT_U64, "", 0, M_IN_IF, "ingress interface (SNMP ifIndex) from the export; 0 if unknown"),
+    T("out_if", FS_FT_U64, "", 0, M_OUT_IF, "egress interface (SNMP ifIndex) from the export; 0 if unknown"),
 };
 
 struct dir_metric {
@@ -218,6 +225,13 @@ void fs_field_value(const struct fs_flow *f, size_t field, const struct fs_field
     fs_field_get(&view, field, v);
 }
 
+int fs_field_unknown_in_exports(size_t field)
+{
+    build();
+    int m = table[field].metric;
+    return m >= M_PACKETS && m != M_PACKETS && m != M_SIZE && m != M_AVGPS && m != M_FLAGS;
+}
+
 void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v)
 {
     build();
@@ -249,6 +263,20 @@ void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v)
         v->missing = !(f->state & FS_FLOW_HAS_ICMP);
         return;
     case M_END: v->s = fs_end_reason_name(f->end_reason); return;
+    case M_SOURCE: v->s = fs_source_name(f->source); return;
+    case M_EXPORTER:
+        memcpy(v->addr, f->exporter, 16);
+        v->ipver = f->exporter_ipver;
+        v->missing = f->exporter_ipver == 0;
+        return;
+    case M_DOMAIN: set_u(v, f->domain); return;
+    case M_SAMPLING: set_u(v, f->sampling); return;
+    case M_IN_IF: set_u(v, f->in_if); return;
+    case M_OUT_IF: set_u(v, f->out_if); return;
+    }
+    if ((f->state & FS_FLOW_EXPORTED) && fs_field_unknown_in_exports(field)) {
+        v->missing = 1;
+        return;
     }
     if (!(view->agg_ready & (1u << (fd->dir + 1)))) {
         agg_of(f, fd->dir, &view->agg[fd->dir + 1]);
@@ -387,12 +415,15 @@ void fs_field_columns(size_t field, char *buf, size_t len)
         [M_SRCADDR] = "addr_src ipver", [M_DSTADDR] = "addr_dst ipver", [M_SRCP] = "port_src", [M_DSTP] = "port_dst",
         [M_PROTO] = "proto", [M_IPVER] = "ipver", [M_VLAN] = "vlan", [M_VLAN2] = "vlan2", [M_TUNNEL] = "tunnel_type",
         [M_TUNNEL_ID] = "tunnel_id", [M_ICMP_TYPE] = "icmp_type icmp_code state",
-        [M_ICMP_CODE] = "icmp_type icmp_code state", [M_END] = "end_reason",
+        [M_ICMP_CODE] = "icmp_type icmp_code state", [M_END] = "end_reason", [M_SOURCE] = "source",
+        [M_EXPORTER] = "exporter exporter_ipver", [M_DOMAIN] = "domain", [M_SAMPLING] = "sampling",
+        [M_IN_IF] = "in_if", [M_OUT_IF] = "out_if",
     };
     if (fd->metric < M_PACKETS) {
         add_col(buf, len, base[fd->metric]);
         return;
     }
+    if (fs_field_unknown_in_exports(field)) add_col(buf, len, "state"); /* FS_FLOW_EXPORTED */
     add_dir(buf, len, fd->dir, "packets"); /* totals skip directions without packets */
     static const char *const members[] = {
         [M_PACKETS] = "", [M_SIZE] = "bytes", [M_PAYSIZE] = "payload", [M_NOPAY] = "nopay", [M_AVGPS] = "bytes size_sq",

@@ -76,6 +76,9 @@ struct fs_flow_view {
 };
 
 void fs_flow_view_init(struct fs_flow_view *v, const struct fs_flow *f, const struct fs_field_ctx *ctx);
+/* Whether a field is unknown (missing) in a record from a flow export (FS_FLOW_EXPORTED): exports carry
+ * packets, bytes, times and the TCP flags seen, not sizes, payloads, inter-arrival times or flag counts. */
+int fs_field_unknown_in_exports(size_t field);
 void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v);
 
 /* Appends to buf (space-separated) the names of the store columns (store.c) the field is computed from, so

@@ -18,6 +18,12 @@ const char *fs_end_reason_name(unsigned r)
     return r < FS_END_COUNT ? names[r] : "?";
 }
 
+const char *fs_source_name(unsigned s)
+{
+    static const char *const names[FS_SOURCE_COUNT] = { "packets", "netflow5", "netflow9", "ipfix", "sflow" };
+    return s < FS_SOURCE_COUNT ? names[s] : "?";
+}
+
 static void iat_add(uint64_t *last, uint64_t ts, uint64_t *mn, uint64_t *mx, fs_u128 *sq, int first)
 {
     uint64_t gap = ts > *last ? ts - *last : 0;
@@ -243,6 +249,8 @@ static const struct fs_flow_member members[] = {
     MEMBER("tunnel_type", key.tunnel_type), MEMBER("iat_sq", iat_sq), MEMBER("iat_min", iat_min),
     MEMBER("iat_max", iat_max), MEMBER("end_reason", end_reason), MEMBER("state", state),
     MEMBER("icmp_type", icmp_type), MEMBER("icmp_code", icmp_code), DIR_MEMBERS(0), DIR_MEMBERS(1),
+    MEMBER("exporter", exporter), MEMBER("domain", domain), MEMBER("sampling", sampling), MEMBER("in_if", in_if),
+    MEMBER("out_if", out_if), MEMBER("source", source), MEMBER("exporter_ipver", exporter_ipver),
 };
 _Static_assert(sizeof members / sizeof members[0] == FS_FLOW_NMEMBERS, "FS_FLOW_NMEMBERS counts the members");
 const struct fs_flow_member *const fs_flow_members = members;

@@ -1,7 +1,9 @@
 /*
  * flow.h - the flow record: one bidirectional conversation and its features.
  *
- * Every source (pcap today, NetFlow/IPFIX/sFlow later) produces this record.
+ * Every source (packets, NetFlow, IPFIX, sFlow) produces this record; one from a
+ * flow export says so (FS_FLOW_EXPORTED, source, exporter) and leaves unknown
+ * what the export did not carry.
  * It holds only exact, mergeable aggregates: counts, sums, sums of squares,
  * minima, maxima and first/last timestamps, per direction. Means and standard
  * deviations are derived when a record is printed (fs_flow_stats), so two
@@ -70,7 +72,20 @@ struct fs_flow {
     uint8_t state;               /* FS_FLOW_* bits */
     uint8_t icmp_type, icmp_code;/* of the flow's first ICMP packet */
     uint8_t pad[4];
+    /* Provenance of a record from a flow export (collect); zero in records metered from packets. */
+    uint8_t exporter[16];        /* the exporter's address, IPv4 in the first 4 bytes */
+    uint32_t domain;             /* IPFIX observation domain, NetFlow v9 source id */
+    uint32_t sampling;           /* packet sampling interval: 1 packet in `sampling` (0 = not sampled) */
+    uint32_t in_if, out_if;      /* ingress and egress interface (SNMP ifIndex) */
+    uint8_t source;              /* enum fs_source */
+    uint8_t exporter_ipver;      /* 4 or 6 (0: no exporter) */
+    uint8_t pad2[6];
 };
+
+/* Where a record came from. */
+enum fs_source { FS_SOURCE_PACKETS = 0, FS_SOURCE_NETFLOW5, FS_SOURCE_NETFLOW9, FS_SOURCE_IPFIX, FS_SOURCE_SFLOW,
+                 FS_SOURCE_COUNT };
+const char *fs_source_name(unsigned s);
 
 enum {
     FS_FLOW_SWAPPED = 1,   /* live form: the source is key.b */
@@ -79,6 +94,8 @@ enum {
     FS_FLOW_FIN_B = 8,
     FS_FLOW_CLOSING = 16,  /* teardown seen; the flow ends after the close grace */
     FS_FLOW_HAS_ICMP = 32,
+    FS_FLOW_EXPORTED = 64, /* from a flow export: only counts, times, TCP flags seen and the key are known; the
+                              other aggregates (sizes, payloads, inter-arrival times, flag counts) are not */
 };
 
 /* Packet size on each basis. */
@@ -135,7 +152,7 @@ struct fs_flow_member {
     size_t off;
     uint32_t width;
 };
-#define FS_FLOW_NMEMBERS 55
+#define FS_FLOW_NMEMBERS 62
 extern const struct fs_flow_member *const fs_flow_members; /* FS_FLOW_NMEMBERS of them */
 
 /* The member called name, or NULL. */

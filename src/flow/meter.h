@@ -24,7 +24,7 @@
  * traffic stay short (scans, DNS, failed connections: 91% of the live flows of
  * the benchmark capture), so most of the table is small entries. The packet
  * after the log is full, or one whose values do not fit the log's narrow
- * fields, turns the flow into a 512-byte entry that holds the full record
+ * fields, turns the flow into a 544-byte entry that holds the full record
  * (struct fs_flow), rebuilt by replaying the log: the record is the same
  * whichever way the flow is kept. A short flow's record is rebuilt the same way
  * when it ends.

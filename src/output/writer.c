@@ -166,9 +166,10 @@ void fs_writer_flow(struct fs_writer *w, const struct fs_flow *flow)
     if (w->format == FS_FORMAT_CSV) {
         /* the hot path: straight into the buffer, whose room was made above */
         char *p = w->out.buf + w->out.len;
+        int exported = (flow->state & FS_FLOW_EXPORTED) != 0; /* some members are unknown: fs_field_get says */
         for (int i = 0; i < w->nfields; i++) {
             if (i) *p++ = ',';
-            if (w->direct[i].how) { /* a member of the record, or the sum of two: no value struct */
+            if (w->direct[i].how && !exported) { /* a member of the record, or the sum of two: no value struct */
                 const uint8_t *r = (const uint8_t *)flow;
                 uint64_t u = member(r + w->direct[i].off[0], w->direct[i].width[0]);
                 if (w->direct[i].how == 2) u += member(r + w->direct[i].off[1], w->direct[i].width[1]);
