@@ -56,6 +56,34 @@ FRAMES = {
 }
 
 
+def nf_messages():
+    """NetFlow v5, v9 and IPFIX messages for fuzz_netflow: templates, options, data, a withdrawal."""
+    v5 = struct.pack(">HHIIIIBBH", 5, 1, 100000, 1700000000, 0, 7, 0, 1, 0x4064) + struct.pack(
+        ">4s4s4sHHIIIIHHBBBBHHBBH", bytes(A), bytes(B), b"\0" * 4, 1, 2, 5, 700, 99000, 99500, 1234, 80, 0, 0x1b, 6,
+        0, 0, 0, 0, 0, 0)
+    fields = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (6, 1), (1, 4), (2, 4), (22, 4), (21, 4), (10, 2), (32, 2)]
+    tpl = struct.pack(">HH", 300, len(fields)) + b"".join(struct.pack(">HH", t, n) for t, n in fields)
+    rec = bytes(A) + bytes(B) + struct.pack(">HHBBIIIIHH", 1234, 53, 17, 0, 300, 2, 99000, 99500, 3, 0x0800)
+    v9_tpl = struct.pack(">HH", 0, 4 + len(tpl)) + tpl
+    opt = struct.pack(">HHHHHHHHHH", 1, 24, 301, 4, 8, 1, 0, 34, 4, 35) + struct.pack(">H", 1) + b"\0\0"
+    optdata = struct.pack(">HHIBxxx", 301, 12, 100, 2)
+    v9_data = struct.pack(">HH", 300, 4 + len(rec)) + rec
+    body = v9_tpl + opt + optdata + v9_data
+    v9 = struct.pack(">HHIIII", 9, 4, 100000, 1700000000, 1, 5) + body
+    ifields = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 8), (2, 8), (152, 8), (153, 8), (0x8000 | 1, 8),
+               (0x8000 | 2, 8), (82, 65535)]
+    itpl = struct.pack(">HH", 400, len(ifields))
+    for t, n in ifields:
+        itpl += struct.pack(">HH", t, n) + (struct.pack(">I", 29305) if t & 0x8000 else b"")
+    irec = bytes(A) + bytes(B) + struct.pack(">HHBQQQQQQ", 5, 443, 6, 1000, 4, 1_700_000_000_000, 1_700_000_001_000,
+                                             2000, 5) + b"\x04eth0"
+    iset = struct.pack(">HH", 2, 4 + len(itpl)) + itpl + struct.pack(">HH", 400, 4 + len(irec)) + irec
+    ipfix = struct.pack(">HHIII", 10, 16 + len(iset), 1700000000, 0, 9) + iset
+    wd = struct.pack(">HH", 2, 8) + struct.pack(">HH", 400, 0)
+    ipfix_wd = struct.pack(">HHIII", 10, 16 + len(wd), 1700000001, 1, 9) + wd
+    return {"v5": v5, "v9": v9, "ipfix": ipfix, "ipfix-withdraw": ipfix_wd}
+
+
 def write(target, name, data):
     d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
@@ -85,6 +113,12 @@ def main():
     write_pcap(tmp, link, srecs[:40])
     write("capture", "sample-head", open(tmp, "rb").read())
     os.unlink(tmp)
+    msgs = nf_messages()
+    frame = lambda m: struct.pack(">H", len(m)) + m  # noqa: E731
+    for name, m in msgs.items():
+        write("netflow", name, frame(m))
+    write("netflow", "ipfix-then-withdraw", frame(msgs["ipfix"]) + frame(msgs["ipfix-withdraw"]) + frame(msgs["ipfix"]))
+    write("netflow", "all", b"".join(frame(m) for m in msgs.values()))
     for i, expr in enumerate(["proto tcp and dstp 22", "paysize == 0", "not (src net 10.0.0.0/8 or host ::1)",
                               "end == fin || duration > 1.5k", "port 53 and udp and ip6", "tcp udp", "(((",
                               "srcaddr != 2001:db8::1 && src_maxps >= 1500"]):

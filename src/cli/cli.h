@@ -53,6 +53,7 @@ int fs_cli_fields(const char *cmd, const char *spec, int *fields, char (*labels)
 
 int fs_cmd_extract(int argc, char **argv);
 int fs_cmd_query(int argc, char **argv);
+int fs_cmd_collect(int argc, char **argv);
 int fs_cmd_retain(int argc, char **argv);
 int fs_cmd_compact(int argc, char **argv);
 int fs_cmd_fields(int argc, char **argv);

@@ -15,6 +15,7 @@ static int usage(FILE *f)
             "\n"
             "commands:\n"
             "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
+            "  collect   flow exports (NetFlow v5/v9, IPFIX) over UDP or from files -> flow records\n"
             "  query     flow records from a store, chosen by time and filter; grouping and top-N\n"
             "  retain    remove a store's oldest partitions by age or size\n"
             "  compact   merge a store's small segments, re-sort those out of time order\n"
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "extract") == 0) return fs_cmd_extract(argc - 1, argv + 1);
     if (strcmp(cmd, "fields") == 0) return fs_cmd_fields(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0) return fs_cmd_query(argc - 1, argv + 1);
+    if (strcmp(cmd, "collect") == 0) return fs_cmd_collect(argc - 1, argv + 1);
     if (strcmp(cmd, "retain") == 0) return fs_cmd_retain(argc - 1, argv + 1);
     if (strcmp(cmd, "compact") == 0) return fs_cmd_compact(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

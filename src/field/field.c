@@ -262,7 +262,10 @@ void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v)
         set_u(v, fd->metric == M_ICMP_TYPE ? f->icmp_type : f->icmp_code);
         v->missing = !(f->state & FS_FLOW_HAS_ICMP);
         return;
-    case M_END: v->s = fs_end_reason_name(f->end_reason); return;
+    case M_END:
+        v->s = fs_end_reason_name(f->end_reason);
+        v->missing = (f->state & FS_FLOW_EXPORTED) && f->end_reason == FS_END_ACTIVE; /* the export did not say */
+        return;
     case M_SOURCE: v->s = fs_source_name(f->source); return;
     case M_EXPORTER:
         memcpy(v->addr, f->exporter, 16);
@@ -415,7 +418,7 @@ void fs_field_columns(size_t field, char *buf, size_t len)
         [M_SRCADDR] = "addr_src ipver", [M_DSTADDR] = "addr_dst ipver", [M_SRCP] = "port_src", [M_DSTP] = "port_dst",
         [M_PROTO] = "proto", [M_IPVER] = "ipver", [M_VLAN] = "vlan", [M_VLAN2] = "vlan2", [M_TUNNEL] = "tunnel_type",
         [M_TUNNEL_ID] = "tunnel_id", [M_ICMP_TYPE] = "icmp_type icmp_code state",
-        [M_ICMP_CODE] = "icmp_type icmp_code state", [M_END] = "end_reason", [M_SOURCE] = "source",
+        [M_ICMP_CODE] = "icmp_type icmp_code state", [M_END] = "end_reason state", [M_SOURCE] = "source",
         [M_EXPORTER] = "exporter exporter_ipver", [M_DOMAIN] = "domain", [M_SAMPLING] = "sampling",
         [M_IN_IF] = "in_if", [M_OUT_IF] = "out_if",
     };

@@ -1,6 +1,6 @@
 """The documentation says what the program does: docs/fields.md carries exactly the table that
-`flowsift fields --markdown` prints, and every option of `flowsift extract --help` is in
-docs/flowsift-extract.md."""
+`flowsift fields --markdown` prints, and every option of `flowsift extract|query|collect --help` is in
+docs/flowsift-<command>.md."""
 import os
 import re
 import sys
@@ -13,12 +13,13 @@ def main():
     with open(os.path.join(ROOT, "docs", "fields.md")) as f:
         doc = f.read()
     check(rc == 0 and table.strip() in doc, "docs/fields.md contains the current `flowsift fields --markdown`")
-    rc, helptext, _ = run("extract", "--help")
-    with open(os.path.join(ROOT, "docs", "flowsift-extract.md")) as f:
-        man = f.read()
-    options = sorted(set(re.findall(r"(--[a-z][a-z-]+)", helptext)))
-    missing = [o for o in options if o not in man]
-    check(rc == 0 and not missing, f"docs/flowsift-extract.md documents every option (missing: {missing})")
+    for cmd in ("extract", "query", "collect"):
+        rc, helptext, _ = run(cmd, "--help")
+        with open(os.path.join(ROOT, "docs", f"flowsift-{cmd}.md")) as f:
+            man = f.read()
+        options = sorted(set(re.findall(r"(--[a-z][a-z-]+)", helptext)))
+        missing = [o for o in options if o not in man]
+        check(rc == 0 and not missing, f"docs/flowsift-{cmd}.md documents every option (missing: {missing})")
     return finish("test_docs")
 
 

@@ -1,0 +1,553 @@
+/*
+ * collect.c - `flowsift collect`: flow exports (NetFlow v5/v9, IPFIX) into flow records.
+ *
+ * Messages come from UDP listeners (IPv4 and IPv6, any number), from captures of export traffic (the UDP
+ * payloads of every packet, with the packet's source as the exporter), from IPFIX files (RFC 5655: messages
+ * one after another) and from files holding one raw message. Every record goes through the filter to the
+ * store (by default, as with extract) and/or CSV or JSON lines. A summary, with counters per exporter, ends
+ * the run: on end of input, after --count messages or --duration, or on SIGINT/SIGTERM.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../capture/capture.h"
+#include "../collect/netflow.h"
+#include "../filter/filter.h"
+#include "../output/writer.h"
+#include "../store/store.h"
+#include "cli.h"
+
+#define C "collect"
+#define MAX_LISTEN 16
+#define STORE_BATCH 256
+
+struct collect {
+    struct fs_nf_decoder *nf;
+    struct fs_writer writer;
+    int csv;
+    struct fs_store_writer *store;
+    struct fs_flow pending[STORE_BATCH];
+    size_t npending;
+    fs_result store_rc;
+    struct fs_filter *filter;
+    struct fs_field_ctx ctx;
+    uint64_t written, stored, filtered_out;
+    uint64_t packets_not_udp;       /* capture inputs: packets that carried no UDP datagram */
+    uint64_t files_read, files_damaged;
+};
+
+static void on_flow(void *arg, struct fs_flow *f)
+{
+    struct collect *x = arg;
+    if (x->filter && !fs_filter_match(x->filter, f, &x->ctx)) {
+        x->filtered_out++;
+        return;
+    }
+    if (x->csv) {
+        fs_writer_flow(&x->writer, f);
+        x->written++;
+    }
+    if (x->store && !x->store_rc) {
+        x->pending[x->npending++] = *f;
+        x->stored++;
+        if (x->npending == STORE_BATCH) {
+            x->store_rc = fs_store_writer_add_many(x->store, x->pending, x->npending);
+            x->npending = 0;
+        }
+    }
+}
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void help(void)
+{
+    printf("usage: flowsift collect [OPTIONS] [FILE ...]\n"
+           "\n"
+           "Receives flow exports - NetFlow v5, NetFlow v9, IPFIX - and writes every flow record as extract\n"
+           "does: into the store $FLOWSIFT_STORE, or " FS_DEFAULT_STORE " in the current directory, unless -o is\n"
+           "given. Records keep their exporter, observation domain and sampling interval (fields exporter,\n"
+           "domain, sampling, source); what an export does not carry (sizes, payloads, inter-arrival times)\n"
+           "prints empty. Templates are kept per exporter address and port, domain and template id.\n"
+           "\n"
+           "Inputs: UDP listeners (-l), and FILEs: captures of export traffic (pcap, pcapng: the UDP payload of\n"
+           "every packet, sent by the packet's source), IPFIX files (RFC 5655), or one raw message.\n"
+           "\n"
+           "options:\n"
+           "  -l, --listen ADDR          receive UDP on ADDR: PORT, IPV4:PORT or [IPV6]:PORT (a bare port\n"
+           "                             listens on every IPv4 and IPv6 address); repeatable\n"
+           "  -o, --output FILE          write records to FILE ('-' = standard output); then not to the store\n"
+           "                             unless --store is given too\n"
+           "  -F, --format csv|json      output format                                              [csv]\n"
+           "      --fields LIST          fields or a preset (flowsift fields)                        [default]\n"
+           "  -f, --filter EXPR          keep only records that match EXPR (docs/filter.md)\n"
+           "      --store DIR            write records into the store DIR        [$FLOWSIFT_STORE or " FS_DEFAULT_STORE "]\n"
+           "      --count N              stop after N messages\n"
+           "      --duration TIME        stop after TIME (e.g. 30s, 5m) of listening\n"
+           "  -q, --quiet                no summary\n"
+           "  -h, --help                 this help\n"
+           "\n"
+           "Listening ends on SIGINT or SIGTERM, after --count or --duration; what was received is written and the\n"
+           "store's segments published. docs/flowsift-collect.md is the manual page.\n");
+}
+
+/* "2055", "127.0.0.1:2055", "[::1]:2055" -> sockets (a bare port: one IPv6 socket that also takes IPv4). */
+static int open_listener(const char *spec, int *fd_out, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    char host[256] = "";
+    const char *port;
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof host) {
+            snprintf(err, errlen, "'%s': expected [IPV6]:PORT", spec);
+            return -1;
+        }
+        memcpy(host, spec + 1, (size_t)(end - spec - 1));
+        port = end + 2;
+    } else if (strchr(spec, ':')) {
+        const char *colon = strrchr(spec, ':');
+        if ((size_t)(colon - spec) >= sizeof host) {
+            snprintf(err, errlen, "'%s': address too long", spec);
+            return -1;
+        }
+        memcpy(host, spec, (size_t)(colon - spec));
+        port = colon + 1;
+    } else {
+        port = spec;
+    }
+    char *endp;
+    long p = strtol(port, &endp, 10);
+    if (!*port || *endp || p < 0 || p > 65535) {
+        snprintf(err, errlen, "'%s': bad port", spec);
+        return -1;
+    }
+    int v6 = 1;
+    if (!host[0]) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_any;
+        a->sin6_port = htons((uint16_t)p);
+        sl = sizeof *a;
+    } else if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)p);
+        sl = sizeof *a;
+        v6 = 0;
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)p);
+        sl = sizeof *a;
+    } else {
+        snprintf(err, errlen, "'%s': '%s' is not an IPv4 or IPv6 address", spec, host);
+        return -1;
+    }
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "'%s': socket: %s", spec, strerror(errno));
+        return -1;
+    }
+    int zero = 0, big = 32 << 20;
+    if (v6 && !host[0]) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero); /* IPv4 too */
+    /* a burst of exports must not overflow the socket: ask for 32 MB (the kernel caps it at rmem_max) */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+        snprintf(err, errlen, "'%s': bind: %s", spec, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static void origin_of(const struct sockaddr_storage *ss, struct fs_export_origin *o)
+{
+    memset(o, 0, sizeof *o);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        memcpy(o->addr, &a->sin_addr, 4);
+        o->ipver = 4;
+        o->port = ntohs(a->sin_port);
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) { /* an IPv4 exporter on the dual-stack socket */
+            memcpy(o->addr, (const uint8_t *)&a->sin6_addr + 12, 4);
+            o->ipver = 4;
+        } else {
+            memcpy(o->addr, &a->sin6_addr, 16);
+            o->ipver = 6;
+        }
+        o->port = ntohs(a->sin6_port);
+    }
+}
+
+/* The UDP payload of a captured packet and who sent it; 0 if it carries none. */
+static int udp_payload(const struct fs_capture_pkt *cp, struct fs_export_origin *o, const uint8_t **pl, size_t *plen)
+{
+    const uint8_t *p = cp->data;
+    size_t n = cp->caplen, off = 0;
+    unsigned type = 0;
+    switch (cp->linktype) {
+    case FS_LINK_ETHERNET:
+        if (n < 14) return 0;
+        type = (unsigned)(p[12] << 8 | p[13]);
+        off = 14;
+        while ((type == 0x8100 || type == 0x88a8) && off + 4 <= n) {
+            type = (unsigned)(p[off + 2] << 8 | p[off + 3]);
+            off += 4;
+        }
+        break;
+    case FS_LINK_LINUX_SLL:
+        if (n < 16) return 0;
+        type = (unsigned)(p[14] << 8 | p[15]);
+        off = 16;
+        break;
+    case FS_LINK_NULL:
+    case FS_LINK_LOOP:
+        off = 4;
+        type = 0;
+        break;
+    case FS_LINK_RAW:
+    case FS_LINK_IPV4:
+    case FS_LINK_IPV6:
+        type = 0;
+        break;
+    default: return 0;
+    }
+    if (off >= n) return 0;
+    if (type == 0) type = (p[off] >> 4) == 6 ? 0x86DD : 0x0800;
+    memset(o, 0, sizeof *o);
+    size_t l4;
+    if (type == 0x0800) {
+        if (off + 20 > n || (p[off] >> 4) != 4) return 0;
+        size_t ihl = (size_t)(p[off] & 15) * 4;
+        if (ihl < 20 || p[off + 9] != 17 || ((p[off + 6] & 0x3f) | p[off + 7])) return 0; /* UDP, not a fragment */
+        memcpy(o->addr, p + off + 12, 4);
+        o->ipver = 4;
+        l4 = off + ihl;
+    } else if (type == 0x86DD) {
+        if (off + 40 > n || p[off + 6] != 17) return 0;
+        memcpy(o->addr, p + off + 8, 16);
+        o->ipver = 6;
+        l4 = off + 40;
+    } else {
+        return 0;
+    }
+    if (l4 + 8 > n) return 0;
+    o->port = (uint16_t)(p[l4] << 8 | p[l4 + 1]);
+    size_t ulen = (size_t)(p[l4 + 4] << 8 | p[l4 + 5]);
+    size_t have = n - l4;
+    if (ulen < 8) return 0;
+    if (ulen > have) ulen = have; /* cut by the snap length: what is there is decoded (and found short) */
+    *pl = p + l4 + 8;
+    *plen = ulen - 8;
+    return 1;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) == 0 && st.st_size >= 0) {
+        buf = malloc((size_t)st.st_size + 1);
+        size_t got = 0;
+        while (buf && got < (size_t)st.st_size) {
+            ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        *len = got;
+    }
+    close(fd);
+    return buf;
+}
+
+/* One input file: a capture, an IPFIX file, or one raw message. Returns 0, or 1 if it could not be read. */
+static int collect_file(struct collect *x, const char *path, uint64_t *messages)
+{
+    struct fs_capture *cap;
+    char err[768];
+    size_t len = 0;
+    uint8_t *buf = slurp(path, &len);
+    if (!buf) {
+        fs_cli_error(C, "cannot read '%s': %s", path, strerror(errno));
+        return 1;
+    }
+    uint32_t magic = len >= 4 ? (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3] : 0;
+    int is_capture = magic == 0xa1b2c3d4 || magic == 0xd4c3b2a1 || magic == 0xa1b23c4d || magic == 0x4d3cb2a1 ||
+                     magic == 0x0a0d0d0a;
+    struct fs_export_origin file_origin = { .ipver = 0 };
+    if (!is_capture) {
+        /* an IPFIX file is messages one after another (RFC 5655); anything else, one message */
+        size_t off = 0;
+        int ipfix = len >= 4 && buf[0] == 0 && buf[1] == 10;
+        while (off < len) {
+            size_t mlen = len - off;
+            if (ipfix && mlen >= 4) {
+                size_t l = (size_t)(buf[off + 2] << 8 | buf[off + 3]);
+                if (l >= 16 && l <= mlen) mlen = l;
+            }
+            fs_nf_message(x->nf, &file_origin, now_ns(), buf + off, mlen, on_flow, x);
+            ++*messages;
+            off += mlen;
+            if (!ipfix) break;
+        }
+        free(buf);
+        x->files_read++;
+        return 0;
+    }
+    free(buf);
+    if (fs_capture_open(&cap, path, err, sizeof err) != FS_OK) {
+        fs_cli_error(C, "%s", err);
+        return 1;
+    }
+    struct fs_capture_pkt cp;
+    fs_result r;
+    while ((r = fs_capture_next(cap, &cp)) == FS_OK) {
+        struct fs_export_origin o;
+        const uint8_t *pl;
+        size_t plen;
+        if (!udp_payload(&cp, &o, &pl, &plen)) {
+            x->packets_not_udp++;
+            continue;
+        }
+        fs_nf_message(x->nf, &o, cp.ts_ns, pl, plen, on_flow, x);
+        ++*messages;
+    }
+    int bad = r != FS_EOF;
+    if (bad) fs_cli_error(C, "%s", fs_capture_error(cap));
+    fs_capture_free(cap);
+    x->files_read++;
+    return bad;
+}
+
+static void print_counters(const struct fs_nf_counters *c)
+{
+    char a[32], b[32], t[32];
+    fprintf(stderr, "%s messages, %s records, %s templates", fs_human_int(c->messages, a, sizeof a),
+            fs_human_int(c->records, b, sizeof b), fs_human_int(c->templates, t, sizeof t));
+    if (c->withdrawals) fprintf(stderr, ", %s withdrawn", fs_human_int(c->withdrawals, a, sizeof a));
+    if (c->options_records) fprintf(stderr, ", %s options records", fs_human_int(c->options_records, a, sizeof a));
+    if (c->missing_template)
+        fprintf(stderr, ", %s data sets without their template (dropped)", fs_human_int(c->missing_template, a, sizeof a));
+    if (c->sequence_gaps) fprintf(stderr, ", %s lost by sequence numbers", fs_human_int(c->sequence_gaps, a, sizeof a));
+    if (c->unknown_fields) fprintf(stderr, ", %s fields skipped", fs_human_int(c->unknown_fields, a, sizeof a));
+    for (unsigned k = 0; k < FS_NF_PROBLEM_COUNT; k++)
+        if (c->malformed[k]) fprintf(stderr, ", malformed (%s) %s", fs_nf_problem_name(k), fs_human_int(c->malformed[k], a, sizeof a));
+    fprintf(stderr, "\n");
+}
+
+static void summary(const struct collect *x, double elapsed, const char *store_dir)
+{
+    const struct fs_nf_counters *t = fs_nf_totals(x->nf);
+    char a[32], b[32];
+    fprintf(stderr, "flowsift collect: %s records from %s messages in %.2f s\n", fs_human_int(t->records, a, sizeof a),
+            fs_human_int(t->messages, b, sizeof b), elapsed);
+    fprintf(stderr, "  all       ");
+    print_counters(t);
+    size_t n;
+    const struct fs_nf_exporter_stats *e = fs_nf_exporters(x->nf, &n);
+    for (size_t i = 0; i < n && i < 50; i++) {
+        char addr[INET6_ADDRSTRLEN] = "(file)";
+        if (e[i].origin.ipver) inet_ntop(e[i].origin.ipver == 4 ? AF_INET : AF_INET6, e[i].origin.addr, addr, sizeof addr);
+        fprintf(stderr, "  exporter  %s port %u, %s domain %u: ", addr, e[i].origin.port,
+                e[i].version == 5 ? "NetFlow v5" : e[i].version == 9 ? "NetFlow v9" : "IPFIX", e[i].domain);
+        print_counters(&e[i].c);
+    }
+    if (n > 50) fprintf(stderr, "  ... and %zu more exporters\n", n - 50);
+    if (x->packets_not_udp) fprintf(stderr, "  skipped   %s captured packets without a UDP datagram\n",
+                                    fs_human_int(x->packets_not_udp, a, sizeof a));
+    if (x->filter) fprintf(stderr, "  filtered  %s records out\n", fs_human_int(x->filtered_out, a, sizeof a));
+    if (store_dir) fprintf(stderr, "  store     %s records in '%s'\n", fs_human_int(x->stored, a, sizeof a), store_dir);
+}
+
+enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION };
+
+int fs_cmd_collect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "listen", required_argument, 0, 'l' },   { "output", required_argument, 0, 'o' },
+        { "format", required_argument, 0, 'F' },   { "fields", required_argument, 0, OPT_FIELDS },
+        { "filter", required_argument, 0, 'f' },   { "store", required_argument, 0, OPT_STORE },
+        { "count", required_argument, 0, OPT_COUNT }, { "duration", required_argument, 0, OPT_DURATION },
+        { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    const char *listen[MAX_LISTEN], *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *store_dir = NULL;
+    int nlisten = 0, out_given = 0, quiet = 0, c;
+    enum fs_format format = FS_FORMAT_CSV;
+    uint64_t max_messages = 0, duration_ns = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "l:o:F:f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (nlisten == MAX_LISTEN) return fs_cli_error(C, "at most %d listeners", MAX_LISTEN) + 1;
+            listen[nlisten++] = optarg;
+            break;
+        case 'o': out_path = optarg; out_given = 1; break;
+        case 'F':
+            if (strcmp(optarg, "csv") == 0) format = FS_FORMAT_CSV;
+            else if (strcmp(optarg, "json") == 0) format = FS_FORMAT_JSON;
+            else return fs_cli_error(C, "-F takes csv or json") + 1;
+            break;
+        case OPT_FIELDS: fields_spec = optarg; break;
+        case 'f': filter_expr = optarg; break;
+        case OPT_STORE: store_dir = optarg; break;
+        case OPT_COUNT:
+            if (fs_parse_count(optarg, &max_messages) || !max_messages)
+                return fs_cli_error(C, "--count takes a positive number") + 1;
+            break;
+        case OPT_DURATION:
+            if (fs_parse_duration(optarg, &duration_ns) || !duration_ns)
+                return fs_cli_error(C, "--duration takes a positive time such as 30s") + 1;
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': help(); return 0;
+        default: fprintf(stderr, "Try 'flowsift collect --help'.\n"); return 2;
+        }
+    }
+    if (nlisten == 0 && optind >= argc) {
+        fprintf(stderr, "flowsift collect: no input (give -l PORT to listen, or files)\nTry 'flowsift collect --help'.\n");
+        return 2;
+    }
+    struct collect *x = calloc(1, sizeof *x);
+    if (!x) return fs_cli_error(C, "out of memory");
+    int fields[FS_WRITER_MAX_FIELDS];
+    static char labels[FS_WRITER_MAX_FIELDS][FS_FIELD_LABEL_MAX];
+    int nfields = fs_cli_fields(C, fields_spec, fields, labels);
+    if (nfields <= 0 || (filter_expr && fs_cli_filter(C, filter_expr, &x->filter))) {
+        free(x);
+        return 2;
+    }
+    int rc = 0, fds[MAX_LISTEN], nfds = 0, writer_open = 0;
+    char err[1024];
+    if (fs_nf_new(&x->nf) != FS_OK) {
+        rc = fs_cli_error(C, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nlisten; i++) {
+        if (open_listener(listen[i], &fds[nfds], err, sizeof err) != 0) {
+            rc = fs_cli_error(C, "%s", err);
+            goto out;
+        }
+        nfds++;
+    }
+    if (!store_dir && !out_given) {
+        store_dir = getenv("FLOWSIFT_STORE");
+        if (!store_dir || !*store_dir) store_dir = FS_DEFAULT_STORE;
+    }
+    if (store_dir) {
+        uint64_t removed = 0;
+        if (fs_store_prepare(store_dir, 1, &removed, err, sizeof err) != FS_OK ||
+            fs_store_writer_new(&x->store, store_dir, "flows", 0, err, sizeof err) != FS_OK) {
+            rc = fs_cli_error(C, "%s", err);
+            goto out;
+        }
+    }
+    x->csv = !store_dir || out_given;
+    if (fs_writer_open(&x->writer, x->csv ? out_path : "/dev/null", format, fields, labels, nfields, &x->ctx)) {
+        rc = fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
+        goto out;
+    }
+    writer_open = 1;
+    fs_writer_set_time_decimals(&x->writer, 9); /* v5 headers and IPFIX times may be finer than microseconds */
+    double t0 = fs_now_seconds();
+    uint64_t messages = 0;
+    for (int i = optind; i < argc && !stop_requested; i++)
+        if (collect_file(x, argv[i], &messages)) {
+            x->files_damaged++;
+            rc = 1;
+        }
+    if (nfds) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        if (!quiet) {
+            fprintf(stderr, "flowsift collect: listening on");
+            for (int i = 0; i < nlisten; i++) fprintf(stderr, " %s", listen[i]);
+            fprintf(stderr, " (SIGINT or SIGTERM ends)\n");
+        }
+        static uint8_t buf[65536];
+        struct pollfd pfd[MAX_LISTEN];
+        for (int i = 0; i < nfds; i++) pfd[i] = (struct pollfd){ fds[i], POLLIN, 0 };
+        uint64_t deadline = duration_ns ? now_ns() + duration_ns : 0;
+        while (!stop_requested && (!max_messages || messages < max_messages)) {
+            int timeout = 200;
+            if (deadline) {
+                uint64_t now = now_ns();
+                if (now >= deadline) break;
+                if ((deadline - now) / 1000000 < 200) timeout = (int)((deadline - now) / 1000000) + 1;
+            }
+            int r = poll(pfd, (nfds_t)nfds, timeout);
+            if (r < 0 && errno != EINTR) {
+                rc = fs_cli_error(C, "poll: %s", strerror(errno));
+                break;
+            }
+            for (int i = 0; r > 0 && i < nfds; i++) {
+                if (!(pfd[i].revents & POLLIN)) continue;
+                for (int k = 0; k < 256 && (!max_messages || messages < max_messages); k++) { /* drain a burst */
+                    struct sockaddr_storage ss;
+                    socklen_t sl = sizeof ss;
+                    ssize_t n = recvfrom(fds[i], buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+                    if (n < 0) break;
+                    struct fs_export_origin o;
+                    origin_of(&ss, &o);
+                    fs_nf_message(x->nf, &o, now_ns(), buf, (size_t)n, on_flow, x);
+                    messages++;
+                }
+            }
+        }
+    }
+    double elapsed = fs_now_seconds() - t0;
+    if (fs_writer_close(&x->writer) && !rc) rc = fs_cli_error(C, "writing '%s' failed", out_path);
+    writer_open = 0;
+    if (x->store) {
+        if (x->npending && !x->store_rc) x->store_rc = fs_store_writer_add_many(x->store, x->pending, x->npending);
+        x->npending = 0;
+        if (fs_store_writer_close(x->store, err, sizeof err) != FS_OK || x->store_rc) {
+            rc = 1;
+            fs_cli_error(C, "store '%s': %s", store_dir, err);
+        }
+        x->store = NULL;
+    }
+    if (!quiet) summary(x, elapsed, store_dir);
+out:
+    if (writer_open) fs_writer_close(&x->writer);
+    fs_store_writer_close(x->store, NULL, 0);
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+    fs_nf_free(x->nf);
+    fs_filter_free(x->filter);
+    free(x);
+    return rc;
+}

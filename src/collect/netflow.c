@@ -1,0 +1,657 @@
+/*
+ * netflow.c - NetFlow v5, NetFlow v9 and IPFIX messages into flow records; see netflow.h.
+ *
+ * Formats: Cisco's NetFlow v5 record layout; RFC 3954 (NetFlow v9: header section 5.1, template and options
+ * template FlowSets 5.2-5.3 and 6, data FlowSets 5.4); RFC 7011 (IPFIX: message header 3.1, sets 3.3,
+ * template records 3.4, variable-length fields 7, template withdrawal 8.1); RFC 5103 (biflows: reverse
+ * information elements, private enterprise 29305); information element numbers from the IANA IPFIX registry,
+ * which NetFlow v9's field types share below 128.
+ */
+#include "netflow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TEMPLATE_FIELDS 512
+#define MAX_TEMPLATES 65536     /* in all: a flood of template ids must not take the memory */
+#define MAX_EXPORTERS 65536
+#define PEN_REVERSE 29305u      /* RFC 5103 */
+
+const char *fs_nf_problem_name(unsigned p)
+{
+    static const char *const names[FS_NF_PROBLEM_COUNT] = { "truncated", "unknown version", "bad length",
+                                                            "bad template", "bad set id" };
+    return p < FS_NF_PROBLEM_COUNT ? names[p] : "?";
+}
+
+struct tfield {
+    uint16_t id;       /* information element (enterprise bit cleared) */
+    uint16_t len;      /* 65535: variable length (IPFIX) */
+    uint32_t pen;      /* private enterprise number, 0 for IANA elements */
+};
+
+struct template {
+    struct template *next;      /* hash chain */
+    uint32_t exporter;          /* index in d->exp */
+    uint16_t id;
+    uint16_t nfields;
+    uint16_t nscope;            /* options templates: scope fields first */
+    uint8_t options;
+    uint32_t min_len;           /* bytes of one record at least (a variable-length field counts 1) */
+    struct tfield *fields;      /* owned */
+};
+
+struct exporter {
+    struct fs_nf_exporter_stats st;
+    uint32_t sampling;          /* from options records (or the v5 header) */
+    uint64_t next_seq;
+    int seq_valid;
+    uint32_t next;              /* hash chain, index + 1 (0: none) */
+};
+
+#define TBUCKETS 4096
+#define EBUCKETS 1024
+
+struct fs_nf_decoder {
+    struct template *tbuckets[TBUCKETS];
+    size_t ntemplates;
+    struct exporter *exp;
+    size_t nexp, expcap;
+    uint32_t ebuckets[EBUCKETS]; /* index + 1 */
+    struct fs_nf_exporter_stats *view; /* fs_nf_exporters() */
+    struct fs_nf_counters totals;
+};
+
+fs_result fs_nf_new(struct fs_nf_decoder **out)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? FS_OK : FS_ERR_NOMEM;
+}
+
+void fs_nf_free(struct fs_nf_decoder *d)
+{
+    if (!d) return;
+    for (size_t b = 0; b < TBUCKETS; b++)
+        for (struct template *t = d->tbuckets[b], *n; t; t = n) {
+            n = t->next;
+            free(t->fields);
+            free(t);
+        }
+    free(d->exp);
+    free(d->view);
+    free(d);
+}
+
+const struct fs_nf_counters *fs_nf_totals(const struct fs_nf_decoder *d) { return &d->totals; }
+
+const struct fs_nf_exporter_stats *fs_nf_exporters(const struct fs_nf_decoder *d, size_t *n)
+{
+    struct fs_nf_decoder *m = (struct fs_nf_decoder *)d;
+    free(m->view);
+    m->view = malloc((d->nexp ? d->nexp : 1) * sizeof *m->view);
+    *n = m->view ? d->nexp : 0;
+    for (size_t i = 0; i < *n; i++) m->view[i] = d->exp[i].st;
+    return m->view;
+}
+
+/* ---- reading ---- */
+
+static inline uint64_t be(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++) v = v << 8 | p[i];
+    return v;
+}
+
+/* ---- exporters and templates ---- */
+
+static uint32_t mix(const struct fs_export_origin *o, uint32_t domain, uint8_t version)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ domain ^ (uint64_t)version << 40 ^ (uint64_t)o->port << 48;
+    for (int i = 0; i < 16; i++) h = (h ^ o->addr[i]) * 0x100000001b3ull;
+    return (uint32_t)(h ^ h >> 29);
+}
+
+/* The exporter (origin, domain, version), created when first seen; NULL past MAX_EXPORTERS or without memory. */
+static struct exporter *exporter_of(struct fs_nf_decoder *d, const struct fs_export_origin *o, uint32_t domain,
+                                    uint8_t version)
+{
+    uint32_t b = mix(o, domain, version) % EBUCKETS;
+    for (uint32_t i = d->ebuckets[b]; i; i = d->exp[i - 1].next) {
+        struct exporter *e = &d->exp[i - 1];
+        if (e->st.domain == domain && e->st.version == version && e->st.origin.port == o->port &&
+            e->st.origin.ipver == o->ipver && memcmp(e->st.origin.addr, o->addr, 16) == 0)
+            return e;
+    }
+    if (d->nexp == MAX_EXPORTERS) return NULL;
+    if (d->nexp == d->expcap) {
+        size_t nc = d->expcap ? d->expcap * 2 : 16;
+        struct exporter *ne = realloc(d->exp, nc * sizeof *ne);
+        if (!ne) return NULL;
+        d->exp = ne;
+        d->expcap = nc;
+    }
+    struct exporter *e = &d->exp[d->nexp];
+    memset(e, 0, sizeof *e);
+    e->st.origin = *o;
+    e->st.domain = domain;
+    e->st.version = version;
+    e->next = d->ebuckets[b];
+    d->ebuckets[b] = (uint32_t)++d->nexp;
+    return e;
+}
+
+static struct template **tslot(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id)
+{
+    uint32_t b = (exporter * 2654435761u ^ id * 40503u) % TBUCKETS;
+    struct template **pp = &d->tbuckets[b];
+    while (*pp && !((*pp)->exporter == exporter && (*pp)->id == id)) pp = &(*pp)->next;
+    return pp;
+}
+
+static void withdraw(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id, struct fs_nf_counters *c)
+{
+    struct template **pp = tslot(d, exporter, id);
+    if (!*pp) return;
+    struct template *t = *pp;
+    *pp = t->next;
+    free(t->fields);
+    free(t);
+    d->ntemplates--;
+    c->withdrawals++;
+    d->totals.withdrawals++;
+}
+
+/* All templates of one exporter (IPFIX: a withdrawal of template id 2 or 3 with no fields). */
+static void withdraw_all(struct fs_nf_decoder *d, uint32_t exporter, int options, struct fs_nf_counters *c)
+{
+    for (size_t b = 0; b < TBUCKETS; b++)
+        for (struct template **pp = &d->tbuckets[b]; *pp;) {
+            struct template *t = *pp;
+            if (t->exporter == exporter && t->options == options) {
+                *pp = t->next;
+                free(t->fields);
+                free(t);
+                d->ntemplates--;
+                c->withdrawals++;
+                d->totals.withdrawals++;
+            } else {
+                pp = &t->next;
+            }
+        }
+}
+
+static int learn(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id, int options, uint16_t nscope,
+                 const struct tfield *f, uint16_t n)
+{
+    struct template **pp = tslot(d, exporter, id), *t = *pp;
+    if (!t) {
+        if (d->ntemplates == MAX_TEMPLATES) return -1;
+        t = calloc(1, sizeof *t);
+        if (!t) return -1;
+        t->exporter = exporter;
+        t->id = id;
+        *pp = t;
+        d->ntemplates++;
+    }
+    struct tfield *nf = malloc((n ? n : 1) * sizeof *nf);
+    if (!nf) return -1;
+    memcpy(nf, f, n * sizeof *nf);
+    free(t->fields);
+    t->fields = nf;
+    t->nfields = n;
+    t->nscope = nscope;
+    t->options = (uint8_t)options;
+    t->min_len = 0;
+    for (uint16_t i = 0; i < n; i++) t->min_len += f[i].len == 65535 ? 1 : f[i].len;
+    return 0;
+}
+
+/* ---- records ---- */
+
+/* What a data record said, before it becomes a flow. */
+struct rec {
+    struct fs_flow f;
+    uint64_t start_ms_up, end_ms_up;   /* flowStart/EndSysUpTime (ms since the exporter booted) */
+    uint64_t start_ns, end_ns;         /* absolute times */
+    int has_up_start, has_up_end, has_start, has_end;
+    uint64_t total_bytes, total_packets;
+    uint32_t sampling;
+};
+
+/* NTP timestamp (RFC 5905 era 0, as IPFIX's dateTimeMicro/Nano) to ns since 1970. */
+static uint64_t ntp_ns(uint64_t v)
+{
+    uint64_t sec = v >> 32, frac = v & 0xffffffffu;
+    if (sec < 2208988800u) return 0;
+    return (sec - 2208988800u) * 1000000000ull + ((frac * 1000000000ull) >> 32);
+}
+
+static int all_zero(const uint8_t *p, unsigned len)
+{
+    uint8_t o = 0;
+    for (unsigned i = 0; i < len; i++) o |= p[i];
+    return o == 0;
+}
+
+/* An address field. Templates that carry both IPv4 and IPv6 addresses leave one pair zero: a zero address
+ * does not replace one already set. */
+static void set_addr(uint8_t dst[16], const uint8_t *p, unsigned len, uint8_t *ipver, uint8_t v)
+{
+    if (*ipver && all_zero(p, len)) return;
+    memset(dst, 0, 16);
+    memcpy(dst, p, len);
+    *ipver = v;
+}
+
+/* One field of a data record into r; returns 0 if the field is not one the record uses. */
+static int take(struct rec *r, const struct tfield *tf, const uint8_t *p, unsigned len)
+{
+    struct fs_flow *f = &r->f;
+    int rev = tf->pen == PEN_REVERSE;
+    if (tf->pen && !rev) return 0;
+    struct fs_flow_dir *dir = &f->dir[rev];
+    uint64_t v = len <= 8 ? be(p, len) : 0;
+    switch (tf->id) {
+    case 1: dir->bytes = v; return 1;                /* octetDeltaCount (v9 IN_BYTES) */
+    case 2: dir->packets = v; return 1;              /* packetDeltaCount (IN_PKTS) */
+    case 85: if (!rev) r->total_bytes = v; return !rev;
+    case 86: if (!rev) r->total_packets = v; return !rev;
+    case 6: dir->flags_or = (uint8_t)v; return 1;    /* tcpControlBits */
+    }
+    if (rev) return 0;
+    switch (tf->id) {
+    case 4: f->key.proto = (uint8_t)v; return 1;
+    case 7: f->key.pa = (uint16_t)v; return 1;
+    case 11: f->key.pb = (uint16_t)v; return 1;
+    case 8:  /* sourceIPv4Address */
+    case 12: /* destinationIPv4Address */
+    case 27: /* sourceIPv6Address */
+    case 28: /* destinationIPv6Address */ {
+        unsigned want = tf->id >= 27 ? 16 : 4;
+        if (len != want) return 0;
+        set_addr(tf->id == 8 || tf->id == 27 ? f->key.a : f->key.b, p, want, &f->key.ipver, want == 16 ? 6 : 4);
+        return 1;
+    }
+    case 10: f->in_if = (uint32_t)v; return 1;
+    case 14: f->out_if = (uint32_t)v; return 1;
+    case 58:  /* vlanId */
+    case 243: /* dot1qVlanId */
+        f->key.vlan = (uint16_t)(v & 0x0fff);
+        return 1;
+    case 32:  /* icmpTypeCodeIPv4 */
+    case 139: /* icmpTypeCodeIPv6 */
+        f->icmp_type = (uint8_t)(v >> 8);
+        f->icmp_code = (uint8_t)v;
+        f->state |= FS_FLOW_HAS_ICMP;
+        return 1;
+    case 176: case 178: f->icmp_type = (uint8_t)v; f->state |= FS_FLOW_HAS_ICMP; return 1;
+    case 177: case 179: f->icmp_code = (uint8_t)v; f->state |= FS_FLOW_HAS_ICMP; return 1;
+    case 22: r->start_ms_up = v; r->has_up_start = 1; return 1;   /* flowStartSysUpTime (FIRST_SWITCHED) */
+    case 21: r->end_ms_up = v; r->has_up_end = 1; return 1;       /* flowEndSysUpTime (LAST_SWITCHED) */
+    case 150: r->start_ns = v * 1000000000ull; r->has_start = 1; return 1;
+    case 151: r->end_ns = v * 1000000000ull; r->has_end = 1; return 1;
+    case 152: r->start_ns = v * 1000000ull; r->has_start = 1; return 1;
+    case 153: r->end_ns = v * 1000000ull; r->has_end = 1; return 1;
+    case 154: case 156: r->start_ns = ntp_ns(v); r->has_start = r->start_ns != 0; return 1;
+    case 155: case 157: r->end_ns = ntp_ns(v); r->has_end = r->end_ns != 0; return 1;
+    case 34:  /* samplingInterval */
+    case 305: /* samplingPacketInterval */
+    case 50:  /* samplerRandomInterval */
+        r->sampling = (uint32_t)v;
+        return 1;
+    case 136: { /* flowEndReason */
+        static const uint8_t reason[6] = { FS_END_ACTIVE, FS_END_IDLE, FS_END_ACTIVE_TIMEOUT, FS_END_FIN, FS_END_EOF,
+                                           FS_END_EVICT };
+        f->end_reason = v < 6 ? reason[v] : FS_END_ACTIVE;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+/* The header's clock: unix time and the exporter's uptime when the message was sent (v5, v9). */
+struct clock {
+    uint64_t unix_ns;
+    uint64_t uptime_ms;
+    int has_uptime;
+};
+
+/* Finishes r into a flow record and emits it. */
+static void finish(struct rec *r, const struct exporter *e, const struct clock *ck, uint64_t recv_ns, uint8_t source,
+                   fs_nf_emit_fn emit, void *arg)
+{
+    struct fs_flow *f = &r->f;
+    if (!f->dir[0].bytes && r->total_bytes) f->dir[0].bytes = r->total_bytes;
+    if (!f->dir[0].packets && r->total_packets) f->dir[0].packets = r->total_packets;
+    uint64_t base = ck->unix_ns ? ck->unix_ns : recv_ns;
+    if (!r->has_start && r->has_up_start && ck->has_uptime) {
+        /* uptime counters are 32-bit milliseconds that wrap after 49.7 days: a start "after" the header's
+         * uptime was taken before the wrap */
+        uint64_t ago = (uint32_t)(ck->uptime_ms - r->start_ms_up);
+        r->start_ns = base - ago * 1000000ull;
+        r->has_start = 1;
+    }
+    if (!r->has_end && r->has_up_end && ck->has_uptime) {
+        uint64_t ago = (uint32_t)(ck->uptime_ms - r->end_ms_up);
+        r->end_ns = base - ago * 1000000ull;
+        r->has_end = 1;
+    }
+    if (!r->has_start) r->start_ns = r->has_end ? r->end_ns : base;
+    if (!r->has_end || r->end_ns < r->start_ns) r->end_ns = r->start_ns;
+    f->first_ns = r->start_ns;
+    f->last_ns = r->end_ns;
+    for (int k = 0; k < 2; k++)
+        if (f->dir[k].packets) {
+            f->dir[k].first_ns = r->start_ns;
+            f->dir[k].last_ns = r->end_ns;
+        }
+    f->state |= FS_FLOW_EXPORTED;
+    f->source = source;
+    memcpy(f->exporter, e->st.origin.addr, 16);
+    f->exporter_ipver = e->st.origin.ipver;
+    f->domain = e->st.domain;
+    f->sampling = r->sampling ? r->sampling : e->sampling;
+    if (!f->key.ipver) f->key.ipver = 4;
+    emit(arg, f);
+}
+
+static void rec_init(struct rec *r) { memset(r, 0, sizeof *r); }
+
+/* ---- NetFlow v5 ---- */
+
+static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *m,
+                 size_t len, fs_nf_emit_fn emit, void *arg)
+{
+    if (len < 24) {
+        d->totals.malformed[FS_NF_TRUNCATED]++;
+        return 0;
+    }
+    unsigned count = (unsigned)be(m + 2, 2);
+    uint32_t domain = (uint32_t)be(m + 20, 2); /* engine type and id */
+    struct exporter *e = exporter_of(d, from, domain, 5);
+    if (!e) return 0;
+    struct fs_nf_counters *c = &e->st.c;
+    c->messages++;
+    d->totals.messages++;
+    struct clock ck = { be(m + 8, 4) * 1000000000ull + be(m + 12, 4), be(m + 4, 4), 1 };
+    uint64_t seq = be(m + 16, 4);
+    uint32_t sampling = (uint32_t)be(m + 22, 2) & 0x3fff;
+    e->sampling = sampling > 1 ? sampling : 0;
+    if (e->seq_valid && seq != e->next_seq) {
+        uint64_t lost = (uint32_t)(seq - e->next_seq);
+        if (lost < 0x80000000u) {
+            c->sequence_gaps += lost;
+            d->totals.sequence_gaps += lost;
+        }
+    }
+    e->seq_valid = 1;
+    e->next_seq = (uint32_t)(seq + count);
+    if (24 + (size_t)count * 48 > len) {
+        c->malformed[FS_NF_BAD_LENGTH]++;
+        d->totals.malformed[FS_NF_BAD_LENGTH]++;
+        count = (unsigned)((len - 24) / 48); /* the whole records present */
+    }
+    size_t n = 0;
+    for (unsigned i = 0; i < count; i++) {
+        const uint8_t *p = m + 24 + (size_t)i * 48;
+        struct rec r;
+        rec_init(&r);
+        struct fs_flow *f = &r.f;
+        set_addr(f->key.a, p, 4, &f->key.ipver, 4);
+        set_addr(f->key.b, p + 4, 4, &f->key.ipver, 4);
+        f->in_if = (uint32_t)be(p + 12, 2);
+        f->out_if = (uint32_t)be(p + 14, 2);
+        f->dir[0].packets = be(p + 16, 4);
+        f->dir[0].bytes = be(p + 20, 4);
+        r.start_ms_up = be(p + 24, 4);
+        r.end_ms_up = be(p + 28, 4);
+        r.has_up_start = r.has_up_end = 1;
+        f->key.pa = (uint16_t)be(p + 32, 2);
+        f->key.pb = (uint16_t)be(p + 34, 2);
+        f->dir[0].flags_or = p[37];
+        f->key.proto = p[38];
+        if (f->key.proto == 1) { /* v5 has no ICMP field: exporters put type and code in the destination port */
+            f->icmp_type = (uint8_t)(f->key.pb >> 8);
+            f->icmp_code = (uint8_t)f->key.pb;
+            f->state |= FS_FLOW_HAS_ICMP;
+        }
+        finish(&r, e, &ck, recv_ns, FS_SOURCE_NETFLOW5, emit, arg);
+        n++;
+    }
+    c->records += n;
+    d->totals.records += n;
+    return n;
+}
+
+/* ---- NetFlow v9 and IPFIX ---- */
+
+static void problem(struct fs_nf_decoder *d, struct fs_nf_counters *c, enum fs_nf_problem p)
+{
+    c->malformed[p]++;
+    d->totals.malformed[p]++;
+}
+
+/* A template set (or v9 template FlowSet) body: one or more template records. */
+static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, int ipfix, int options,
+                      const uint8_t *p, size_t len)
+{
+    struct fs_nf_counters *c = &e->st.c;
+    struct tfield *f = malloc(MAX_TEMPLATE_FIELDS * sizeof *f);
+    if (!f) return;
+    size_t off = 0;
+    while (off + 4 <= len) {
+        uint16_t id = (uint16_t)be(p + off, 2), n = (uint16_t)be(p + off + 2, 2);
+        if (id == 0 && n == 0) break; /* padding to the set's end (RFC 3954 5.3, RFC 7011 3.3.1) */
+        size_t hdr = 4;
+        uint16_t nscope = 0;
+        if (options) {
+            if (off + 6 > len) break;
+            if (ipfix) { /* field count, then scope field count */
+                nscope = (uint16_t)be(p + off + 4, 2);
+                hdr = 6;
+            } else { /* v9: scope and option lengths in bytes */
+                uint16_t sl = (uint16_t)be(p + off + 2, 2), ol = (uint16_t)be(p + off + 4, 2);
+                if (sl % 4 || ol % 4) {
+                    problem(d, c, FS_NF_BAD_TEMPLATE);
+                    break;
+                }
+                nscope = sl / 4;
+                n = (uint16_t)(sl / 4 + ol / 4);
+                hdr = 6;
+            }
+        }
+        if (id < 256) {
+            if (ipfix && n == 0 && (id == 2 || id == 3)) { /* withdraw every template of this kind */
+                withdraw_all(d, ei, id == 3, c);
+                off += hdr;
+                continue;
+            }
+            problem(d, c, FS_NF_BAD_TEMPLATE);
+            break;
+        }
+        if (ipfix && n == 0) { /* withdrawal of one template */
+            withdraw(d, ei, id, c);
+            off += hdr;
+            continue;
+        }
+        if (n > MAX_TEMPLATE_FIELDS || nscope > n) {
+            problem(d, c, FS_NF_BAD_TEMPLATE);
+            break;
+        }
+        off += hdr;
+        int bad = 0;
+        for (uint16_t i = 0; i < n && !bad; i++) {
+            if (off + 4 > len) {
+                bad = 1;
+                problem(d, c, FS_NF_TRUNCATED);
+                break;
+            }
+            uint16_t ie = (uint16_t)be(p + off, 2), fl = (uint16_t)be(p + off + 2, 2);
+            off += 4;
+            uint32_t pen = 0;
+            if (ipfix && (ie & 0x8000)) {
+                if (off + 4 > len) {
+                    bad = 1;
+                    problem(d, c, FS_NF_TRUNCATED);
+                    break;
+                }
+                pen = (uint32_t)be(p + off, 4);
+                off += 4;
+                ie &= 0x7fff;
+            }
+            if (fl == 65535 && !ipfix) { /* (zero lengths occur: Cisco's v9 "System" scope field) */
+                bad = 1;
+                problem(d, c, FS_NF_BAD_TEMPLATE);
+            }
+            f[i] = (struct tfield){ ie, fl, pen };
+        }
+        if (bad) break;
+        if (learn(d, ei, id, options, nscope, f, n) == 0) {
+            c->templates++;
+            d->totals.templates++;
+        }
+    }
+    free(f);
+}
+
+/* A data set: records of template t, packed, then padding shorter than a record. */
+static size_t data_set(struct fs_nf_decoder *d, struct exporter *e, const struct template *t, int ipfix,
+                       const struct clock *ck, uint64_t recv_ns, const uint8_t *p, size_t len, fs_nf_emit_fn emit,
+                       void *arg, size_t *all)
+{
+    struct fs_nf_counters *c = &e->st.c;
+    size_t off = 0, n = 0;
+    while (t->min_len && off + t->min_len <= len) {
+        struct rec r;
+        rec_init(&r);
+        int bad = 0;
+        for (uint16_t i = 0; i < t->nfields; i++) {
+            const struct tfield *tf = &t->fields[i];
+            size_t fl = tf->len;
+            if (fl == 65535) { /* RFC 7011 section 7: one length byte, or 255 and two */
+                if (off + 1 > len) { bad = 1; break; }
+                fl = p[off++];
+                if (fl == 255) {
+                    if (off + 2 > len) { bad = 1; break; }
+                    fl = (size_t)be(p + off, 2);
+                    off += 2;
+                }
+            }
+            if (off + fl > len) { bad = 1; break; }
+            if (!ipfix && i < t->nscope) { /* v9 scope types are their own numbers (1 = System), not elements */
+                off += fl;
+                continue;
+            }
+            if (!take(&r, tf, p + off, (unsigned)fl)) {
+                c->unknown_fields++;
+                d->totals.unknown_fields++;
+            }
+            off += fl;
+        }
+        if (bad) {
+            problem(d, c, FS_NF_TRUNCATED);
+            break;
+        }
+        ++*all;
+        if (t->options) {
+            c->options_records++;
+            d->totals.options_records++;
+            if (r.sampling) e->sampling = r.sampling > 1 ? r.sampling : 0;
+            continue;
+        }
+        finish(&r, e, ck, recv_ns, ipfix ? FS_SOURCE_IPFIX : FS_SOURCE_NETFLOW9, emit, arg);
+        n++;
+    }
+    c->records += n;
+    d->totals.records += n;
+    return n;
+}
+
+static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns,
+                       const uint8_t *m, size_t len, int ipfix, fs_nf_emit_fn emit, void *arg)
+{
+    size_t hdr = ipfix ? 16 : 20;
+    if (len < hdr) {
+        d->totals.malformed[FS_NF_TRUNCATED]++;
+        return 0;
+    }
+    uint32_t domain = (uint32_t)be(m + (ipfix ? 12 : 16), 4);
+    struct exporter *e = exporter_of(d, from, domain, ipfix ? 10 : 9);
+    if (!e) return 0;
+    uint32_t ei = (uint32_t)(e - d->exp);
+    struct fs_nf_counters *c = &e->st.c;
+    c->messages++;
+    d->totals.messages++;
+    struct clock ck = { 0, 0, 0 };
+    uint64_t seq;
+    if (ipfix) {
+        size_t mlen = (size_t)be(m + 2, 2);
+        if (mlen > len || mlen < hdr) {
+            problem(d, c, FS_NF_BAD_LENGTH);
+            if (mlen < hdr) return 0;
+        } else {
+            len = mlen; /* a datagram holds one message; a file several (the caller splits them) */
+        }
+        ck.unix_ns = be(m + 4, 4) * 1000000000ull;
+        seq = be(m + 8, 4);
+    } else {
+        ck.uptime_ms = be(m + 4, 4);
+        ck.unix_ns = be(m + 8, 4) * 1000000000ull;
+        ck.has_uptime = 1;
+        seq = be(m + 12, 4);
+    }
+    /* sequence: IPFIX counts data records before this message, v9 counts messages */
+    if (e->seq_valid && seq != e->next_seq) {
+        uint64_t lost = (uint32_t)(seq - e->next_seq);
+        if (lost < 0x80000000u) {
+            c->sequence_gaps += lost;
+            d->totals.sequence_gaps += lost;
+        }
+    }
+    size_t off = hdr, n = 0, all = 0;
+    while (off + 4 <= len) {
+        uint16_t sid = (uint16_t)be(m + off, 2), slen = (uint16_t)be(m + off + 2, 2);
+        if (slen < 4 || off + slen > len) {
+            problem(d, c, slen < 4 ? FS_NF_BAD_LENGTH : FS_NF_TRUNCATED);
+            break;
+        }
+        const uint8_t *body = m + off + 4;
+        size_t blen = slen - 4u;
+        if (sid == (ipfix ? 2 : 0)) templates(d, e, ei, ipfix, 0, body, blen);
+        else if (sid == (ipfix ? 3 : 1)) templates(d, e, ei, ipfix, 1, body, blen);
+        else if (sid >= 256) {
+            struct template *t = *tslot(d, ei, sid);
+            if (t) {
+                n += data_set(d, e, t, ipfix, &ck, recv_ns, body, blen, emit, arg, &all);
+            } else {
+                c->missing_template++;
+                d->totals.missing_template++;
+                c->missing_records++;
+                d->totals.missing_records++;
+            }
+        } else {
+            problem(d, c, FS_NF_BAD_SET_ID);
+        }
+        off += slen;
+    }
+    e->seq_valid = 1;
+    e->next_seq = ipfix ? (uint32_t)(seq + all) : (uint32_t)(seq + 1); /* IPFIX: options records count too */
+    return n;
+}
+
+size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *msg,
+                     size_t len, fs_nf_emit_fn emit, void *arg)
+{
+    if (len < 2) {
+        d->totals.malformed[FS_NF_TRUNCATED]++;
+        return 0;
+    }
+    switch (be(msg, 2)) {
+    case 5: return v5(d, from, recv_ns, msg, len, emit, arg);
+    case 9: return v9_ipfix(d, from, recv_ns, msg, len, 0, emit, arg);
+    case 10: return v9_ipfix(d, from, recv_ns, msg, len, 1, emit, arg);
+    }
+    d->totals.malformed[FS_NF_BAD_VERSION]++;
+    return 0;
+}

@@ -1,0 +1,81 @@
+/*
+ * netflow.h - decoding of flow exports: NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011, biflows
+ * RFC 5103) messages, into flow records (flow.h) with their provenance.
+ *
+ * One decoder serves any number of exporters. Templates are kept per (exporter address and port, observation
+ * domain or source id, template id), replaced when an exporter sends a template of the same id again and
+ * withdrawn as RFC 7011 section 8.1 says. Options records carrying a sampling interval set the sampling of
+ * their exporter's domain, which later records keep. Data sets whose template has not been seen are counted
+ * and dropped. Information elements the decoder does not use, including enterprise-specific ones, are skipped
+ * by their length and counted. Everything read is bounds-checked: a malformed message is counted by reason,
+ * with what was decoded before the damage kept.
+ *
+ * Ownership: the decoder owns its template and exporter tables; fs_nf_free() releases them. Records passed
+ * to the emit callback are lent for the call.
+ */
+#ifndef FS_NETFLOW_H
+#define FS_NETFLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../flow/flow.h"
+#include "../util/result.h"
+
+/* Who sent a message: the address and port it came from. */
+struct fs_export_origin {
+    uint8_t addr[16];  /* IPv4 in the first 4 bytes */
+    uint8_t ipver;     /* 4 or 6 */
+    uint16_t port;
+};
+
+enum fs_nf_problem {
+    FS_NF_TRUNCATED,        /* a header, set or record runs past the end of the message */
+    FS_NF_BAD_VERSION,      /* not 5, 9 or 10 */
+    FS_NF_BAD_LENGTH,       /* a length field disagrees with the bytes present */
+    FS_NF_BAD_TEMPLATE,     /* a template with zero-length or impossible fields */
+    FS_NF_BAD_SET_ID,       /* a set id below 256 that is not a template set */
+    FS_NF_PROBLEM_COUNT
+};
+
+const char *fs_nf_problem_name(unsigned p);
+
+/* Counters of one exporter (address, port, domain) or of all. */
+struct fs_nf_counters {
+    uint64_t messages;           /* datagrams (or file messages) decoded, in whole or in part */
+    uint64_t records;            /* flow records emitted */
+    uint64_t templates;          /* templates and options templates learnt or replaced */
+    uint64_t withdrawals;        /* templates withdrawn */
+    uint64_t options_records;    /* options data records (sampling and the like) */
+    uint64_t missing_template;   /* data sets dropped: their template was never seen */
+    uint64_t missing_records;    /* ... the records they held (at least one each) */
+    uint64_t sequence_gaps;      /* records (v5, IPFIX) or messages (v9) the sequence numbers say were lost */
+    uint64_t unknown_fields;     /* fields of data records the decoder skipped (unused or enterprise) */
+    uint64_t malformed[FS_NF_PROBLEM_COUNT];
+};
+
+struct fs_nf_exporter_stats {
+    struct fs_export_origin origin;
+    uint32_t domain;
+    uint8_t version;
+    struct fs_nf_counters c;
+};
+
+struct fs_nf_decoder;
+
+fs_result fs_nf_new(struct fs_nf_decoder **out);
+void fs_nf_free(struct fs_nf_decoder *d);
+
+typedef void (*fs_nf_emit_fn)(void *arg, struct fs_flow *f);
+
+/* Decodes one message from `from` (received at recv_ns, used when a record carries no time) and emits its
+ * flow records. Returns the number of records emitted; problems are counted (fs_nf_totals). */
+size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *msg,
+                     size_t len, fs_nf_emit_fn emit, void *arg);
+
+/* Counters of all exporters together. */
+const struct fs_nf_counters *fs_nf_totals(const struct fs_nf_decoder *d);
+/* The exporters seen, *n of them, in the order they were first seen (valid until the next fs_nf_message). */
+const struct fs_nf_exporter_stats *fs_nf_exporters(const struct fs_nf_decoder *d, size_t *n);
+
+#endif

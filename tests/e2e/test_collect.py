@@ -1,0 +1,260 @@
+"""flowsift collect end to end.
+
+- Every captured export in ../shared/data/exports (NetFlow v5, v9, IPFIX; pcap and RFC 5655 files) decodes to
+  the flow records tshark decodes from it (oracle/tshark: addresses, ports, protocol, packets, bytes).
+- A real exporter: softflowd replays the sample capture to flowsift collect over UDP (NetFlow v5, v9 and IPFIX),
+  and to nfcapd; nfdump's records and flowsift's are the same. IPv6 listeners receive too.
+- Templates learnt from one file decode the data of the next; records keep exporter, domain and sampling.
+- Damaged and templateless datagrams are counted, not fatal.
+"""
+import collections
+import csv
+import gzip
+import io
+import json
+import os
+import random
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+from e2e_common import SAMPLE, binary, check, data_dir, finish, run
+
+FIELDS = "srcaddr,dstaddr,srcp,dstp,proto,packets,size"
+PROTO = {"TCP": "6", "UDP": "17", "ICMP": "1", "ICMP6": "58", "IPv6": "41", "GRE": "47", "ESP": "50", "SCTP": "132"}
+
+
+def records(out):
+    return collections.Counter(tuple(r.values()) for r in csv.DictReader(io.StringIO(out)))
+
+
+def pick(a, b):
+    for v in (a, b):
+        if v and v not in ("0.0.0.0", "::"):
+            return v
+    return a or b
+
+
+def tshark_flows(path):
+    """Flow records of a tshark -T json decode: dicts under 'Flow N' (v9, IPFIX) or 'pdu N' (v5) keys."""
+    out = []
+
+    def walk(d, key=""):
+        if isinstance(d, dict):
+            if (key.startswith("Flow ") or key.startswith("pdu ")) and any(k.startswith("cflow.") for k in d):
+                src = pick(d.get("cflow.srcaddr"), d.get("cflow.srcaddrv6"))
+                dst = pick(d.get("cflow.dstaddr"), d.get("cflow.dstaddrv6"))
+                if src and dst:  # options records (sampling and the like) have no addresses
+                    out.append((src, dst, d.get("cflow.srcport", "0"), d.get("cflow.dstport", "0"),
+                                d.get("cflow.protocol", "0"), d.get("cflow.packets") or d.get("cflow.packets64") or "0",
+                                d.get("cflow.octets") or d.get("cflow.octets64") or "0"))
+                return
+            for k, v in d.items():
+                walk(v, k)
+        elif isinstance(d, list):
+            for v in d:
+                walk(v, key)
+
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        for line in f:
+            walk(json.loads(line).get("cflow", {}))
+    return collections.Counter(out)
+
+
+# Files where tshark stops early and flowsift rightly decodes more: the NetFlow v9 header's record count says 1
+# in softflowd's first datagram, which holds two templates, an options template and record, and a data record;
+# tshark trusts the count (RFC 3954 calls it the total of records, exporters get it wrong), flowsift reads every
+# FlowSet. Graylog's test of the same capture counts 19 IPv4 records (oracle/graylog-netflow).
+TSHARK_STOPS_AT_COUNT = {"netflow9/graylog/netflow9.pcap": 3}
+
+
+def oracle_tshark(data):
+    root = os.path.join(data, "oracle", "tshark")
+    bad, files, recs, extra_ok = [], 0, 0, 0
+    for dirpath, _, names in os.walk(root):
+        for name in sorted(names):
+            rel = os.path.relpath(os.path.join(dirpath, name), root)
+            if rel.startswith("sflow"):
+                continue
+            cap = os.path.join(data, "exports", rel.replace(".tshark.jsonl.gz", "").replace(".tshark.jsonl", ""))
+            if not os.path.exists(cap):
+                continue
+            want = tshark_flows(os.path.join(dirpath, name))
+            rc, out, err = run("collect", "-q", "-o", "-", "--fields", FIELDS, cap)
+            got = records(out)
+            files += 1
+            recs += sum(got.values())
+            key = rel.replace(".tshark.jsonl.gz", "").replace(".tshark.jsonl", "")
+            if key in TSHARK_STOPS_AT_COUNT:
+                ok = rc == 0 and not (want - got) and sum((got - want).values()) == TSHARK_STOPS_AT_COUNT[key]
+                extra_ok += ok
+            else:
+                ok = rc == 0 and got == want
+            if not ok:
+                bad.append(f"{key} (tshark {sum(want.values())}, flowsift {sum(got.values())})")
+    check(files >= 50 and recs > 5000 and not bad,
+          f"{files} captured exports decode to the records tshark decodes ({recs} records; differ: {bad[:5]})")
+
+
+def split_templates(data):
+    """akvorado's captures hold a template in one file and its data in the next: one run takes both."""
+    d = os.path.join(data, "exports", "netflow9", "akvorado")
+    rc, alone, _ = run("collect", "-q", "-o", "-", "--fields", FIELDS, os.path.join(d, "data.pcap"))
+    rc2, both, err = run("collect", "-o", "-", "--fields", FIELDS + ",exporter,domain,source",
+                         os.path.join(d, "template.pcap"), os.path.join(d, "data.pcap"))
+    rows = list(csv.DictReader(io.StringIO(both)))
+    check(rc == 0 and rc2 == 0 and sum(records(alone).values()) == 0 and len(rows) > 0 and "without their template" in
+          run("collect", "-o", "/dev/null", os.path.join(d, "data.pcap"))[2] and
+          all(r["source"] == "netflow9" and r["exporter"] and r["domain"] for r in rows),
+          f"a template from one file decodes the next file's data ({len(rows)} records), with exporter and domain; "
+          "alone, the data is counted as without template")
+    rc, out, _ = run("collect", "-q", "-o", "-", "--fields", "srcaddr,sampling,minps,paysize,packets",
+                     os.path.join(d, "samplingrate-template.pcap"), os.path.join(d, "samplingrate-data.pcap"))
+    rows = list(csv.DictReader(io.StringIO(out)))
+    check(rc == 0 and rows and all(int(r["sampling"]) > 1 for r in rows) and
+          all(r["minps"] == "" and r["paysize"] == "" and int(r["packets"]) > 0 for r in rows),
+          "the sampling interval from the options records is kept on each record; what an export does not carry "
+          "(sizes, payloads) prints empty")
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def softflowd_vs_nfdump(tmp):
+    if not shutil.which("softflowd") or not shutil.which("nfcapd"):
+        print("skip  softflowd or nfcapd not installed (apt-get install softflowd nfdump)")
+        return
+    for version in ("5", "9", "10"):
+        extra = ["-A", "milli"] if version == "10" else []
+        port = free_port()
+        out = os.path.join(tmp, f"collect-{version}.csv")
+        col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields",
+                                FIELDS + ",icmp_type,icmp_code"], stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        subprocess.run(["softflowd", "-r", SAMPLE, "-n", f"127.0.0.1:{port}", "-v", version, "-c", "none"] + extra,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        time.sleep(1)
+        col.terminate()
+        _, err = col.communicate(timeout=30)
+        got = collections.Counter()
+        with open(out) as f:
+            for r in csv.DictReader(f):  # nfdump shows an ICMP flow's type and code as its port: "8.0"
+                dp = f"{r['icmp_type']}.{r['icmp_code']}" if r["proto"] in ("1", "58") else r["dstp"]
+                got[(r["srcaddr"], r["dstaddr"], r["srcp"], dp, r["proto"], r["packets"], r["size"])] += 1
+        nfdir = os.path.join(tmp, f"nf-{version}")
+        os.makedirs(nfdir)
+        port = free_port()
+        nf = subprocess.Popen(["nfcapd", "-l", nfdir, "-p", str(port), "-b", "127.0.0.1", "-w", nfdir],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        subprocess.run(["softflowd", "-r", SAMPLE, "-n", f"127.0.0.1:{port}", "-v", version, "-c", "none"] + extra,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        time.sleep(1)
+        nf.terminate()
+        nf.wait(timeout=30)
+        want = collections.Counter()
+        for name in os.listdir(nfdir):
+            if not name.startswith("nfcapd."):
+                continue
+            dump = subprocess.run(["nfdump", "-r", os.path.join(nfdir, name), "-q", "-N", "-6", "-o",
+                                   "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt"], capture_output=True, text=True).stdout
+            for line in dump.splitlines():
+                v = [x.strip() for x in line.split("|")]
+                if len(v) == 7:
+                    v[4] = PROTO.get(v[4], v[4])
+                    want[tuple(v)] += 1
+        check(sum(want.values()) > 400 and got == want and "terminated" not in err,
+              f"softflowd -v {version} over UDP: flowsift collect's {sum(got.values())} records are nfdump's "
+              f"{sum(want.values())}")
+
+
+def ipv6_listener(tmp):
+    port = free_port(socket.AF_INET6, "::1")
+    out = os.path.join(tmp, "v6.csv")
+    col = subprocess.Popen([binary(), "collect", "-l", f"[::1]:{port}", "-o", out, "--fields", FIELDS + ",exporter",
+                            "--count", "1"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    # one NetFlow v5 datagram with one record, sent from ::1
+    hdr = struct.pack(">HHIIIIBBH", 5, 1, 100000, 1700000000, 0, 7, 0, 0, 0)
+    rec = struct.pack(">4s4s4sHHIIIIHHBBBBHHBBH", socket.inet_aton("10.1.2.3"), socket.inet_aton("10.9.8.7"),
+                      b"\0\0\0\0", 1, 2, 5, 700, 99000, 99500, 1234, 80, 0, 0x1b, 6, 0, 0, 0, 0, 0, 0)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.sendto(hdr + rec, ("::1", port))
+    s.close()
+    _, err = col.communicate(timeout=30)
+    rows = list(csv.DictReader(open(out)))
+    check(col.returncode == 0 and len(rows) == 1 and rows[0]["srcaddr"] == "10.1.2.3" and rows[0]["exporter"] == "::1"
+          and rows[0]["packets"] == "5" and rows[0]["size"] == "700" and rows[0]["dstp"] == "80",
+          "an IPv6 listener decodes a datagram from ::1; --count ends the run; the record names its exporter")
+
+
+def damage(tmp):
+    """Random bytes, cut datagrams, templateless v9 and IPFIX data, between valid ones: counted, not fatal."""
+    port = free_port()
+    out = os.path.join(tmp, "damage.csv")
+    n = 3000
+    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields", FIELDS,
+                            "--count", str(n)], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    rnd = random.Random(7)
+    hdr = struct.pack(">HHIIIIBBH", 5, 1, 100000, 1700000000, 0, 0, 0, 0, 0)
+    rec = struct.pack(">4s4s4sHHIIIIHHBBBBHHBBH", socket.inet_aton("10.1.2.3"), socket.inet_aton("10.9.8.7"),
+                      b"\0\0\0\0", 1, 2, 5, 700, 99000, 99500, 1234, 80, 0, 0x1b, 6, 0, 0, 0, 0, 0, 0)
+    v9_orphan = struct.pack(">HHIIII", 9, 1, 1000, 1700000000, 1, 5) + struct.pack(">HH", 300, 12) + b"\1" * 8
+    ipfix_orphan = struct.pack(">HHIII", 10, 28, 1700000000, 1, 9) + struct.pack(">HH", 400, 12) + b"\2" * 8
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    valid = 0
+    for i in range(n):
+        k = i % 5
+        if k == 0:
+            d, valid = hdr + rec, valid + 1
+        elif k == 1:
+            d = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 200)))
+        elif k == 2:
+            d = (hdr + rec)[:rnd.randrange(0, 72)]
+        elif k == 3:
+            d = v9_orphan
+        else:
+            d = ipfix_orphan
+        s.sendto(d, ("127.0.0.1", port))
+        if i % 200 == 0:
+            time.sleep(0.01)
+    s.close()
+    _, err = col.communicate(timeout=60)
+    got = sum(records(open(out).read()).values())
+    check(col.returncode == 0 and got >= valid and "without their template" in err and "malformed" in err,
+          f"{n} datagrams, a fifth valid: {got} records, the rest counted as malformed or without template")
+
+
+def main():
+    data = data_dir()
+    with tempfile.TemporaryDirectory() as tmp:
+        if data:
+            oracle_tshark(data)
+            split_templates(data)
+        else:
+            print("skip  ../shared/data is absent: captured exports and their tshark decodes not checked")
+        softflowd_vs_nfdump(tmp)
+        ipv6_listener(tmp)
+        damage(tmp)
+        rc, _, err = run("collect")
+        check(rc == 2 and "no input" in err, "collect without input says so")
+        rc, _, err = run("collect", "-l", "notaport")
+        check(rc == 1 and "notaport" in err, "a bad listen address is named")
+        rc, out, _ = run("collect", "--help")
+        check(rc == 0 and "--listen" in out and "NetFlow" in out, "--help")
+    return finish("test_collect")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
