@@ -357,6 +357,9 @@ static void print_counters(const struct fs_nf_counters *c)
             fs_human_int(c->records, b, sizeof b), fs_human_int(c->templates, t, sizeof t));
     if (c->withdrawals) fprintf(stderr, ", %s withdrawn", fs_human_int(c->withdrawals, a, sizeof a));
     if (c->options_records) fprintf(stderr, ", %s options records", fs_human_int(c->options_records, a, sizeof a));
+    if (c->held)
+        fprintf(stderr, ", %s data sets before their template (%s records decoded once it came)",
+                fs_human_int(c->held, a, sizeof a), fs_human_int(c->late_records, b, sizeof b));
     if (c->missing_template)
         fprintf(stderr, ", %s data sets without their template (dropped)", fs_human_int(c->missing_template, a, sizeof a));
     if (c->sequence_gaps) fprintf(stderr, ", %s lost by sequence numbers", fs_human_int(c->sequence_gaps, a, sizeof a));
@@ -529,6 +532,7 @@ int fs_cmd_collect(int argc, char **argv)
             }
         }
     }
+    fs_nf_finish(x->nf); /* what still waits for a template is dropped, and counted */
     double elapsed = fs_now_seconds() - t0;
     if (fs_writer_close(&x->writer) && !rc) rc = fs_cli_error(C, "writing '%s' failed", out_path);
     writer_open = 0;

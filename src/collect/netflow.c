@@ -41,12 +41,35 @@ struct template {
     struct tfield *fields;      /* owned */
 };
 
+/* The message header's clock: unix time and the exporter's uptime when the message was sent (v5, v9). */
+struct clock {
+    uint64_t unix_ns;
+    uint64_t uptime_ms;
+    int has_uptime;
+};
+
+/* A data set that came before its template, held until the template arrives (or PENDING_NS passes). */
+struct pending {
+    uint16_t set_id;
+    uint8_t ipfix;
+    uint64_t recv_ns;
+    struct clock ck;
+    uint32_t len;
+    uint8_t *bytes;             /* owned */
+};
+
+#define PENDING_SETS 64                      /* per exporter: the oldest go first beyond these */
+#define PENDING_BYTES (256u << 10)
+#define PENDING_NS (30ull * 1000000000ull)   /* in the exporter's message time */
+
 struct exporter {
     struct fs_nf_exporter_stats st;
     uint32_t sampling;          /* from options records (or the v5 header) */
     uint64_t next_seq;
     int seq_valid;
     uint32_t next;              /* hash chain, index + 1 (0: none) */
+    struct pending *pend;       /* owned, PENDING_SETS */
+    uint32_t npend, pend_bytes;
 };
 
 #define TBUCKETS 4096
@@ -77,6 +100,10 @@ void fs_nf_free(struct fs_nf_decoder *d)
             free(t->fields);
             free(t);
         }
+    for (size_t i = 0; i < d->nexp; i++) {
+        for (uint32_t k = 0; k < d->exp[i].npend; k++) free(d->exp[i].pend[k].bytes);
+        free(d->exp[i].pend);
+    }
     free(d->exp);
     free(d->view);
     free(d);
@@ -309,13 +336,6 @@ static int take(struct rec *r, const struct tfield *tf, const uint8_t *p, unsign
     }
     return 0;
 }
-
-/* The header's clock: unix time and the exporter's uptime when the message was sent (v5, v9). */
-struct clock {
-    uint64_t unix_ns;
-    uint64_t uptime_ms;
-    int has_uptime;
-};
 
 /* Finishes r into a flow record and emits it. */
 static void finish(struct rec *r, const struct exporter *e, const struct clock *ck, uint64_t recv_ns, uint8_t source,
@@ -568,6 +588,76 @@ static size_t data_set(struct fs_nf_decoder *d, struct exporter *e, const struct
     return n;
 }
 
+/* ---- data sets before their template ---- */
+
+static void drop_pending(struct fs_nf_decoder *d, struct exporter *e, uint32_t k)
+{
+    free(e->pend[k].bytes);
+    e->pend_bytes -= e->pend[k].len;
+    memmove(&e->pend[k], &e->pend[k + 1], (e->npend - k - 1) * sizeof *e->pend);
+    e->npend--;
+    e->st.c.missing_template++;
+    d->totals.missing_template++;
+}
+
+/* Drops what has waited longer than PENDING_NS by the time of a message received at now. */
+static void expire_pending(struct fs_nf_decoder *d, struct exporter *e, uint64_t now)
+{
+    while (e->npend && e->pend[0].recv_ns + PENDING_NS < now) drop_pending(d, e, 0);
+}
+
+/* Keeps a copy of a data set whose template has not come; the oldest make room. */
+static void hold(struct fs_nf_decoder *d, struct exporter *e, uint16_t sid, int ipfix, const struct clock *ck,
+                 uint64_t recv_ns, const uint8_t *body, size_t len)
+{
+    if (len > PENDING_BYTES || (!e->pend && !(e->pend = malloc(PENDING_SETS * sizeof *e->pend)))) {
+        e->st.c.missing_template++;
+        d->totals.missing_template++;
+        return;
+    }
+    while (e->npend && (e->npend == PENDING_SETS || e->pend_bytes + len > PENDING_BYTES)) drop_pending(d, e, 0);
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+        e->st.c.missing_template++;
+        d->totals.missing_template++;
+        return;
+    }
+    memcpy(copy, body, len);
+    e->pend[e->npend++] = (struct pending){ sid, (uint8_t)ipfix, recv_ns, *ck, (uint32_t)len, copy };
+    e->pend_bytes += (uint32_t)len;
+    e->st.c.held++;
+    d->totals.held++;
+}
+
+/* Decodes the held data sets whose template is now known, in the order they came. */
+static size_t release(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, fs_nf_emit_fn emit, void *arg)
+{
+    size_t n = 0;
+    for (uint32_t k = 0; k < e->npend;) {
+        struct pending *p = &e->pend[k];
+        struct template *t = *tslot(d, ei, p->set_id);
+        if (!t) {
+            k++;
+            continue;
+        }
+        size_t all = 0, got = data_set(d, e, t, p->ipfix, &p->ck, p->recv_ns, p->bytes, p->len, emit, arg, &all);
+        n += got;
+        e->st.c.late_records += got;
+        d->totals.late_records += got;
+        free(p->bytes);
+        e->pend_bytes -= p->len;
+        memmove(p, p + 1, (e->npend - k - 1) * sizeof *p);
+        e->npend--;
+    }
+    return n;
+}
+
+void fs_nf_finish(struct fs_nf_decoder *d)
+{
+    for (size_t i = 0; i < d->nexp; i++)
+        while (d->exp[i].npend) drop_pending(d, &d->exp[i], 0);
+}
+
 static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns,
                        const uint8_t *m, size_t len, int ipfix, fs_nf_emit_fn emit, void *arg)
 {
@@ -609,7 +699,9 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
             d->totals.sequence_gaps += lost;
         }
     }
+    expire_pending(d, e, recv_ns);
     size_t off = hdr, n = 0, all = 0;
+    int unknown_count = 0; /* a data set held: how many records it holds is not known yet */
     while (off + 4 <= len) {
         uint16_t sid = (uint16_t)be(m + off, 2), slen = (uint16_t)be(m + off + 2, 2);
         if (slen < 4 || off + slen > len) {
@@ -618,24 +710,23 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
         }
         const uint8_t *body = m + off + 4;
         size_t blen = slen - 4u;
-        if (sid == (ipfix ? 2 : 0)) templates(d, e, ei, ipfix, 0, body, blen);
-        else if (sid == (ipfix ? 3 : 1)) templates(d, e, ei, ipfix, 1, body, blen);
-        else if (sid >= 256) {
+        if (sid == (ipfix ? 2 : 0) || sid == (ipfix ? 3 : 1)) {
+            templates(d, e, ei, ipfix, sid == (ipfix ? 3 : 1), body, blen);
+            if (e->npend) n += release(d, e, ei, emit, arg);
+        } else if (sid >= 256) {
             struct template *t = *tslot(d, ei, sid);
             if (t) {
                 n += data_set(d, e, t, ipfix, &ck, recv_ns, body, blen, emit, arg, &all);
             } else {
-                c->missing_template++;
-                d->totals.missing_template++;
-                c->missing_records++;
-                d->totals.missing_records++;
+                hold(d, e, sid, ipfix, &ck, recv_ns, body, blen);
+                unknown_count = 1;
             }
         } else {
             problem(d, c, FS_NF_BAD_SET_ID);
         }
         off += slen;
     }
-    e->seq_valid = 1;
+    e->seq_valid = !(ipfix && unknown_count); /* IPFIX counts records: after a held set, start over */
     e->next_seq = ipfix ? (uint32_t)(seq + all) : (uint32_t)(seq + 1); /* IPFIX: options records count too */
     return n;
 }

@@ -5,8 +5,9 @@
  * One decoder serves any number of exporters. Templates are kept per (exporter address and port, observation
  * domain or source id, template id), replaced when an exporter sends a template of the same id again and
  * withdrawn as RFC 7011 section 8.1 says. Options records carrying a sampling interval set the sampling of
- * their exporter's domain, which later records keep. Data sets whose template has not been seen are counted
- * and dropped. Information elements the decoder does not use, including enterprise-specific ones, are skipped
+ * their exporter's domain, which later records keep. A data set whose template has not been seen is kept
+ * (at most 64 sets and 256 KB per exporter, for 30 s of the exporter's time) and decoded when the template
+ * comes; what waits longer is dropped and counted. Information elements the decoder does not use, including enterprise-specific ones, are skipped
  * by their length and counted. Everything read is bounds-checked: a malformed message is counted by reason,
  * with what was decoded before the damage kept.
  *
@@ -47,8 +48,9 @@ struct fs_nf_counters {
     uint64_t templates;          /* templates and options templates learnt or replaced */
     uint64_t withdrawals;        /* templates withdrawn */
     uint64_t options_records;    /* options data records (sampling and the like) */
-    uint64_t missing_template;   /* data sets dropped: their template was never seen */
-    uint64_t missing_records;    /* ... the records they held (at least one each) */
+    uint64_t held;               /* data sets that came before their template, kept for it (bounded) */
+    uint64_t late_records;       /* records decoded from them once their template came */
+    uint64_t missing_template;   /* data sets dropped: their template did not come in time (or at all) */
     uint64_t sequence_gaps;      /* records (v5, IPFIX) or messages (v9) the sequence numbers say were lost */
     uint64_t unknown_fields;     /* fields of data records the decoder skipped (unused or enterprise) */
     uint64_t malformed[FS_NF_PROBLEM_COUNT];
@@ -72,6 +74,9 @@ typedef void (*fs_nf_emit_fn)(void *arg, struct fs_flow *f);
  * flow records. Returns the number of records emitted; problems are counted (fs_nf_totals). */
 size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *msg,
                      size_t len, fs_nf_emit_fn emit, void *arg);
+
+/* End of input: the data sets still waiting for their template are dropped (and counted). */
+void fs_nf_finish(struct fs_nf_decoder *d);
 
 /* Counters of all exporters together. */
 const struct fs_nf_counters *fs_nf_totals(const struct fs_nf_decoder *d);
