@@ -2,9 +2,12 @@
  * messages, so that templates learnt from one can decode the next.
  * Input: messages, each a 2-byte big-endian length and that many bytes (a short last one takes what is left);
  * the exporter's port is the message's index modulo 4, so templates of several exporters mix. A fresh decoder
- * per input: what one input teaches never leaks into the next. */
+ * per input: what one input teaches never leaks into the next. An input that starts "flowsift-templates" is a
+ * saved templates file instead (fs_nf_load_stream). */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "collect/netflow.h"
 
@@ -22,6 +25,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fs_nf_decoder *d;
     if (fs_nf_new(&d) != FS_OK) return 0;
+    if (size >= 18 && memcmp(data, "flowsift-templates", 18) == 0) { /* a saved templates file, then done */
+        FILE *f = fmemopen((void *)(uintptr_t)data, size, "r");
+        char err[256];
+        size_t n;
+        if (f) {
+            fs_nf_load_stream(d, f, "fuzz", &n, err, sizeof err);
+            fclose(f);
+        }
+        fs_nf_free(d);
+        return 0;
+    }
     struct fs_export_origin o = { .addr = { 192, 0, 2, 1 }, .ipver = 4 };
     size_t off = 0;
     for (unsigned i = 0; off + 2 <= size; i++) {

@@ -105,6 +105,7 @@ static void help(void)
            "      --fields LIST          fields or a preset (flowsift fields)                        [default]\n"
            "  -f, --filter EXPR          keep only records that match EXPR (docs/filter.md)\n"
            "      --store DIR            write records into the store DIR        [$FLOWSIFT_STORE or " FS_DEFAULT_STORE "]\n"
+           "      --templates FILE       keep templates in FILE across restarts   [STORE/collect-templates with a store]\n"
            "      --count N              stop after N messages\n"
            "      --duration TIME        stop after TIME (e.g. 30s, 5m) of listening\n"
            "  -q, --quiet                no summary\n"
@@ -393,7 +394,20 @@ static void summary(const struct collect *x, double elapsed, const char *store_d
     if (store_dir) fprintf(stderr, "  store     %s records in '%s'\n", fs_human_int(x->stored, a, sizeof a), store_dir);
 }
 
-enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION };
+enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES };
+
+/* Saves the templates when they changed since *saved_gen. */
+static int save_templates(const struct collect *x, const char *path, uint64_t *saved_gen)
+{
+    char err[4400];
+    if (!path || fs_nf_generation(x->nf) == *saved_gen) return 0;
+    if (fs_nf_save(x->nf, path, err, sizeof err) != FS_OK) {
+        fs_cli_error(C, "%s", err);
+        return 1;
+    }
+    *saved_gen = fs_nf_generation(x->nf);
+    return 0;
+}
 
 int fs_cmd_collect(int argc, char **argv)
 {
@@ -402,10 +416,13 @@ int fs_cmd_collect(int argc, char **argv)
         { "format", required_argument, 0, 'F' },   { "fields", required_argument, 0, OPT_FIELDS },
         { "filter", required_argument, 0, 'f' },   { "store", required_argument, 0, OPT_STORE },
         { "count", required_argument, 0, OPT_COUNT }, { "duration", required_argument, 0, OPT_DURATION },
+        { "templates", required_argument, 0, OPT_TEMPLATES },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *listen[MAX_LISTEN], *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *store_dir = NULL;
+    const char *templates_path = NULL;
+    static char default_templates[4200];
     int nlisten = 0, out_given = 0, quiet = 0, c;
     enum fs_format format = FS_FORMAT_CSV;
     uint64_t max_messages = 0, duration_ns = 0;
@@ -425,6 +442,7 @@ int fs_cmd_collect(int argc, char **argv)
         case OPT_FIELDS: fields_spec = optarg; break;
         case 'f': filter_expr = optarg; break;
         case OPT_STORE: store_dir = optarg; break;
+        case OPT_TEMPLATES: templates_path = optarg; break;
         case OPT_COUNT:
             if (fs_parse_count(optarg, &max_messages) || !max_messages)
                 return fs_cli_error(C, "--count takes a positive number") + 1;
@@ -476,6 +494,22 @@ int fs_cmd_collect(int argc, char **argv)
             goto out;
         }
     }
+    if (!templates_path && store_dir) { /* a store keeps the templates of the collectors that write to it */
+        snprintf(default_templates, sizeof default_templates, "%s/collect-templates", store_dir);
+        templates_path = default_templates;
+    }
+    uint64_t saved_gen = 0;
+    if (templates_path) {
+        size_t restored = 0;
+        if (fs_nf_load(x->nf, templates_path, &restored, err, sizeof err) != FS_OK) {
+            rc = fs_cli_error(C, "%s", err);
+            goto out;
+        }
+        saved_gen = fs_nf_generation(x->nf);
+        if (restored && !quiet)
+            fprintf(stderr, "flowsift collect: %zu template%s restored from '%s'\n", restored, restored == 1 ? "" : "s",
+                    templates_path);
+    }
     x->csv = !store_dir || out_given;
     if (fs_writer_open(&x->writer, x->csv ? out_path : "/dev/null", format, fields, labels, nfields, &x->ctx)) {
         rc = fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
@@ -504,10 +538,16 @@ int fs_cmd_collect(int argc, char **argv)
         static uint8_t buf[65536];
         struct pollfd pfd[MAX_LISTEN];
         for (int i = 0; i < nfds; i++) pfd[i] = (struct pollfd){ fds[i], POLLIN, 0 };
-        uint64_t deadline = duration_ns ? now_ns() + duration_ns : 0;
-        while (!stop_requested && (!max_messages || messages < max_messages)) {
-            int timeout = 200;
-            if (deadline) {
+        uint64_t deadline = duration_ns ? now_ns() + duration_ns : 0, next_save = now_ns() + 10000000000ull;
+        for (int last = 0; !last;) {
+            /* a signal ends the loop after one more pass that reads what the sockets already hold */
+            last = stop_requested || (max_messages && messages >= max_messages);
+            if (templates_path && now_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
+                save_templates(x, templates_path, &saved_gen);
+                next_save = now_ns() + 10000000000ull;
+            }
+            int timeout = last ? 0 : 200;
+            if (deadline && !last) {
                 uint64_t now = now_ns();
                 if (now >= deadline) break;
                 if ((deadline - now) / 1000000 < 200) timeout = (int)((deadline - now) / 1000000) + 1;
@@ -519,7 +559,7 @@ int fs_cmd_collect(int argc, char **argv)
             }
             for (int i = 0; r > 0 && i < nfds; i++) {
                 if (!(pfd[i].revents & POLLIN)) continue;
-                for (int k = 0; k < 256 && (!max_messages || messages < max_messages); k++) { /* drain a burst */
+                for (int k = 0; (k < 256 || last) && (!max_messages || messages < max_messages); k++) {
                     struct sockaddr_storage ss;
                     socklen_t sl = sizeof ss;
                     ssize_t n = recvfrom(fds[i], buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
@@ -533,6 +573,7 @@ int fs_cmd_collect(int argc, char **argv)
         }
     }
     fs_nf_finish(x->nf); /* what still waits for a template is dropped, and counted */
+    if (save_templates(x, templates_path, &saved_gen) && !rc) rc = 1;
     double elapsed = fs_now_seconds() - t0;
     if (fs_writer_close(&x->writer) && !rc) rc = fs_cli_error(C, "writing '%s' failed", out_path);
     writer_open = 0;

@@ -9,8 +9,11 @@
  */
 #include "netflow.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_TEMPLATE_FIELDS 512
 #define MAX_TEMPLATES 65536     /* in all: a flood of template ids must not take the memory */
@@ -83,6 +86,7 @@ struct fs_nf_decoder {
     uint32_t ebuckets[EBUCKETS]; /* index + 1 */
     struct fs_nf_exporter_stats *view; /* fs_nf_exporters() */
     struct fs_nf_counters totals;
+    uint64_t generation;        /* changes of templates or sampling (fs_nf_save) */
 };
 
 fs_result fs_nf_new(struct fs_nf_decoder **out)
@@ -185,6 +189,7 @@ static void withdraw(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id, st
     free(t->fields);
     free(t);
     d->ntemplates--;
+    d->generation++;
     c->withdrawals++;
     d->totals.withdrawals++;
 }
@@ -200,6 +205,7 @@ static void withdraw_all(struct fs_nf_decoder *d, uint32_t exporter, int options
                 free(t->fields);
                 free(t);
                 d->ntemplates--;
+                d->generation++;
                 c->withdrawals++;
                 d->totals.withdrawals++;
             } else {
@@ -231,6 +237,7 @@ static int learn(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id, int op
     t->options = (uint8_t)options;
     t->min_len = 0;
     for (uint16_t i = 0; i < n; i++) t->min_len += f[i].len == 65535 ? 1 : f[i].len;
+    d->generation++;
     return 0;
 }
 
@@ -577,7 +584,11 @@ static size_t data_set(struct fs_nf_decoder *d, struct exporter *e, const struct
         if (t->options) {
             c->options_records++;
             d->totals.options_records++;
-            if (r.sampling) e->sampling = r.sampling > 1 ? r.sampling : 0;
+            uint32_t smp = r.sampling > 1 ? r.sampling : 0;
+            if (r.sampling && smp != e->sampling) {
+                e->sampling = smp;
+                d->generation++;
+            }
             continue;
         }
         finish(&r, e, ck, recv_ns, ipfix ? FS_SOURCE_IPFIX : FS_SOURCE_NETFLOW9, emit, arg);
@@ -745,4 +756,137 @@ size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *fro
     }
     d->totals.malformed[FS_NF_BAD_VERSION]++;
     return 0;
+}
+
+/* ---- templates across restarts ---- */
+
+uint64_t fs_nf_generation(const struct fs_nf_decoder *d) { return d->generation; }
+
+static void put_exporter(FILE *f, const struct exporter *e)
+{
+    fprintf(f, "%u %u ", e->st.version, e->st.origin.ipver);
+    for (int i = 0; i < 16; i++) fprintf(f, "%02x", e->st.origin.addr[i]);
+    fprintf(f, " %u %u", e->st.origin.port, e->st.domain);
+}
+
+fs_result fs_nf_save(const struct fs_nf_decoder *d, const char *path, char *err, size_t errlen)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+        return FS_ERR_IO;
+    }
+    fprintf(f, "flowsift-templates 1\n");
+    for (size_t i = 0; i < d->nexp; i++) {
+        fprintf(f, "E ");
+        put_exporter(f, &d->exp[i]);
+        fprintf(f, " %u\n", d->exp[i].sampling);
+    }
+    for (size_t b = 0; b < TBUCKETS; b++)
+        for (const struct template *t = d->tbuckets[b]; t; t = t->next) {
+            fprintf(f, "T ");
+            put_exporter(f, &d->exp[t->exporter]);
+            fprintf(f, " %u %u %u %u", t->id, t->options, t->nscope, t->nfields);
+            for (uint16_t k = 0; k < t->nfields; k++)
+                fprintf(f, " %u/%u/%u", t->fields[k].id, t->fields[k].len, t->fields[k].pen);
+            fprintf(f, "\n");
+        }
+    int bad = ferror(f) != 0;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = 1;
+    if (fclose(f) != 0) bad = 1;
+    if (bad || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        unlink(tmp);
+        return FS_ERR_IO;
+    }
+    return FS_OK;
+}
+
+/* "version ipver addrhex port domain" at *p; advances *p. */
+static struct exporter *get_exporter(struct fs_nf_decoder *d, char **p)
+{
+    unsigned version, ipver, port;
+    unsigned long domain;
+    char hex[33];
+    int used = 0;
+    if (sscanf(*p, "%u %u %32s %u %lu%n", &version, &ipver, hex, &port, &domain, &used) != 5 || strlen(hex) != 32 ||
+        (version != 5 && version != 9 && version != 10) || (ipver != 4 && ipver != 6) || port > 65535 ||
+        domain > 0xffffffffu)
+        return NULL;
+    struct fs_export_origin o = { .ipver = (uint8_t)ipver, .port = (uint16_t)port };
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return NULL;
+        o.addr[i] = (uint8_t)v;
+    }
+    *p += used;
+    return exporter_of(d, &o, (uint32_t)domain, (uint8_t)version);
+}
+
+fs_result fs_nf_load(struct fs_nf_decoder *d, const char *path, size_t *ntemplates, char *err, size_t errlen)
+{
+    *ntemplates = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT) return FS_OK; /* nothing saved yet */
+        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+        return FS_ERR_IO;
+    }
+    fs_result rc = fs_nf_load_stream(d, f, path, ntemplates, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+fs_result fs_nf_load_stream(struct fs_nf_decoder *d, FILE *f, const char *path, size_t *ntemplates, char *err,
+                            size_t errlen)
+{
+    *ntemplates = 0;
+    static char line[65536];
+    struct tfield *fields = malloc(MAX_TEMPLATE_FIELDS * sizeof *fields);
+    fs_result rc = fields ? FS_OK : FS_ERR_NOMEM;
+    unsigned lineno = 0;
+    while (rc == FS_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line + 2;
+        if (lineno == 1) {
+            if (strcmp(line, "flowsift-templates 1\n") != 0) rc = FS_ERR_FORMAT;
+            continue;
+        }
+        struct exporter *e = (line[0] == 'E' || line[0] == 'T') && line[1] == ' ' ? get_exporter(d, &p) : NULL;
+        if (!e) {
+            rc = FS_ERR_FORMAT;
+            break;
+        }
+        if (line[0] == 'E') {
+            unsigned long smp;
+            if (sscanf(p, "%lu", &smp) != 1) rc = FS_ERR_FORMAT;
+            else e->sampling = (uint32_t)smp;
+            continue;
+        }
+        unsigned id, options, nscope, n;
+        int used = 0;
+        if (sscanf(p, "%u %u %u %u%n", &id, &options, &nscope, &n, &used) != 4 || id < 256 || id > 65535 ||
+            options > 1 || n > MAX_TEMPLATE_FIELDS || nscope > n) {
+            rc = FS_ERR_FORMAT;
+            break;
+        }
+        p += used;
+        for (unsigned k = 0; k < n && rc == FS_OK; k++) {
+            unsigned fid, flen;
+            unsigned long pen;
+            if (sscanf(p, " %u/%u/%lu%n", &fid, &flen, &pen, &used) != 3 || fid > 0x7fff || flen > 65535 ||
+                pen > 0xffffffffu)
+                rc = FS_ERR_FORMAT;
+            else fields[k] = (struct tfield){ (uint16_t)fid, (uint16_t)flen, (uint32_t)pen };
+            p += used;
+        }
+        if (rc == FS_OK && learn(d, (uint32_t)(e - d->exp), (uint16_t)id, (int)options, (uint16_t)nscope, fields,
+                                 (uint16_t)n) == 0)
+            ++*ntemplates;
+    }
+    if (rc == FS_ERR_FORMAT) snprintf(err, errlen, "'%s': line %u is not a saved template", path, lineno);
+    free(fields);
+    return rc;
 }

@@ -11,6 +11,8 @@
  * by their length and counted. Everything read is bounds-checked: a malformed message is counted by reason,
  * with what was decoded before the damage kept.
  *
+ * Templates can be saved to a file and restored from it, so that a restarted collector decodes data at once.
+ *
  * Ownership: the decoder owns its template and exporter tables; fs_nf_free() releases them. Records passed
  * to the emit callback are lent for the call.
  */
@@ -19,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../flow/flow.h"
 #include "../util/result.h"
@@ -77,6 +80,16 @@ size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *fro
 
 /* End of input: the data sets still waiting for their template are dropped (and counted). */
 void fs_nf_finish(struct fs_nf_decoder *d);
+
+/* Templates (and the sampling intervals learnt from options) across restarts: fs_nf_save() writes them to
+ * path (a text file, replaced atomically); fs_nf_load() reads such a file (a missing one is no error) and says
+ * how many templates it restored. fs_nf_generation() changes whenever there is something new to save. */
+fs_result fs_nf_save(const struct fs_nf_decoder *d, const char *path, char *err, size_t errlen);
+fs_result fs_nf_load(struct fs_nf_decoder *d, const char *path, size_t *ntemplates, char *err, size_t errlen);
+uint64_t fs_nf_generation(const struct fs_nf_decoder *d);
+/* The same from an open stream (`path` names it in messages). */
+fs_result fs_nf_load_stream(struct fs_nf_decoder *d, FILE *f, const char *path, size_t *ntemplates, char *err,
+                            size_t errlen);
 
 /* Counters of all exporters together. */
 const struct fs_nf_counters *fs_nf_totals(const struct fs_nf_decoder *d);

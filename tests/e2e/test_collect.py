@@ -117,6 +117,19 @@ def split_templates(data):
           all(r["source"] == "netflow9" and r["exporter"] and r["domain"] for r in rows),
           f"a template from one file decodes the next file's data ({len(rows)} records), with exporter and domain; "
           "alone, the data is counted as without template")
+    # templates survive a restart: kept in the store (or --templates FILE)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = os.path.join(tmp, "store")
+        run("collect", "-q", "--store", store, os.path.join(d, "template.pcap"))
+        rc, _, err = run("collect", "--store", store, os.path.join(d, "data.pcap"))
+        rc2, out, _ = run("query", "-q", store, "--fields", FIELDS + ",source")
+        check(rc == 0 and "1 template restored" in err and len(records(out)) == sum(records(both).values())
+              and "netflow9" in out, "templates saved in the store decode the data a restarted collector receives")
+        tfile = os.path.join(tmp, "templates")
+        with open(tfile, "w") as f:
+            f.write("flowsift-templates 1\nT 9 4 zz\n")
+        rc, _, err = run("collect", "-o", "/dev/null", "--templates", tfile, os.path.join(d, "data.pcap"))
+        check(rc == 1 and "line 2" in err and tfile in err, "a damaged templates file is an error naming its line")
     rc, out, _ = run("collect", "-q", "-o", "-", "--fields", "srcaddr,sampling,minps,paysize,packets",
                      os.path.join(d, "samplingrate-template.pcap"), os.path.join(d, "samplingrate-data.pcap"))
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -208,7 +221,7 @@ def damage(tmp):
     out = os.path.join(tmp, "damage.csv")
     n = 3000
     col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields", FIELDS,
-                            "--count", str(n)], stderr=subprocess.PIPE, text=True)
+                            "--count", str(n), "--duration", "30s"], stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     rnd = random.Random(7)
     hdr = struct.pack(">HHIIIIBBH", 5, 1, 100000, 1700000000, 0, 0, 0, 0, 0)
