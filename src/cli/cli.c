@@ -210,3 +210,11 @@ int fs_cli_fields(const char *cmd, const char *spec, int *fields, char (*labels)
     if (n <= 0) fs_cli_error(cmd, "--fields: unknown field or preset at '%s' (see 'flowsift fields')", spec + bad);
     return n;
 }
+
+int fs_cli_export_version(const char *cmd, const char *arg)
+{
+    if (strcmp(arg, "9") == 0) return 9;
+    if (strcmp(arg, "10") == 0) return 10;
+    fs_cli_error(cmd, "--export-version takes 9 (NetFlow v9) or 10 (IPFIX), not '%s'", arg);
+    return -1;
+}

@@ -51,6 +51,9 @@ int fs_cli_filter(const char *cmd, const char *expr, struct fs_filter **out);
  * name and returns -1 on error, else the count. */
 int fs_cli_fields(const char *cmd, const char *spec, int *fields, char (*labels)[FS_FIELD_LABEL_MAX]);
 
+/* --export-version: 9 or 10, or -1 after saying what is wrong. */
+int fs_cli_export_version(const char *cmd, const char *arg);
+
 int fs_cmd_extract(int argc, char **argv);
 int fs_cmd_query(int argc, char **argv);
 int fs_cmd_collect(int argc, char **argv);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../capture/capture.h"
+#include "../collect/export.h"
 #include "../collect/netflow.h"
 #include "../filter/filter.h"
 #include "../output/writer.h"
@@ -41,6 +42,8 @@ struct collect {
     struct fs_flow pending[STORE_BATCH];
     size_t npending;
     fs_result store_rc;
+    struct fs_flow_exporter *exporter; /* --export, --export-file */
+    fs_result export_rc;
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
     uint64_t written, stored, filtered_out;
@@ -59,6 +62,7 @@ static void on_flow(void *arg, struct fs_flow *f)
         fs_writer_flow(&x->writer, f);
         x->written++;
     }
+    if (x->exporter && !x->export_rc) x->export_rc = fs_flow_export_many(x->exporter, f, 1);
     if (x->store && !x->store_rc) {
         x->pending[x->npending++] = *f;
         x->stored++;
@@ -106,6 +110,9 @@ static void help(void)
            "  -f, --filter EXPR          keep only records that match EXPR (docs/filter.md)\n"
            "      --store DIR            write records into the store DIR        [$FLOWSIFT_STORE or " FS_DEFAULT_STORE "]\n"
            "      --templates FILE       keep templates in FILE across restarts   [STORE/collect-templates with a store]\n"
+           "      --export HOST:PORT     also send the records on as IPFIX over UDP (or [IPV6]:PORT)\n"
+           "      --export-file FILE     also write the records as an IPFIX file (RFC 5655)\n"
+           "      --export-version V     10 (IPFIX) or 9 (NetFlow v9) for --export                 [10]\n"
            "      --count N              stop after N messages\n"
            "      --duration TIME        stop after TIME (e.g. 30s, 5m) of listening\n"
            "  -q, --quiet                no summary\n"
@@ -394,7 +401,7 @@ static void summary(const struct collect *x, double elapsed, const char *store_d
     if (store_dir) fprintf(stderr, "  store     %s records in '%s'\n", fs_human_int(x->stored, a, sizeof a), store_dir);
 }
 
-enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES };
+enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION };
 
 /* Saves the templates when they changed since *saved_gen. */
 static int save_templates(const struct collect *x, const char *path, uint64_t *saved_gen)
@@ -416,12 +423,15 @@ int fs_cmd_collect(int argc, char **argv)
         { "format", required_argument, 0, 'F' },   { "fields", required_argument, 0, OPT_FIELDS },
         { "filter", required_argument, 0, 'f' },   { "store", required_argument, 0, OPT_STORE },
         { "count", required_argument, 0, OPT_COUNT }, { "duration", required_argument, 0, OPT_DURATION },
-        { "templates", required_argument, 0, OPT_TEMPLATES },
+        { "templates", required_argument, 0, OPT_TEMPLATES }, { "export", required_argument, 0, OPT_EXPORT },
+        { "export-file", required_argument, 0, OPT_EXPORT_FILE },
+        { "export-version", required_argument, 0, OPT_EXPORT_VERSION },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *listen[MAX_LISTEN], *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *store_dir = NULL;
-    const char *templates_path = NULL;
+    const char *templates_path = NULL, *export_to = NULL;
+    int export_file = 0, export_version = 10;
     static char default_templates[4200];
     int nlisten = 0, out_given = 0, quiet = 0, c;
     enum fs_format format = FS_FORMAT_CSV;
@@ -443,6 +453,11 @@ int fs_cmd_collect(int argc, char **argv)
         case 'f': filter_expr = optarg; break;
         case OPT_STORE: store_dir = optarg; break;
         case OPT_TEMPLATES: templates_path = optarg; break;
+        case OPT_EXPORT: export_to = optarg; export_file = 0; break;
+        case OPT_EXPORT_FILE: export_to = optarg; export_file = 1; break;
+        case OPT_EXPORT_VERSION:
+            if ((export_version = fs_cli_export_version(C, optarg)) < 0) return 2;
+            break;
         case OPT_COUNT:
             if (fs_parse_count(optarg, &max_messages) || !max_messages)
                 return fs_cli_error(C, "--count takes a positive number") + 1;
@@ -509,6 +524,10 @@ int fs_cmd_collect(int argc, char **argv)
         if (restored && !quiet)
             fprintf(stderr, "flowsift collect: %zu template%s restored from '%s'\n", restored, restored == 1 ? "" : "s",
                     templates_path);
+    }
+    if (export_to && fs_flow_exporter_new(&x->exporter, export_to, export_file, export_version, 0, err, sizeof err) != FS_OK) {
+        rc = fs_cli_error(C, "%s", err);
+        goto out;
     }
     x->csv = !store_dir || out_given;
     if (fs_writer_open(&x->writer, x->csv ? out_path : "/dev/null", format, fields, labels, nfields, &x->ctx)) {
@@ -586,10 +605,26 @@ int fs_cmd_collect(int argc, char **argv)
         }
         x->store = NULL;
     }
-    if (!quiet) summary(x, elapsed, store_dir);
+    uint64_t exported = 0, export_msgs = 0;
+    if (x->exporter) {
+        if (fs_flow_exporter_close(x->exporter, &exported, &export_msgs, err, sizeof err) != FS_OK || x->export_rc) {
+            rc = 1;
+            fs_cli_error(C, "%s", err);
+        }
+        x->exporter = NULL;
+    }
+    if (!quiet) {
+        summary(x, elapsed, store_dir);
+        if (export_to) {
+            char a[32], b[32];
+            fprintf(stderr, "  export    %s %s records in %s messages to '%s'\n", export_version == 10 ? "IPFIX" : "NetFlow v9",
+                    fs_human_int(exported, a, sizeof a), fs_human_int(export_msgs, b, sizeof b), export_to);
+        }
+    }
 out:
     if (writer_open) fs_writer_close(&x->writer);
     fs_store_writer_close(x->store, NULL, 0);
+    fs_flow_exporter_close(x->exporter, NULL, NULL, NULL, 0);
     for (int i = 0; i < nfds; i++) close(fds[i]);
     fs_nf_free(x->nf);
     fs_filter_free(x->filter);

@@ -17,6 +17,7 @@
 #include "../capture/inputs.h"
 #include "../decode/decode.h"
 #include "../field/field.h"
+#include "../collect/export.h"
 #include "../filter/filter.h"
 #include "../flow/meter.h"
 #include "../output/writer.h"
@@ -37,8 +38,10 @@ struct sink {
     struct fs_store_writer *store;  /* borrowed: the run's one writer (x.store), NULL without a store */
     fs_result store_rc;             /* first store error */
     uint64_t stored;                /* records handed to the store */
-    struct fs_flow *pending;        /* owned: records for the store, handed over SINK_BATCH at a time */
+    struct fs_flow *pending;        /* owned: records for the store and the exporter, SINK_BATCH at a time */
     size_t npending;
+    struct fs_flow_exporter *exporter; /* borrowed: the run's one exporter (x.exporter), or NULL */
+    fs_result export_rc;            /* first export error */
     const struct fs_filter *filter;
     const struct fs_field_ctx *ctx;
     uint64_t filtered_out;
@@ -51,6 +54,7 @@ struct extract {
     int threaded;
     struct sink *sinks;             /* sinks[0] owns the output; others clone it */
     struct fs_store_writer *store;  /* owned: the store writer the sinks share, NULL without a store */
+    struct fs_flow_exporter *exporter; /* owned: IPFIX / NetFlow v9 out, NULL without --export */
     int nsinks;
     struct fs_filter *filter;
     struct fs_field_ctx ctx;
@@ -63,6 +67,8 @@ struct extract {
 
 #define SINK_BATCH 256
 
+static void sink_drain(struct sink *s);
+
 static void on_flow(void *arg, struct fs_flow *f)
 {
     struct sink *s = arg;
@@ -71,20 +77,18 @@ static void on_flow(void *arg, struct fs_flow *f)
         return;
     }
     if (s->csv) fs_writer_flow(&s->writer, f);
-    if (s->store && !s->store_rc) {
+    if ((s->store && !s->store_rc) || (s->exporter && !s->export_rc)) {
         s->pending[s->npending++] = *f;
-        s->stored++;
-        if (s->npending == SINK_BATCH) {
-            s->store_rc = fs_store_writer_add_many(s->store, s->pending, s->npending);
-            s->npending = 0;
-        }
+        if (s->store) s->stored++;
+        if (s->npending == SINK_BATCH) sink_drain(s);
     }
 }
 
-/* Hands a sink's last records to the store. */
+/* Hands a sink's batched records to the store and the exporter. */
 static void sink_drain(struct sink *s)
 {
     if (s->store && s->npending && !s->store_rc) s->store_rc = fs_store_writer_add_many(s->store, s->pending, s->npending);
+    if (s->exporter && s->npending && !s->export_rc) s->export_rc = fs_flow_export_many(s->exporter, s->pending, s->npending);
     s->npending = 0;
 }
 
@@ -160,6 +164,9 @@ static void help(void)
            "                           back from the newest data                          [keep all]\n"
            "      --max-size SIZE      then remove the oldest partitions while the store is larger [no limit]\n"
            "      --compact            then compact the store (see flowsift compact)\n"
+           "      --export HOST:PORT   also send the records as IPFIX over UDP to a collector ([IPV6]:PORT too)\n"
+           "      --export-file FILE   also write the records as an IPFIX file (RFC 5655)\n"
+           "      --export-version V   10 (IPFIX) or 9 (NetFlow v9) for --export           [10]\n"
            "  -f, --filter EXPR        write only flows that match EXPR (see docs/filter.md),\n"
            "                           e.g. 'paysize == 0', 'proto tcp and dstp 22'\n"
            "\n"
@@ -303,7 +310,8 @@ static void summary(const struct extract *x, double elapsed)
 enum {
     OPT_FIELDS = 256, OPT_PRESET, OPT_IDLE, OPT_ACTIVE, OPT_TEARDOWN, OPT_GRACE, OPT_SIZE, OPT_STDDEV, OPT_DECAP,
     OPT_NOVLAN, OPT_FRAGS, OPT_MAXFLOWS, OPT_THREADS, OPT_MEMCAP, OPT_EMERGENCY, OPT_STORE, OPT_SEGROWS,
-    OPT_RETENTION, OPT_MAXSIZE, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS, OPT_COMPACT,
+    OPT_RETENTION, OPT_MAXSIZE, OPT_FILESFROM, OPT_KEEPGOING, OPT_STATS, OPT_PROGRESS, OPT_COMPACT, OPT_EXPORT,
+    OPT_EXPORT_FILE, OPT_EXPORT_VERSION,
 };
 
 int fs_cmd_extract(int argc, char **argv)
@@ -322,11 +330,15 @@ int fs_cmd_extract(int argc, char **argv)
         { "emergency-idle", required_argument, 0, OPT_EMERGENCY }, { "store", required_argument, 0, OPT_STORE },
         { "segment-rows", required_argument, 0, OPT_SEGROWS }, { "retention", required_argument, 0, OPT_RETENTION },
         { "max-size", required_argument, 0, OPT_MAXSIZE }, { "compact", no_argument, 0, OPT_COMPACT },
-        { "progress", required_argument, 0, OPT_PROGRESS }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "progress", required_argument, 0, OPT_PROGRESS }, { "export", required_argument, 0, OPT_EXPORT },
+        { "export-file", required_argument, 0, OPT_EXPORT_FILE },
+        { "export-version", required_argument, 0, OPT_EXPORT_VERSION }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *stats_path = NULL, *store_dir = NULL;
     int out_given = 0, compact = 0;
     size_t segment_rows = 0;
+    const char *export_to = NULL;
+    int export_file = 0, export_version = 10;
     uint64_t keep_ns = 0, max_store = 0;
     enum fs_format format = FS_FORMAT_CSV;
     struct fs_meter_opts mo;
@@ -347,6 +359,11 @@ int fs_cmd_extract(int argc, char **argv)
         switch (c) {
         case 'o': out_path = optarg; out_given = 1; break;
         case OPT_STORE: store_dir = optarg; break;
+        case OPT_EXPORT: export_to = optarg; export_file = 0; break;
+        case OPT_EXPORT_FILE: export_to = optarg; export_file = 1; break;
+        case OPT_EXPORT_VERSION:
+            if ((export_version = fs_cli_export_version(C, optarg)) < 0) return 2;
+            break;
         case OPT_COMPACT: compact = 1; break;
         case OPT_RETENTION:
             if (fs_parse_duration(optarg, &keep_ns) || keep_ns == 0)
@@ -497,16 +514,21 @@ int fs_cmd_extract(int argc, char **argv)
             fs_cli_warn(C, "removed %llu unpublished segment file%s left in '%s' by an interrupted writer",
                         (unsigned long long)removed, removed == 1 ? "" : "s", store_dir);
     }
+    if (export_to && fs_flow_exporter_new(&x.exporter, export_to, export_file, export_version, 0, err, sizeof err) != FS_OK) {
+        rc = fs_cli_error(C, "%s", err);
+        goto out;
+    }
     for (int i = 0; i < x.nsinks; i++) {
         x.sinks[i].filter = x.filter;
         x.sinks[i].ctx = &x.ctx;
+        x.sinks[i].exporter = x.exporter; /* one exporter for all threads: one sequence of messages */
         x.sinks[i].csv = !store_dir || out_given;
         if (store_dir && i == 0 && fs_store_writer_new(&x.store, store_dir, "flows", segment_rows, err, sizeof err) != FS_OK) {
             rc = fs_cli_error(C, "%s", err);
             goto out;
         }
         x.sinks[i].store = x.store; /* one writer for all threads: their records share segments */
-        if (x.store && !(x.sinks[i].pending = malloc(SINK_BATCH * sizeof *x.sinks[i].pending))) {
+        if ((x.store || x.exporter) && !(x.sinks[i].pending = malloc(SINK_BATCH * sizeof *x.sinks[i].pending))) {
             rc = fs_cli_error(C, "out of memory");
             goto out;
         }
@@ -616,9 +638,18 @@ int fs_cmd_extract(int argc, char **argv)
     uint64_t stored_bytes = 0, stored_rows = 0;
     for (int i = 0; i < x.nsinks; i++) {
         sink_drain(&x.sinks[i]);
-        if (x.sinks[i].store_rc && !rc) rc = 1; /* the writer's close below says why */
+        if ((x.sinks[i].store_rc || x.sinks[i].export_rc) && !rc) rc = 1; /* the closes below say why */
         stored_rows += x.sinks[i].stored;
         x.sinks[i].store = NULL;
+        x.sinks[i].exporter = NULL;
+    }
+    uint64_t exported = 0, export_msgs = 0;
+    if (x.exporter) {
+        if (fs_flow_exporter_close(x.exporter, &exported, &export_msgs, err, sizeof err) != FS_OK) {
+            if (!rc) rc = 1;
+            fs_cli_error(C, "%s", err);
+        }
+        x.exporter = NULL;
     }
     if (x.store) { /* publishes what is buffered */
         if (fs_store_writer_close(x.store, err, sizeof err) != FS_OK) {
@@ -653,10 +684,16 @@ int fs_cmd_extract(int argc, char **argv)
                     stored_rows ? (double)stored_bytes / (double)stored_rows : 0.0);
         }
     }
+    if (export_to && !x.quiet) {
+        char a[32], b[32];
+        fprintf(stderr, "  export    %s %s records in %s messages to '%s'\n", export_version == 10 ? "IPFIX" : "NetFlow v9",
+                fs_human_int(exported, a, sizeof a), fs_human_int(export_msgs, b, sizeof b), export_to);
+    }
     if (stats_path) write_stats(stats_path, &x, elapsed, cpu);
 out:
     for (int i = x.nsinks - 1; i >= 0 && !closed; i--) fs_writer_close(&x.sinks[i].writer);
     fs_store_writer_close(x.store, NULL, 0);
+    fs_flow_exporter_close(x.exporter, NULL, NULL, NULL, 0);
     for (int i = 0; x.sinks && i < x.nsinks; i++) free(x.sinks[i].pending);
     free(x.sinks);
     if (x.threaded) fs_pipeline_release(&x.pipe);

@@ -147,6 +147,30 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
     return port
 
 
+def nfdump_records(nfdir):
+    want = collections.Counter()
+    for name in os.listdir(nfdir):
+        if not name.startswith("nfcapd."):
+            continue
+        dump = subprocess.run(["nfdump", "-r", os.path.join(nfdir, name), "-q", "-N", "-6", "-o",
+                               "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt"], capture_output=True, text=True).stdout
+        for line in dump.splitlines():
+            v = [x.strip() for x in line.split("|")]
+            if len(v) == 7:
+                v[4] = PROTO.get(v[4], v[4])
+                want[tuple(v)] += 1
+    return want
+
+
+def with_icmp(rows):
+    """Records as nfdump shows them: an ICMP flow's type and code in place of its destination port ("8.0")."""
+    got = collections.Counter()
+    for r in rows:
+        dp = f"{r['icmp_type']}.{r['icmp_code']}" if r["proto"] in ("1", "58") else r["dstp"]
+        got[(r["srcaddr"], r["dstaddr"], r["srcp"], dp, r["proto"], r["packets"], r["size"])] += 1
+    return got
+
+
 def softflowd_vs_nfdump(tmp):
     if not shutil.which("softflowd") or not shutil.which("nfcapd"):
         print("skip  softflowd or nfcapd not installed (apt-get install softflowd nfdump)")
@@ -163,11 +187,8 @@ def softflowd_vs_nfdump(tmp):
         time.sleep(1)
         col.terminate()
         _, err = col.communicate(timeout=30)
-        got = collections.Counter()
         with open(out) as f:
-            for r in csv.DictReader(f):  # nfdump shows an ICMP flow's type and code as its port: "8.0"
-                dp = f"{r['icmp_type']}.{r['icmp_code']}" if r["proto"] in ("1", "58") else r["dstp"]
-                got[(r["srcaddr"], r["dstaddr"], r["srcp"], dp, r["proto"], r["packets"], r["size"])] += 1
+            got = with_icmp(csv.DictReader(f))
         nfdir = os.path.join(tmp, f"nf-{version}")
         os.makedirs(nfdir)
         port = free_port()
@@ -179,20 +200,52 @@ def softflowd_vs_nfdump(tmp):
         time.sleep(1)
         nf.terminate()
         nf.wait(timeout=30)
-        want = collections.Counter()
-        for name in os.listdir(nfdir):
-            if not name.startswith("nfcapd."):
-                continue
-            dump = subprocess.run(["nfdump", "-r", os.path.join(nfdir, name), "-q", "-N", "-6", "-o",
-                                   "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt"], capture_output=True, text=True).stdout
-            for line in dump.splitlines():
-                v = [x.strip() for x in line.split("|")]
-                if len(v) == 7:
-                    v[4] = PROTO.get(v[4], v[4])
-                    want[tuple(v)] += 1
+        want = nfdump_records(nfdir)
         check(sum(want.values()) > 400 and got == want and "terminated" not in err,
               f"softflowd -v {version} over UDP: flowsift collect's {sum(got.values())} records are nfdump's "
               f"{sum(want.values())}")
+
+
+def export_roundtrip(tmp):
+    """extract --export: nfcapd receives flowsift's IPFIX and NetFlow v9, and gives back flowsift's flows (one
+    record per direction with packets); an IPFIX file reads back through collect."""
+    rc, out, _ = run("extract", "-q", "-o", "-", "--fields",
+                     "srcaddr,dstaddr,srcp,dstp,proto,src_packets,src_size,dst_packets,dst_size,icmp_type,icmp_code", SAMPLE)
+    expect = collections.Counter()
+    for r in csv.DictReader(io.StringIO(out)):
+        icmp = r["proto"] in ("1", "58")
+        tc = f"{r['icmp_type']}.{r['icmp_code']}"
+        if int(r["src_packets"]):
+            expect[(r["srcaddr"], r["dstaddr"], r["srcp"], tc if icmp else r["dstp"], r["proto"], r["src_packets"],
+                    r["src_size"])] += 1
+        if int(r["dst_packets"]):
+            expect[(r["dstaddr"], r["srcaddr"], r["dstp"], tc if icmp else r["srcp"], r["proto"], r["dst_packets"],
+                    r["dst_size"])] += 1
+    if shutil.which("nfcapd"):
+        for version in ("10", "9"):
+            nfdir = os.path.join(tmp, f"nfx-{version}")
+            os.makedirs(nfdir)
+            port = free_port()
+            nf = subprocess.Popen(["nfcapd", "-l", nfdir, "-p", str(port), "-b", "127.0.0.1", "-w", nfdir],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+            rc, _, err = run("extract", "-o", "/dev/null", "--export", f"127.0.0.1:{port}", "--export-version", version,
+                             SAMPLE)
+            time.sleep(1)
+            nf.terminate()
+            nf.wait(timeout=30)
+            got = nfdump_records(nfdir)
+            check(rc == 0 and sum(expect.values()) > 400 and got == expect and "export" in err,
+                  f"nfcapd takes flowsift's {'IPFIX' if version == '10' else 'NetFlow v9'} export: nfdump's "
+                  f"{sum(got.values())} records are flowsift's flows, one per direction ({sum(expect.values())})")
+    else:
+        print("skip  nfcapd not installed (apt-get install nfdump)")
+    path = os.path.join(tmp, "flows.ipfix")
+    rc, _, _ = run("extract", "-q", "-o", "/dev/null", "--export-file", path, SAMPLE)
+    rc2, out, _ = run("collect", "-q", "-o", "-", "--fields", FIELDS + ",icmp_type,icmp_code", path)
+    got = with_icmp(csv.DictReader(io.StringIO(out)))
+    check(rc == 0 and rc2 == 0 and got == expect, f"an IPFIX file from extract --export-file reads back through collect "
+          f"({sum(got.values())} records)")
 
 
 def ipv6_listener(tmp):
@@ -262,6 +315,7 @@ def main():
         else:
             print("skip  ../shared/data is absent: captured exports and their tshark decodes not checked")
         softflowd_vs_nfdump(tmp)
+        export_roundtrip(tmp)
         ipv6_listener(tmp)
         damage(tmp)
         rc, _, err = run("collect")
