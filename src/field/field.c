@@ -14,7 +14,7 @@
 enum metric {
     M_FIRST, M_LAST, M_DURATION, M_SRCADDR, M_DSTADDR, M_SRCP, M_DSTP, M_PROTO, M_IPVER, M_VLAN, M_VLAN2,
     M_TUNNEL, M_TUNNEL_ID, M_ICMP_TYPE, M_ICMP_CODE, M_END, M_SOURCE, M_EXPORTER, M_DOMAIN, M_SAMPLING, M_IN_IF,
-    M_OUT_IF,
+    M_OUT_IF, M_EST_PACKETS, M_EST_BYTES,
     /* per direction or total */
     M_PACKETS, M_SIZE, M_PAYSIZE, M_NOPAY, M_AVGPS, M_MINPS, M_MAXPS, M_STDDPS, M_AVGPAYS, M_MINPAYS, M_MAXPAYS,
     M_STDDPAYS, M_AVGIAT, M_MINIAT, M_MAXIAT, M_STDDIAT, M_FRAGS, M_FLAGS, M_FLAG0 /* + FS_TCP_* */
@@ -45,6 +45,8 @@ static const struct fs_field base_fields[] = {
     T("sampling", FS_FT_U64, "", 0, M_SAMPLING, "packet sampling interval of the exporter: 1 in N (0: not sampled)"),
     T("in_if", FS_FT_U64, "", 0, M_IN_IF, "ingress interface (SNMP ifIndex) from the export; 0 if unknown"),
     T("out_if", FS_FT_U64, "", 0, M_OUT_IF, "egress interface (SNMP ifIndex) from the export; 0 if unknown"),
+    T("est_packets", FS_FT_U64, "packets", 0, M_EST_PACKETS, "packets scaled by the sampling interval: the estimate of what was sent"),
+    T("est_bytes", FS_FT_U64, "bytes", 0, M_EST_BYTES, "bytes scaled by the sampling interval: the estimate of what was sent"),
 };
 
 struct dir_metric {
@@ -276,6 +278,13 @@ void fs_field_get(struct fs_flow_view *view, size_t field, struct fs_value *v)
     case M_SAMPLING: set_u(v, f->sampling); return;
     case M_IN_IF: set_u(v, f->in_if); return;
     case M_OUT_IF: set_u(v, f->out_if); return;
+    case M_EST_PACKETS:
+    case M_EST_BYTES: {
+        uint64_t scale = f->sampling > 1 ? f->sampling : 1, n = 0;
+        for (int d = 0; d < 2; d++) n += fd->metric == M_EST_PACKETS ? f->dir[d].packets : f->dir[d].bytes;
+        set_u(v, n * scale);
+        return;
+    }
     }
     if ((f->state & FS_FLOW_EXPORTED) && fs_field_unknown_in_exports(field)) {
         v->missing = 1;
@@ -420,7 +429,8 @@ void fs_field_columns(size_t field, char *buf, size_t len)
         [M_TUNNEL_ID] = "tunnel_id", [M_ICMP_TYPE] = "icmp_type icmp_code state",
         [M_ICMP_CODE] = "icmp_type icmp_code state", [M_END] = "end_reason state", [M_SOURCE] = "source",
         [M_EXPORTER] = "exporter exporter_ipver", [M_DOMAIN] = "domain", [M_SAMPLING] = "sampling",
-        [M_IN_IF] = "in_if", [M_OUT_IF] = "out_if",
+        [M_IN_IF] = "in_if", [M_OUT_IF] = "out_if", [M_EST_PACKETS] = "sampling d0.packets d1.packets",
+        [M_EST_BYTES] = "sampling d0.bytes d1.bytes",
     };
     if (fd->metric < M_PACKETS) {
         add_col(buf, len, base[fd->metric]);

@@ -130,13 +130,15 @@ def split_templates(data):
             f.write("flowsift-templates 1\nT 9 4 zz\n")
         rc, _, err = run("collect", "-o", "/dev/null", "--templates", tfile, os.path.join(d, "data.pcap"))
         check(rc == 1 and "line 2" in err and tfile in err, "a damaged templates file is an error naming its line")
-    rc, out, _ = run("collect", "-q", "-o", "-", "--fields", "srcaddr,sampling,minps,paysize,packets",
+    rc, out, _ = run("collect", "-q", "-o", "-", "--fields", "srcaddr,sampling,minps,paysize,packets,size,est_packets,est_bytes",
                      os.path.join(d, "samplingrate-template.pcap"), os.path.join(d, "samplingrate-data.pcap"))
     rows = list(csv.DictReader(io.StringIO(out)))
     check(rc == 0 and rows and all(int(r["sampling"]) > 1 for r in rows) and
-          all(r["minps"] == "" and r["paysize"] == "" and int(r["packets"]) > 0 for r in rows),
-          "the sampling interval from the options records is kept on each record; what an export does not carry "
-          "(sizes, payloads) prints empty")
+          all(r["minps"] == "" and r["paysize"] == "" and int(r["packets"]) > 0 for r in rows) and
+          all(int(r["est_packets"]) == int(r["packets"]) * int(r["sampling"]) and
+              int(r["est_bytes"]) == int(r["size"]) * int(r["sampling"]) for r in rows),
+          "the sampling interval from the options records is kept on each record, with the counters scaled by it "
+          "(est_packets, est_bytes); what an export does not carry (sizes, payloads) prints empty")
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
