@@ -155,6 +155,11 @@ struct fs_flow_member {
 #define FS_FLOW_NMEMBERS 62
 extern const struct fs_flow_member *const fs_flow_members; /* FS_FLOW_NMEMBERS of them */
 
+/* Whether member k (an index into fs_flow_members) is always zero in a record from a flow export
+ * (FS_FLOW_EXPORTED): sums of squares, minima, maxima, payloads, packets without payload, fragments and flag
+ * counters, which exports do not carry. Writers may rely on it (the store clears such columns). */
+int fs_flow_member_zero_in_exports(size_t k);
+
 /* The member called name, or NULL. */
 const struct fs_flow_member *fs_flow_member_find(const char *name);
 

@@ -366,6 +366,10 @@ static void quotients(uint64_t *tv, size_t n, uint64_t tmin, uint64_t g, int shi
  * are written in sequence and stay in the cache for encoding. */
 static void transpose(struct flushctx *fc, const struct fs_flow *rows, const struct sortkey *ord, size_t n)
 {
+    /* Records from flow exports leave most members zero (fs_flow_member_zero_in_exports): when all rows of the
+     * group are such records, those columns are cleared rather than gathered. */
+    int exported = 1;
+    for (size_t r = 0; r < n && exported; r++) exported = (rows[ord[r].row].state & FS_FLOW_EXPORTED) != 0;
     for (size_t r0 = 0; r0 < n; r0 += 32) {
         size_t r1 = r0 + 32 < n ? r0 + 32 : n;
         for (size_t r = r1; r < r1 + 32 && r < n; r++)
@@ -373,6 +377,10 @@ static void transpose(struct flushctx *fc, const struct fs_flow *rows, const str
         for (size_t c = 0; c < NCOLS; c++) {
             const struct fs_flow_member *col = &fs_flow_members[c];
             uint8_t *dst = fc->cols[c];
+            if (exported && fs_flow_member_zero_in_exports(c)) {
+                memset(dst + col->width * r0, 0, col->width * (r1 - r0));
+                continue;
+            }
             const uint8_t *base = (const uint8_t *)rows + col->off;
 #define ROW(r) (base + (size_t)ord[r].row * sizeof *rows)
             switch (col->width) {
