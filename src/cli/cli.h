@@ -57,6 +57,7 @@ int fs_cli_export_version(const char *cmd, const char *arg);
 int fs_cmd_extract(int argc, char **argv);
 int fs_cmd_query(int argc, char **argv);
 int fs_cmd_collect(int argc, char **argv);
+int fs_cmd_stats(int argc, char **argv);
 int fs_cmd_retain(int argc, char **argv);
 int fs_cmd_compact(int argc, char **argv);
 int fs_cmd_fields(int argc, char **argv);

@@ -26,6 +26,7 @@
 #include "../collect/export.h"
 #include "../collect/netflow.h"
 #include "../filter/filter.h"
+#include "../output/table.h"
 #include "../output/writer.h"
 #include "../store/store.h"
 #include "cli.h"
@@ -113,6 +114,8 @@ static void help(void)
            "      --export HOST:PORT     also send the records on as IPFIX over UDP (or [IPV6]:PORT)\n"
            "      --export-file FILE     also write the records as an IPFIX file (RFC 5655)\n"
            "      --export-version V     10 (IPFIX) or 9 (NetFlow v9) for --export                 [10]\n"
+           "      --stats FILE           counters per exporter as CSV in FILE, every 10 s and at the end;\n"
+           "                             'flowsift stats FILE' shows them    [STORE/collect-stats.csv with a store]\n"
            "      --count N              stop after N messages\n"
            "      --duration TIME        stop after TIME (e.g. 30s, 5m) of listening\n"
            "  -q, --quiet                no summary\n"
@@ -401,7 +404,50 @@ static void summary(const struct collect *x, double elapsed, const char *store_d
     if (store_dir) fprintf(stderr, "  store     %s records in '%s'\n", fs_human_int(x->stored, a, sizeof a), store_dir);
 }
 
-enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION };
+/* The counters as CSV, one line for all exporters and one per exporter, replaced atomically (readers never see
+ * half a file): what `flowsift stats` shows, while the collector runs (every 10 s) and after it ended. */
+static const char *const STAT_COLUMNS = "exporter,port,version,domain,messages,records,templates,withdrawn,"
+                                         "options_records,held,late_records,dropped_no_template,sequence_lost,"
+                                         "fields_skipped,truncated,unknown_version,bad_length,bad_template,bad_set_id";
+
+static void stat_line(FILE *f, const char *who, unsigned port, unsigned version, uint32_t domain,
+                      const struct fs_nf_counters *c)
+{
+    fprintf(f, "%s,%u,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu", who, port, version, domain,
+            (unsigned long long)c->messages, (unsigned long long)c->records, (unsigned long long)c->templates,
+            (unsigned long long)c->withdrawals, (unsigned long long)c->options_records, (unsigned long long)c->held,
+            (unsigned long long)c->late_records, (unsigned long long)c->missing_template,
+            (unsigned long long)c->sequence_gaps, (unsigned long long)c->unknown_fields);
+    for (unsigned k = 0; k < FS_NF_PROBLEM_COUNT; k++) fprintf(f, ",%llu", (unsigned long long)c->malformed[k]);
+    fputc('\n', f);
+}
+
+static int write_stats(const struct collect *x, const char *path)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "%s\n", STAT_COLUMNS);
+    stat_line(f, "all", 0, 0, 0, fs_nf_totals(x->nf));
+    size_t n;
+    const struct fs_nf_exporter_stats *e = fs_nf_exporters(x->nf, &n);
+    for (size_t i = 0; i < n; i++) {
+        char addr[INET6_ADDRSTRLEN] = "file";
+        if (e[i].origin.ipver) inet_ntop(e[i].origin.ipver == 4 ? AF_INET : AF_INET6, e[i].origin.addr, addr, sizeof addr);
+        stat_line(f, addr, e[i].origin.port, e[i].version, e[i].domain, &e[i].c);
+    }
+    int bad = ferror(f) != 0;
+    if (fclose(f) != 0) bad = 1;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION,
+       OPT_STATS };
 
 /* Saves the templates when they changed since *saved_gen. */
 static int save_templates(const struct collect *x, const char *path, uint64_t *saved_gen)
@@ -425,12 +471,13 @@ int fs_cmd_collect(int argc, char **argv)
         { "count", required_argument, 0, OPT_COUNT }, { "duration", required_argument, 0, OPT_DURATION },
         { "templates", required_argument, 0, OPT_TEMPLATES }, { "export", required_argument, 0, OPT_EXPORT },
         { "export-file", required_argument, 0, OPT_EXPORT_FILE },
-        { "export-version", required_argument, 0, OPT_EXPORT_VERSION },
+        { "export-version", required_argument, 0, OPT_EXPORT_VERSION }, { "stats", required_argument, 0, OPT_STATS },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *listen[MAX_LISTEN], *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *store_dir = NULL;
-    const char *templates_path = NULL, *export_to = NULL;
+    const char *templates_path = NULL, *export_to = NULL, *stats_path = NULL;
+    static char default_stats[4200];
     int export_file = 0, export_version = 10;
     static char default_templates[4200];
     int nlisten = 0, out_given = 0, quiet = 0, c;
@@ -453,6 +500,7 @@ int fs_cmd_collect(int argc, char **argv)
         case 'f': filter_expr = optarg; break;
         case OPT_STORE: store_dir = optarg; break;
         case OPT_TEMPLATES: templates_path = optarg; break;
+        case OPT_STATS: stats_path = optarg; break;
         case OPT_EXPORT: export_to = optarg; export_file = 0; break;
         case OPT_EXPORT_FILE: export_to = optarg; export_file = 1; break;
         case OPT_EXPORT_VERSION:
@@ -513,6 +561,10 @@ int fs_cmd_collect(int argc, char **argv)
         snprintf(default_templates, sizeof default_templates, "%s/collect-templates", store_dir);
         templates_path = default_templates;
     }
+    if (!stats_path && store_dir) {
+        snprintf(default_stats, sizeof default_stats, "%s/collect-stats.csv", store_dir);
+        stats_path = default_stats;
+    }
     uint64_t saved_gen = 0;
     if (templates_path) {
         size_t restored = 0;
@@ -561,8 +613,9 @@ int fs_cmd_collect(int argc, char **argv)
         for (int last = 0; !last;) {
             /* a signal ends the loop after one more pass that reads what the sockets already hold */
             last = stop_requested || (max_messages && messages >= max_messages);
-            if (templates_path && now_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
+            if (now_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
                 save_templates(x, templates_path, &saved_gen);
+                if (stats_path) write_stats(x, stats_path);
                 next_save = now_ns() + 10000000000ull;
             }
             int timeout = last ? 0 : 200;
@@ -593,6 +646,7 @@ int fs_cmd_collect(int argc, char **argv)
     }
     fs_nf_finish(x->nf); /* what still waits for a template is dropped, and counted */
     if (save_templates(x, templates_path, &saved_gen) && !rc) rc = 1;
+    if (stats_path && write_stats(x, stats_path) != 0) rc = fs_cli_error(C, "cannot write '%s': %s", stats_path, strerror(errno));
     double elapsed = fs_now_seconds() - t0;
     if (fs_writer_close(&x->writer) && !rc) rc = fs_cli_error(C, "writing '%s' failed", out_path);
     writer_open = 0;
@@ -630,4 +684,29 @@ out:
     fs_filter_free(x->filter);
     free(x);
     return rc;
+}
+
+int fs_cmd_stats(int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("usage: flowsift stats STORE|FILE\n\nShows the counters a collector keeps per exporter (flowsift collect\n"
+               "--stats FILE, by default STORE/collect-stats.csv), as a table, and how old they are: while the\n"
+               "collector runs they are rewritten every 10 s.\n");
+        return argc == 2 ? 0 : 2;
+    }
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s", argv[1]);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(path, sizeof path, "%s/collect-stats.csv", argv[1]);
+    FILE *f = fopen(path, "r");
+    if (!f || fstat(fileno(f), &st) != 0) {
+        if (f) fclose(f);
+        return fs_cli_error("stats", "cannot read '%s': %s", path, strerror(errno));
+    }
+    double age = (double)time(NULL) - (double)st.st_mtime;
+    printf("%s, written %.0f s ago\n\n", path, age < 0 ? 0 : age);
+    fflush(stdout);
+    fs_result rc = fs_table_print(f, stdout);
+    fclose(f);
+    return rc == FS_OK ? 0 : 1;
 }

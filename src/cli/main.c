@@ -16,6 +16,7 @@ static int usage(FILE *f)
             "commands:\n"
             "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
             "  collect   flow exports (NetFlow v5/v9, IPFIX) over UDP or from files -> flow records\n"
+            "  stats     a collector's counters per exporter\n"
             "  query     flow records from a store, chosen by time and filter; grouping and top-N\n"
             "  retain    remove a store's oldest partitions by age or size\n"
             "  compact   merge a store's small segments, re-sort those out of time order\n"
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "fields") == 0) return fs_cmd_fields(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0) return fs_cmd_query(argc - 1, argv + 1);
     if (strcmp(cmd, "collect") == 0) return fs_cmd_collect(argc - 1, argv + 1);
+    if (strcmp(cmd, "stats") == 0) return fs_cmd_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "retain") == 0) return fs_cmd_retain(argc - 1, argv + 1);
     if (strcmp(cmd, "compact") == 0) return fs_cmd_compact(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -134,6 +134,11 @@ def split_templates(data):
         norm = lambda t: sorted(re.sub(r"(\d+\.\d{6})000(?=,)", r"\1", l) for l in t.splitlines())  # noqa: E731
         check(rc == 0 and rc2 == 0 and len(direct.splitlines()) > 10 and norm(direct) == norm(back),
               "records collected into the store read back with every field as collect prints them")
+        rc, out, _ = run("stats", store)
+        lines = out.splitlines()
+        check(rc == 0 and "collect-stats.csv" in lines[0] and lines[2].split()[:2] == ["exporter", "port"] and
+              any(l.split()[0] == "192.0.2.100" for l in lines[3:]),
+              "flowsift stats shows a collector's counters per exporter, kept in the store")
         tfile = os.path.join(tmp, "templates")
         with open(tfile, "w") as f:
             f.write("flowsift-templates 1\nT 9 4 zz\n")
