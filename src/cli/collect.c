@@ -104,6 +104,7 @@ static void help(void)
            "options:\n"
            "  -l, --listen ADDR          receive UDP on ADDR: PORT, IPV4:PORT or [IPV6]:PORT (a bare port\n"
            "                             listens on every IPv4 and IPv6 address); repeatable\n"
+           "      --tcp ADDR             accept IPFIX exporters over TCP on ADDR (as -l); repeatable\n"
            "  -o, --output FILE          write records to FILE ('-' = standard output); then not to the store\n"
            "                             unless --store is given too\n"
            "  -F, --format csv|json      output format                                              [csv]\n"
@@ -126,7 +127,7 @@ static void help(void)
 }
 
 /* "2055", "127.0.0.1:2055", "[::1]:2055" -> sockets (a bare port: one IPv6 socket that also takes IPv4). */
-static int open_listener(const char *spec, int *fd_out, char *err, size_t errlen)
+static int open_listener(const char *spec, int type, int *fd_out, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -180,17 +181,18 @@ static int open_listener(const char *spec, int *fd_out, char *err, size_t errlen
         snprintf(err, errlen, "'%s': '%s' is not an IPv4 or IPv6 address", spec, host);
         return -1;
     }
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fd = socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "'%s': socket: %s", spec, strerror(errno));
         return -1;
     }
-    int zero = 0, big = 32 << 20;
+    int zero = 0, one = 1, big = 32 << 20;
+    if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (v6 && !host[0]) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero); /* IPv4 too */
     /* a burst of exports must not overflow the socket: ask for 32 MB (the kernel caps it at rmem_max) */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
-        snprintf(err, errlen, "'%s': bind: %s", spec, strerror(errno));
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || (type == SOCK_STREAM && listen(fd, 64) != 0)) {
+        snprintf(err, errlen, "'%s': %s: %s", spec, type == SOCK_STREAM ? "bind/listen" : "bind", strerror(errno));
         close(fd);
         return -1;
     }
@@ -404,6 +406,43 @@ static void summary(const struct collect *x, double elapsed, const char *store_d
     if (store_dir) fprintf(stderr, "  store     %s records in '%s'\n", fs_human_int(x->stored, a, sizeof a), store_dir);
 }
 
+/* An IPFIX exporter's TCP connection (RFC 7011 section 10.4): a stream of messages, each framed by the length
+ * in its header. */
+#define MAX_CONNS 256
+struct conn {
+    int fd;
+    struct fs_export_origin origin;
+    uint8_t buf[65536 + 4096];
+    size_t len;
+};
+
+/* Reads what the connection has and decodes every whole message; returns -1 when the session is over (closed
+ * by the exporter, or a header that is not IPFIX's: the stream cannot be framed any more). */
+static int conn_read(struct collect *x, struct conn *c, uint64_t *messages)
+{
+    ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+    if (n <= 0) return n < 0 && (errno == EINTR || errno == EAGAIN) ? 0 : -1;
+    c->len += (size_t)n;
+    size_t off = 0;
+    while (c->len - off >= 4) {
+        size_t mlen = (size_t)(c->buf[off + 2] << 8 | c->buf[off + 3]);
+        if (c->buf[off] != 0 || c->buf[off + 1] != 10 || mlen < 16) {
+            char a[INET6_ADDRSTRLEN];
+            inet_ntop(c->origin.ipver == 4 ? AF_INET : AF_INET6, c->origin.addr, a, sizeof a);
+            fs_cli_warn(C, "TCP exporter %s port %u: byte %zu of its stream is not an IPFIX message header; "
+                           "connection closed", a, c->origin.port, off);
+            return -1;
+        }
+        if (c->len - off < mlen) break;
+        fs_nf_message(x->nf, &c->origin, now_ns(), c->buf + off, mlen, on_flow, x);
+        ++*messages;
+        off += mlen;
+    }
+    memmove(c->buf, c->buf + off, c->len - off);
+    c->len -= off;
+    return 0;
+}
+
 /* The counters as CSV, one line for all exporters and one per exporter, replaced atomically (readers never see
  * half a file): what `flowsift stats` shows, while the collector runs (every 10 s) and after it ended. */
 static const char *const STAT_COLUMNS = "exporter,port,version,domain,messages,records,templates,withdrawn,"
@@ -447,7 +486,7 @@ static int write_stats(const struct collect *x, const char *path)
 }
 
 enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION,
-       OPT_STATS };
+       OPT_STATS, OPT_TCP };
 
 /* Saves the templates when they changed since *saved_gen. */
 static int save_templates(const struct collect *x, const char *path, uint64_t *saved_gen)
@@ -472,6 +511,7 @@ int fs_cmd_collect(int argc, char **argv)
         { "templates", required_argument, 0, OPT_TEMPLATES }, { "export", required_argument, 0, OPT_EXPORT },
         { "export-file", required_argument, 0, OPT_EXPORT_FILE },
         { "export-version", required_argument, 0, OPT_EXPORT_VERSION }, { "stats", required_argument, 0, OPT_STATS },
+        { "tcp", required_argument, 0, OPT_TCP },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -480,14 +520,16 @@ int fs_cmd_collect(int argc, char **argv)
     static char default_stats[4200];
     int export_file = 0, export_version = 10;
     static char default_templates[4200];
-    int nlisten = 0, out_given = 0, quiet = 0, c;
+    int nlisten = 0, out_given = 0, quiet = 0, c, tcp[MAX_LISTEN] = { 0 };
     enum fs_format format = FS_FORMAT_CSV;
     uint64_t max_messages = 0, duration_ns = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:o:F:f:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
+        case OPT_TCP:
             if (nlisten == MAX_LISTEN) return fs_cli_error(C, "at most %d listeners", MAX_LISTEN) + 1;
+            tcp[nlisten] = c == OPT_TCP;
             listen[nlisten++] = optarg;
             break;
         case 'o': out_path = optarg; out_given = 1; break;
@@ -539,7 +581,7 @@ int fs_cmd_collect(int argc, char **argv)
         goto out;
     }
     for (int i = 0; i < nlisten; i++) {
-        if (open_listener(listen[i], &fds[nfds], err, sizeof err) != 0) {
+        if (open_listener(listen[i], tcp[i] ? SOCK_STREAM : SOCK_DGRAM, &fds[nfds], err, sizeof err) != 0) {
             rc = fs_cli_error(C, "%s", err);
             goto out;
         }
@@ -607,8 +649,9 @@ int fs_cmd_collect(int argc, char **argv)
             fprintf(stderr, " (SIGINT or SIGTERM ends)\n");
         }
         static uint8_t buf[65536];
-        struct pollfd pfd[MAX_LISTEN];
-        for (int i = 0; i < nfds; i++) pfd[i] = (struct pollfd){ fds[i], POLLIN, 0 };
+        static struct conn conns[MAX_CONNS]; /* 17 MB of buffers: not on the stack */
+        int nconns = 0;
+        struct pollfd pfd[MAX_LISTEN + MAX_CONNS];
         uint64_t deadline = duration_ns ? now_ns() + duration_ns : 0, next_save = now_ns() + 10000000000ull;
         for (int last = 0; !last;) {
             /* a signal ends the loop after one more pass that reads what the sockets already hold */
@@ -624,13 +667,30 @@ int fs_cmd_collect(int argc, char **argv)
                 if (now >= deadline) break;
                 if ((deadline - now) / 1000000 < 200) timeout = (int)((deadline - now) / 1000000) + 1;
             }
-            int r = poll(pfd, (nfds_t)nfds, timeout);
+            for (int i = 0; i < nfds; i++) pfd[i] = (struct pollfd){ fds[i], POLLIN, 0 };
+            for (int i = 0; i < nconns; i++) pfd[nfds + i] = (struct pollfd){ conns[i].fd, POLLIN, 0 };
+            int r = poll(pfd, (nfds_t)(nfds + nconns), timeout);
             if (r < 0 && errno != EINTR) {
                 rc = fs_cli_error(C, "poll: %s", strerror(errno));
                 break;
             }
             for (int i = 0; r > 0 && i < nfds; i++) {
                 if (!(pfd[i].revents & POLLIN)) continue;
+                if (tcp[i]) { /* an IPFIX exporter connects: one transport session */
+                    struct sockaddr_storage ss;
+                    socklen_t sl = sizeof ss;
+                    int cfd = accept(fds[i], (struct sockaddr *)&ss, &sl);
+                    if (cfd < 0) continue;
+                    if (nconns == MAX_CONNS) {
+                        fs_cli_warn(C, "more than %d TCP exporters: a connection refused", MAX_CONNS);
+                        close(cfd);
+                        continue;
+                    }
+                    conns[nconns] = (struct conn){ .fd = cfd };
+                    origin_of(&ss, &conns[nconns].origin);
+                    nconns++;
+                    continue;
+                }
                 for (int k = 0; (k < 256 || last) && (!max_messages || messages < max_messages); k++) {
                     struct sockaddr_storage ss;
                     socklen_t sl = sizeof ss;
@@ -642,7 +702,16 @@ int fs_cmd_collect(int argc, char **argv)
                     messages++;
                 }
             }
+            for (int i = nconns - 1; r > 0 && i >= 0; i--) {
+                if (!(pfd[nfds + i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                if (conn_read(x, &conns[i], &messages) != 0) { /* closed, or not IPFIX: the session ends */
+                    fs_nf_forget(x->nf, &conns[i].origin);
+                    close(conns[i].fd);
+                    conns[i] = conns[--nconns];
+                }
+            }
         }
+        for (int i = 0; i < nconns; i++) close(conns[i].fd);
     }
     fs_nf_finish(x->nf); /* what still waits for a template is dropped, and counted */
     if (save_templates(x, templates_path, &saved_gen) && !rc) rc = 1;

@@ -890,3 +890,19 @@ fs_result fs_nf_load_stream(struct fs_nf_decoder *d, FILE *f, const char *path, 
     free(fields);
     return rc;
 }
+
+void fs_nf_forget(struct fs_nf_decoder *d, const struct fs_export_origin *from)
+{
+    for (size_t i = 0; i < d->nexp; i++) {
+        struct exporter *e = &d->exp[i];
+        if (e->st.origin.port != from->port || e->st.origin.ipver != from->ipver ||
+            memcmp(e->st.origin.addr, from->addr, 16) != 0)
+            continue;
+        struct fs_nf_counters scratch; /* a session's end is not an exporter's withdrawal: not counted */
+        uint64_t counted = d->totals.withdrawals;
+        withdraw_all(d, (uint32_t)i, 0, &scratch);
+        withdraw_all(d, (uint32_t)i, 1, &scratch);
+        d->totals.withdrawals = counted;
+        while (e->npend) drop_pending(d, e, 0);
+    }
+}

@@ -78,6 +78,10 @@ typedef void (*fs_nf_emit_fn)(void *arg, struct fs_flow *f);
 size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *msg,
                      size_t len, fs_nf_emit_fn emit, void *arg);
 
+/* A transport session ended (an IPFIX TCP connection closed): the templates of `from` are no longer valid
+ * (RFC 7011 section 8), and its held data sets are dropped (counted). */
+void fs_nf_forget(struct fs_nf_decoder *d, const struct fs_export_origin *from);
+
 /* End of input: the data sets still waiting for their template are dropped (and counted). */
 void fs_nf_finish(struct fs_nf_decoder *d);
 

@@ -264,6 +264,41 @@ def export_roundtrip(tmp):
           f"({sum(got.values())} records)")
 
 
+def tcp_sessions(tmp):
+    """IPFIX over TCP: messages framed by their length across reads; templates last as long as the session."""
+    path = os.path.join(tmp, "tcp.ipfix")
+    run("extract", "-q", "-o", "/dev/null", "--export-file", path, SAMPLE)
+    data = open(path, "rb").read()
+    _, want, _ = run("collect", "-q", "-o", "-", "--fields", FIELDS, path)
+    tlen = 16 + ((data[18] << 8) | data[19])  # the message header, then the template set: its length
+    port = free_port(socket.AF_INET, "127.0.0.1")
+    out = os.path.join(tmp, "tcp.csv")
+    col = subprocess.Popen([binary(), "collect", "--tcp", f"127.0.0.1:{port}", "-o", out, "--fields", FIELDS,
+                            "--duration", "4s"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    s = socket.create_connection(("127.0.0.1", port))
+    for i in range(0, len(data), 777):  # pieces that cut messages anywhere
+        s.sendall(data[i:i + 777])
+        time.sleep(0.001)
+    s.close()
+    time.sleep(0.3)
+    # a second session sends the data set alone (the template set cut out): its templates are its own
+    body = data[tlen:]
+    alone = data[:2] + len(data[:16] + body).to_bytes(2, "big") + data[4:16] + body
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(alone)
+    s.close()
+    time.sleep(0.3)
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    s.close()
+    _, err = col.communicate(timeout=30)
+    got = records(open(out).read())
+    check(col.returncode == 0 and got == records(want) and "without their template" in err and "not an IPFIX" in err,
+          f"IPFIX over TCP: {sum(got.values())} records from a stream cut anywhere; a new session has no templates "
+          "of the last; a stream that is not IPFIX is closed with a warning")
+
+
 def ipv6_listener(tmp):
     port = free_port(socket.AF_INET6, "::1")
     out = os.path.join(tmp, "v6.csv")
@@ -332,6 +367,7 @@ def main():
             print("skip  ../shared/data is absent: captured exports and their tshark decodes not checked")
         softflowd_vs_nfdump(tmp)
         export_roundtrip(tmp)
+        tcp_sessions(tmp)
         ipv6_listener(tmp)
         damage(tmp)
         rc, _, err = run("collect")
