@@ -81,7 +81,17 @@ def nf_messages():
     ipfix = struct.pack(">HHIII", 10, 16 + len(iset), 1700000000, 0, 9) + iset
     wd = struct.pack(">HH", 2, 8) + struct.pack(">HH", 400, 0)
     ipfix_wd = struct.pack(">HHIII", 10, 16 + len(wd), 1700000001, 1, 9) + wd
-    return {"v5": v5, "v9": v9, "ipfix": ipfix, "ipfix-withdraw": ipfix_wd}
+    hdr = eth(0x0800, ip4(A, B, 6, tcp(80, 5000, 0x12, b"x" * 10)))
+    rec = struct.pack(">IIII", 1, len(hdr) + 100, 4, len(hdr)) + hdr + b"\0" * ((4 - len(hdr) % 4) % 4)
+    sw = struct.pack(">II", 1001, 16) + struct.pack(">IIII", 42, 0, 42, 0)
+    raw = struct.pack(">II", 1, len(rec)) + rec
+    fs = struct.pack(">IIIIIIII", 9, 7, 512, 4096, 0, 7, 8, 2) + sw + raw
+    xfs = struct.pack(">IIIIIIIIIII", 9, 0, 7, 512, 4096, 0, 0, 7, 0, 8, 1) + raw
+    cs = struct.pack(">III", 1, 5, 0)
+    samples = (struct.pack(">II", 1, len(fs)) + fs + struct.pack(">II", 3, len(xfs)) + xfs +
+               struct.pack(">II", 2, len(cs)) + cs)
+    sflow = struct.pack(">II4sIIII", 5, 1, bytes(A), 3, 77, 123456, 3) + samples
+    return {"v5": v5, "v9": v9, "ipfix": ipfix, "ipfix-withdraw": ipfix_wd, "sflow": sflow}
 
 
 def write(target, name, data):

@@ -1,5 +1,5 @@
 /*
- * collect.c - `flowsift collect`: flow exports (NetFlow v5/v9, IPFIX) into flow records.
+ * collect.c - `flowsift collect`: flow exports (NetFlow v5/v9, IPFIX, sFlow v5) into flow records.
  *
  * Messages come from UDP listeners (IPv4 and IPv6, any number), from captures of export traffic (the UDP
  * payloads of every packet, with the packet's source as the exporter), from IPFIX files (RFC 5655: messages
@@ -92,7 +92,7 @@ static void help(void)
 {
     printf("usage: flowsift collect [OPTIONS] [FILE ...]\n"
            "\n"
-           "Receives flow exports - NetFlow v5, NetFlow v9, IPFIX - and writes every flow record as extract\n"
+           "Receives flow exports - NetFlow v5, NetFlow v9, IPFIX, sFlow v5 - and writes every flow record as extract\n"
            "does: into the store $FLOWSIFT_STORE, or " FS_DEFAULT_STORE " in the current directory, unless -o is\n"
            "given. Records keep their exporter, observation domain and sampling interval (fields exporter,\n"
            "domain, sampling, source); what an export does not carry (sizes, payloads, inter-arrival times)\n"
@@ -377,6 +377,7 @@ static void print_counters(const struct fs_nf_counters *c)
         fprintf(stderr, ", %s data sets without their template (dropped)", fs_human_int(c->missing_template, a, sizeof a));
     if (c->sequence_gaps) fprintf(stderr, ", %s lost by sequence numbers", fs_human_int(c->sequence_gaps, a, sizeof a));
     if (c->unknown_fields) fprintf(stderr, ", %s fields skipped", fs_human_int(c->unknown_fields, a, sizeof a));
+    if (c->counter_samples) fprintf(stderr, ", %s counter samples", fs_human_int(c->counter_samples, a, sizeof a));
     for (unsigned k = 0; k < FS_NF_PROBLEM_COUNT; k++)
         if (c->malformed[k]) fprintf(stderr, ", malformed (%s) %s", fs_nf_problem_name(k), fs_human_int(c->malformed[k], a, sizeof a));
     fprintf(stderr, "\n");
@@ -396,7 +397,8 @@ static void summary(const struct collect *x, double elapsed, const char *store_d
         char addr[INET6_ADDRSTRLEN] = "(file)";
         if (e[i].origin.ipver) inet_ntop(e[i].origin.ipver == 4 ? AF_INET : AF_INET6, e[i].origin.addr, addr, sizeof addr);
         fprintf(stderr, "  exporter  %s port %u, %s domain %u: ", addr, e[i].origin.port,
-                e[i].version == 5 ? "NetFlow v5" : e[i].version == 9 ? "NetFlow v9" : "IPFIX", e[i].domain);
+                e[i].version == 5 ? "NetFlow v5" : e[i].version == 9 ? "NetFlow v9" : e[i].version == 10 ? "IPFIX" : "sFlow v5",
+                e[i].domain);
         print_counters(&e[i].c);
     }
     if (n > 50) fprintf(stderr, "  ... and %zu more exporters\n", n - 50);

@@ -15,7 +15,7 @@ static int usage(FILE *f)
             "\n"
             "commands:\n"
             "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
-            "  collect   flow exports (NetFlow v5/v9, IPFIX) over UDP or from files -> flow records\n"
+            "  collect   flow exports (NetFlow v5/v9, IPFIX, sFlow) over UDP/TCP or from files -> flow records\n"
             "  stats     a collector's counters per exporter\n"
             "  query     flow records from a store, chosen by time and filter; grouping and top-N\n"
             "  retain    remove a store's oldest partitions by age or size\n"

@@ -1,5 +1,5 @@
 /*
- * netflow.c - NetFlow v5, NetFlow v9 and IPFIX messages into flow records; see netflow.h.
+ * netflow.c - NetFlow v5, NetFlow v9, IPFIX and sFlow v5 messages into flow records; see netflow.h.
  *
  * Formats: Cisco's NetFlow v5 record layout; RFC 3954 (NetFlow v9: header section 5.1, template and options
  * template FlowSets 5.2-5.3 and 6, data FlowSets 5.4); RFC 7011 (IPFIX: message header 3.1, sets 3.3,
@@ -87,12 +87,20 @@ struct fs_nf_decoder {
     struct fs_nf_exporter_stats *view; /* fs_nf_exporters() */
     struct fs_nf_counters totals;
     uint64_t generation;        /* changes of templates or sampling (fs_nf_save) */
+    struct fs_decoder pkt;      /* sFlow's sampled packet headers, decoded as extract decodes packets */
+    int pkt_ready;
 };
 
 fs_result fs_nf_new(struct fs_nf_decoder **out)
 {
     *out = calloc(1, sizeof **out);
-    return *out ? FS_OK : FS_ERR_NOMEM;
+    if (!*out) return FS_ERR_NOMEM;
+    if (fs_decoder_init(&(*out)->pkt, NULL) != 0) {
+        free(*out);
+        return FS_ERR_NOMEM;
+    }
+    (*out)->pkt_ready = 1;
+    return FS_OK;
 }
 
 void fs_nf_free(struct fs_nf_decoder *d)
@@ -110,6 +118,7 @@ void fs_nf_free(struct fs_nf_decoder *d)
     }
     free(d->exp);
     free(d->view);
+    if (d->pkt_ready) fs_decoder_release(&d->pkt);
     free(d);
 }
 
@@ -742,6 +751,167 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
     return n;
 }
 
+/* ---- sFlow v5 (sflow_version_5.txt: datagram, flow_sample and expanded_flow_sample, sampled_header,
+ * sampled_ipv4 and sampled_ipv6, extended_switch) ---- */
+
+/* One flow record of a flow sample into r; returns 0 if it is not one the record uses. */
+static int sflow_record(struct fs_nf_decoder *d, uint32_t format, const uint8_t *p, size_t len, struct fs_flow *f,
+                        int *have)
+{
+    if (format == 1 && len >= 16) { /* sampled_header: protocol, frame length, stripped, header length, bytes */
+        uint32_t proto = (uint32_t)be(p, 4), frame = (uint32_t)be(p + 4, 4), hlen = (uint32_t)be(p + 12, 4);
+        if (hlen > len - 16) return 0;
+        uint32_t link = proto == 1 ? FS_LINK_ETHERNET : proto == 11 ? FS_LINK_IPV4 : proto == 12 ? FS_LINK_IPV6 : 0;
+        if (!link) return 0;
+        struct fs_capture_pkt cp = { .ts_ns = f->first_ns, .data = p + 16, .caplen = hlen,
+                                     .wirelen = frame > hlen ? frame : hlen, .linktype = link };
+        struct fs_pkt k;
+        if (!fs_decode(&d->pkt, &cp, &k)) return 0;
+        struct fs_pkt drop;
+        while (fs_decode_pending(&d->pkt, &drop)) {} /* a sample is one packet: no reassembly across samples */
+        struct fs_obs o = fs_obs_of(&k, FS_SIZE_IP);
+        uint64_t first = f->first_ns;
+        uint32_t keep_vlan = f->key.vlan;
+        fs_flow_start(f, &k.key, 0, &o); /* one packet, from the key's source: its record is exact */
+        f->first_ns = f->last_ns = first;
+        if (!f->key.vlan) f->key.vlan = (uint16_t)keep_vlan;
+        *have = 1;
+        return 1;
+    }
+    if ((format == 3 && len >= 32) || (format == 4 && len >= 56)) { /* sampled_ipv4 / sampled_ipv6 */
+        if (*have) return 1; /* the header, when there was one, said more */
+        int v6 = format == 4;
+        size_t a = v6 ? 16 : 4;
+        struct fs_obs o = { .ts_ns = f->first_ns, .size = (uint32_t)be(p, 4), .tcp_flags = (uint8_t)be(p + 16 + 2 * a, 4) };
+        struct fs_flow_key key;
+        memset(&key, 0, sizeof key);
+        key.proto = (uint8_t)be(p + 4, 4);
+        memcpy(key.a, p + 8, a);
+        memcpy(key.b, p + 8 + a, a);
+        key.pa = (uint16_t)be(p + 8 + 2 * a, 4);
+        key.pb = (uint16_t)be(p + 12 + 2 * a, 4);
+        key.ipver = v6 ? 6 : 4;
+        uint64_t first = f->first_ns;
+        fs_flow_start(f, &key, 0, &o);
+        f->first_ns = f->last_ns = first;
+        f->state |= FS_FLOW_EXPORTED; /* no payload size in these: only counts and flags are known */
+        *have = 2;
+        return 1;
+    }
+    if (format == 1001 && len >= 16) { /* extended_switch */
+        uint32_t vlan = (uint32_t)be(p, 4);
+        if (vlan && vlan < 4096 && !f->key.vlan) f->key.vlan = (uint16_t)vlan;
+        return 1;
+    }
+    return 0;
+}
+
+static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *m,
+                    size_t len, fs_nf_emit_fn emit, void *arg)
+{
+    /* the agent's address, not the datagram's source, says which device sampled (a relay may forward) */
+    if (len < 28) {
+        d->totals.malformed[FS_NF_TRUNCATED]++;
+        return 0;
+    }
+    uint32_t at = (uint32_t)be(m + 4, 4);
+    size_t alen = at == 1 ? 4 : at == 2 ? 16 : 0;
+    if (!alen || len < 8 + alen + 16) {
+        d->totals.malformed[alen ? FS_NF_TRUNCATED : FS_NF_BAD_LENGTH]++;
+        return 0;
+    }
+    struct fs_export_origin agent = { .ipver = at == 1 ? 4 : 6, .port = from->port };
+    memcpy(agent.addr, m + 8, alen);
+    const uint8_t *h = m + 8 + alen;
+    uint32_t sub = (uint32_t)be(h, 4), seq = (uint32_t)be(h + 4, 4), nsamples = (uint32_t)be(h + 12, 4);
+    struct exporter *e = exporter_of(d, &agent, sub, FS_NF_SFLOW5);
+    if (!e) return 0;
+    struct fs_nf_counters *c = &e->st.c;
+    c->messages++;
+    d->totals.messages++;
+    if (e->seq_valid && seq != e->next_seq) { /* datagrams lost */
+        uint64_t lost = (uint32_t)(seq - e->next_seq);
+        if (lost < 0x80000000u) {
+            c->sequence_gaps += lost;
+            d->totals.sequence_gaps += lost;
+        }
+    }
+    e->seq_valid = 1;
+    e->next_seq = (uint32_t)(seq + 1);
+    size_t off = 8 + alen + 16, n = 0;
+    for (uint32_t s = 0; s < nsamples; s++) {
+        if (off + 8 > len) {
+            problem(d, c, FS_NF_TRUNCATED);
+            break;
+        }
+        uint32_t fmt = (uint32_t)be(m + off, 4), slen = (uint32_t)be(m + off + 4, 4);
+        if (slen > len - off - 8) {
+            problem(d, c, FS_NF_TRUNCATED);
+            break;
+        }
+        const uint8_t *p = m + off + 8;
+        off += 8 + (size_t)slen;
+        if (fmt == 2 || fmt == 4) { /* (expanded) counter sample: interface counters, not flows */
+            c->counter_samples++;
+            d->totals.counter_samples++;
+            continue;
+        }
+        if (fmt != 1 && fmt != 3) { /* another enterprise's sample */
+            c->unknown_fields++;
+            d->totals.unknown_fields++;
+            continue;
+        }
+        int x = fmt == 3; /* expanded: source id, input and output in two words each */
+        size_t fixed = x ? 44 : 32;
+        if (slen < fixed) {
+            problem(d, c, FS_NF_TRUNCATED);
+            continue;
+        }
+        struct fs_flow f;
+        memset(&f, 0, sizeof f);
+        f.first_ns = f.last_ns = recv_ns;
+        uint32_t rate = (uint32_t)be(p + (x ? 12 : 8), 4);
+        uint32_t in_if = (uint32_t)be(p + (x ? 28 : 20), 4), out_if = (uint32_t)be(p + (x ? 36 : 24), 4);
+        if (!x) { /* the top two bits say the kind of interface value; keep the index */
+            in_if &= 0x3fffffffu;
+            out_if &= 0x3fffffffu;
+        }
+        uint32_t nrec = (uint32_t)be(p + fixed - 4, 4);
+        size_t roff = fixed;
+        int have = 0;
+        for (uint32_t r = 0; r < nrec; r++) {
+            if (roff + 8 > slen) {
+                problem(d, c, FS_NF_TRUNCATED);
+                break;
+            }
+            uint32_t rfmt = (uint32_t)be(p + roff, 4), rlen = (uint32_t)be(p + roff + 4, 4);
+            if (rlen > slen - roff - 8) {
+                problem(d, c, FS_NF_TRUNCATED);
+                break;
+            }
+            if (!sflow_record(d, rfmt, p + roff + 8, rlen, &f, &have)) {
+                c->unknown_fields++;
+                d->totals.unknown_fields++;
+            }
+            roff += 8 + (size_t)rlen;
+        }
+        if (!have) continue; /* nothing said which packet it was */
+        fs_flow_orient(&f); /* a sampled SYN-ACK: its receiver began the conversation, as extract would say */
+        f.in_if = in_if;
+        f.out_if = out_if;
+        f.source = FS_SOURCE_SFLOW;
+        memcpy(f.exporter, agent.addr, 16);
+        f.exporter_ipver = agent.ipver;
+        f.domain = sub;
+        f.sampling = rate > 1 ? rate : 0;
+        emit(arg, &f);
+        n++;
+    }
+    c->records += n;
+    d->totals.records += n;
+    return n;
+}
+
 size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *msg,
                      size_t len, fs_nf_emit_fn emit, void *arg)
 {
@@ -749,6 +919,7 @@ size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *fro
         d->totals.malformed[FS_NF_TRUNCATED]++;
         return 0;
     }
+    if (len >= 4 && be(msg, 4) == 5) return sflow(d, from, recv_ns, msg, len, emit, arg); /* 00 00 00 05 */
     switch (be(msg, 2)) {
     case 5: return v5(d, from, recv_ns, msg, len, emit, arg);
     case 9: return v9_ipfix(d, from, recv_ns, msg, len, 0, emit, arg);

@@ -1,6 +1,11 @@
 /*
- * netflow.h - decoding of flow exports: NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011, biflows
- * RFC 5103) messages, into flow records (flow.h) with their provenance.
+ * netflow.h - decoding of flow exports: NetFlow v5, NetFlow v9 (RFC 3954), IPFIX (RFC 7011, biflows
+ * RFC 5103) and sFlow v5 messages, into flow records (flow.h) with their provenance.
+ *
+ * sFlow flow samples are one sampled packet each: the packet header they carry is decoded by extract's packet
+ * decoder (VLANs, tunnels and all), and the record is that packet's, exact, with the sampling rate; the agent
+ * address and sub-agent id are the exporter and domain. Counter samples (interface counters) are counted, not
+ * turned into flows.
  *
  * One decoder serves any number of exporters. Templates are kept per (exporter address and port, observation
  * domain or source id, template id), replaced when an exporter sends a template of the same id again and
@@ -56,8 +61,11 @@ struct fs_nf_counters {
     uint64_t missing_template;   /* data sets dropped: their template did not come in time (or at all) */
     uint64_t sequence_gaps;      /* records (v5, IPFIX) or messages (v9) the sequence numbers say were lost */
     uint64_t unknown_fields;     /* fields of data records the decoder skipped (unused or enterprise) */
+    uint64_t counter_samples;    /* sFlow counter samples (not flows) */
     uint64_t malformed[FS_NF_PROBLEM_COUNT];
 };
+
+#define FS_NF_SFLOW5 55 /* fs_nf_exporter_stats.version of an sFlow v5 agent (5, 9 and 10 are NetFlow, IPFIX) */
 
 struct fs_nf_exporter_stats {
     struct fs_export_origin origin;

@@ -105,6 +105,54 @@ def oracle_tshark(data):
           f"from data sets held until their template came, which tshark drops; differ: {bad[:5]})")
 
 
+def oracle_sflow(data):
+    """sFlow v5: every flow sample is one record, its sampled packet decoded as extract decodes packets (tshark
+    decodes the same header: addresses, protocol; a VXLAN packet is counted as its inner flow by flowsift); the
+    sampling rate is kept; counter samples are counted (tcpdump -v counts the same)."""
+    root = os.path.join(data, "oracle", "tshark", "sflow")
+    if not os.path.isdir(root):
+        print("skip  no sFlow oracles")
+        return
+    bad, samples = [], 0
+    for dirpath, _, names in os.walk(root):
+        for name in sorted(names):
+            rel = os.path.relpath(os.path.join(dirpath, name), os.path.join(data, "oracle", "tshark"))
+            cap = os.path.join(data, "exports", rel.replace(".tshark.jsonl", ""))
+            want, outer = collections.Counter(), collections.Counter()
+            with open(os.path.join(dirpath, name)) as f:
+                for line in f:
+                    for k, v in json.loads(line).get("sflow", {}).items():
+                        if not isinstance(v, dict) or "flow sample" not in k.lower():
+                            continue
+                        rate = v.get("sflow.flow_sample.sampling_rate", "0")
+                        rate = "0" if rate == "1" else rate  # flowsift: 0 = not sampled
+                        for rv in v.values():
+                            t = rv.get("sflow_245.header_tree") if isinstance(rv, dict) else None
+                            ip = t and (t.get("ip") or t.get("ipv6"))
+                            if ip:
+                                key = (ip.get("ip.src") or ip.get("ipv6.src"), ip.get("ip.dst") or ip.get("ipv6.dst"),
+                                       ip.get("ip.proto") or ip.get("ipv6.nxt"), rate)
+                                vxlan = "vxlan" in t or t.get("udp", {}).get("udp.dstport") == "4789"
+                                (outer if vxlan else want)[key] += 1
+            rc, out, _ = run("collect", "-q", "-o", "-", "--fields", "srcaddr,dstaddr,proto,sampling,tunnel,source", cap)
+            rows = [r for r in csv.DictReader(io.StringIO(out)) if r["source"] == "sflow"]
+            got = collections.Counter((r["srcaddr"], r["dstaddr"], r["proto"], r["sampling"]) for r in rows
+                                      if not r["tunnel"])
+            tunnelled = sum(1 for r in rows if r["tunnel"] == "vxlan")
+            samples += len(rows)
+            if rc != 0 or got != want or tunnelled != sum(outer.values()):
+                bad.append(rel)
+    _, _, err = run("collect", "-o", "/dev/null", os.path.join(data, "exports", "sflow", "tcpdump",
+                                                               "sflow_multiple_counter_30_pdus.pcap"))
+    tcpdump = os.path.join(data, "oracle", "tcpdump", "sflow_multiple_counter_30_pdus.out")
+    with open(tcpdump) as f:
+        want_counters = len(re.findall(r"counter sample \(", f.read()))
+    m = re.search(r"^  all .*?([\d,]+) counter samples", err, re.M)
+    check(not bad and samples >= 25 and m and int(m.group(1).replace(",", "")) == want_counters,
+          f"sFlow v5: {samples} flow samples decode to the packets tshark decodes from them; counter samples counted "
+          f"as tcpdump counts them ({want_counters}) (differ: {bad})")
+
+
 def split_templates(data):
     """akvorado's captures hold a template in one file and its data in the next: one run takes both."""
     d = os.path.join(data, "exports", "netflow9", "akvorado")
@@ -362,6 +410,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if data:
             oracle_tshark(data)
+            oracle_sflow(data)
             split_templates(data)
         else:
             print("skip  ../shared/data is absent: captured exports and their tshark decodes not checked")

@@ -349,6 +349,74 @@ static void test_ipfix(void)
     fs_nf_free(d);
 }
 
+static void test_sflow(void)
+{
+    struct fs_nf_decoder *d;
+    fs_nf_new(&d);
+    struct buf b = { .n = 0 };
+    u32(&b, 5);            /* sFlow version 5 */
+    u32(&b, 1);            /* agent address: IPv4 */
+    u32(&b, 0x0a000064);   /* 10.0.0.100 */
+    u32(&b, 3);            /* sub-agent */
+    u32(&b, 77);           /* sequence */
+    u32(&b, 123456);       /* uptime */
+    u32(&b, 2);            /* samples */
+    /* a flow sample: a SYN-ACK from 10.0.0.2:80 to 10.0.0.1:5000, 1 in 512 */
+    size_t at = b.n;
+    u32(&b, 1);
+    u32(&b, 0);
+    u32(&b, 9);            /* sequence */
+    u32(&b, 0x00000007);   /* source id */
+    u32(&b, 512);          /* sampling rate */
+    u32(&b, 4096);         /* pool */
+    u32(&b, 0);            /* drops */
+    u32(&b, 7);            /* input */
+    u32(&b, 8);            /* output */
+    u32(&b, 2);            /* records */
+    u32(&b, 1001);         /* extended switch */
+    u32(&b, 16);
+    u32(&b, 42), u32(&b, 0), u32(&b, 42), u32(&b, 0);
+    u32(&b, 1);            /* sampled header */
+    u32(&b, 16 + 56);
+    u32(&b, 1);            /* Ethernet */
+    u32(&b, 1518);         /* frame length */
+    u32(&b, 4);
+    u32(&b, 56);           /* header bytes: 14 + 20 + 20 + 2 of padding */
+    static const uint8_t eth[14] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00 };
+    memcpy(b.b + b.n, eth, 14), b.n += 14;
+    u8(&b, 0x45), u8(&b, 0), u16(&b, 1500), u16(&b, 1), u16(&b, 0x4000), u8(&b, 64), u8(&b, 6), u16(&b, 0);
+    u32(&b, 0x0a000002), u32(&b, 0x0a000001);
+    u16(&b, 80), u16(&b, 5000), u32(&b, 1), u32(&b, 2), u8(&b, 0x50), u8(&b, 0x12), u16(&b, 1000), u32(&b, 0);
+    u16(&b, 0);
+    put16(&b, at + 6, (unsigned)(b.n - at - 8));
+    /* a counter sample */
+    u32(&b, 2);
+    u32(&b, 12);
+    u32(&b, 1), u32(&b, 5), u32(&b, 0);
+    CHECK_EQ_U(feed(d, &R1, &b), 1);
+    const struct fs_flow *f = &got[0];
+    CHECK_EQ_U(f->source, FS_SOURCE_SFLOW);
+    CHECK_EQ_U(v4(f->exporter), 0x0a000064); /* the agent, not the datagram's sender */
+    CHECK_EQ_U(f->domain, 3);
+    CHECK_EQ_U(f->sampling, 512);
+    CHECK_EQ_U(f->in_if, 7);
+    CHECK_EQ_U(f->key.vlan, 42);
+    /* oriented as extract would: the SYN-ACK's receiver began the conversation */
+    CHECK_EQ_U(v4(f->key.a), 0x0a000001);
+    CHECK_EQ_U(f->key.pa, 5000);
+    CHECK_EQ_U(f->dir[1].packets, 1);
+    CHECK_EQ_U(f->dir[1].bytes, 1500);    /* the IP length, extract's default size */
+    CHECK_EQ_U(f->dir[1].payload, 1460);
+    CHECK_EQ_U(f->dir[1].flags_or, 0x12);
+    CHECK(!(f->state & FS_FLOW_EXPORTED)); /* the sampled packet's record is exact */
+    CHECK_EQ_U(fs_nf_totals(d)->counter_samples, 1);
+    /* a datagram of the next sequence number but one: one lost */
+    b.b[8 + 4 + 4 + 3] = 79;
+    feed(d, &R1, &b);
+    CHECK_EQ_U(fs_nf_totals(d)->sequence_gaps, 1);
+    fs_nf_free(d);
+}
+
 static void test_damage(void)
 {
     struct fs_nf_decoder *d;
@@ -393,6 +461,7 @@ int main(void)
     test_v9();
     test_ipfix();
     CHECK_EQ_U(nonzero_unused, 0);
+    test_sflow();
     size_t unused = 0;
     for (size_t k = 0; k < FS_FLOW_NMEMBERS; k++) unused += (size_t)fs_flow_member_zero_in_exports(k);
     CHECK_EQ_U(unused, 2 * 13 + 3); /* 13 per direction, and the flow's inter-arrival sum of squares, minimum, maximum */
