@@ -394,6 +394,18 @@ static void finish(struct rec *r, const struct exporter *e, const struct clock *
 
 static void rec_init(struct rec *r) { memset(r, 0, sizeof *r); }
 
+/* Records (or messages) lost by the exporter's sequence numbers: seq against the one expected; a number far
+ * behind is a restart or reordering, not a loss. */
+static void check_sequence(struct fs_nf_decoder *d, struct exporter *e, uint32_t seq)
+{
+    if (!e->seq_valid || seq == e->next_seq) return;
+    uint64_t lost = (uint32_t)(seq - e->next_seq);
+    if (lost < 0x80000000u) {
+        e->st.c.sequence_gaps += lost;
+        d->totals.sequence_gaps += lost;
+    }
+}
+
 /* ---- NetFlow v5 ---- */
 
 static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *m,
@@ -414,13 +426,7 @@ static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, u
     uint64_t seq = be(m + 16, 4);
     uint32_t sampling = (uint32_t)be(m + 22, 2) & 0x3fff;
     e->sampling = sampling > 1 ? sampling : 0;
-    if (e->seq_valid && seq != e->next_seq) {
-        uint64_t lost = (uint32_t)(seq - e->next_seq);
-        if (lost < 0x80000000u) {
-            c->sequence_gaps += lost;
-            d->totals.sequence_gaps += lost;
-        }
-    }
+    check_sequence(d, e, (uint32_t)seq);
     e->seq_valid = 1;
     e->next_seq = (uint32_t)(seq + count);
     if (24 + (size_t)count * 48 > len) {
@@ -712,13 +718,7 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
         seq = be(m + 12, 4);
     }
     /* sequence: IPFIX counts data records before this message, v9 counts messages */
-    if (e->seq_valid && seq != e->next_seq) {
-        uint64_t lost = (uint32_t)(seq - e->next_seq);
-        if (lost < 0x80000000u) {
-            c->sequence_gaps += lost;
-            d->totals.sequence_gaps += lost;
-        }
-    }
+    check_sequence(d, e, (uint32_t)seq);
     expire_pending(d, e, recv_ns);
     size_t off = hdr, n = 0, all = 0;
     int unknown_count = 0; /* a data set held: how many records it holds is not known yet */
@@ -829,13 +829,7 @@ static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from
     struct fs_nf_counters *c = &e->st.c;
     c->messages++;
     d->totals.messages++;
-    if (e->seq_valid && seq != e->next_seq) { /* datagrams lost */
-        uint64_t lost = (uint32_t)(seq - e->next_seq);
-        if (lost < 0x80000000u) {
-            c->sequence_gaps += lost;
-            d->totals.sequence_gaps += lost;
-        }
-    }
+    check_sequence(d, e, (uint32_t)seq);
     e->seq_valid = 1;
     e->next_seq = (uint32_t)(seq + 1);
     size_t off = 8 + alen + 16, n = 0;
