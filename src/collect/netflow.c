@@ -68,6 +68,7 @@ struct pending {
 struct exporter {
     struct fs_nf_exporter_stats st;
     uint32_t sampling;          /* from options records (or the v5 header) */
+    uint64_t init_ms;           /* IPFIX: the exporter's boot time, from options records (0: unknown) */
     uint64_t next_seq;
     int seq_valid;
     uint32_t next;              /* hash chain, index + 1 (0: none) */
@@ -257,6 +258,7 @@ struct rec {
     struct fs_flow f;
     uint64_t start_ms_up, end_ms_up;   /* flowStart/EndSysUpTime (ms since the exporter booted) */
     uint64_t start_ns, end_ns;         /* absolute times */
+    uint64_t init_ms;                  /* options: systemInitTimeMilliseconds (IPFIX: when uptime 0 was) */
     int has_up_start, has_up_end, has_start, has_end;
     uint64_t total_bytes, total_packets;
     uint32_t sampling;
@@ -338,6 +340,7 @@ static int take(struct rec *r, const struct tfield *tf, const uint8_t *p, unsign
     case 153: r->end_ns = v * 1000000ull; r->has_end = 1; return 1;
     case 154: case 156: r->start_ns = ntp_ns(v); r->has_start = r->start_ns != 0; return 1;
     case 155: case 157: r->end_ns = ntp_ns(v); r->has_end = r->end_ns != 0; return 1;
+    case 160: r->init_ms = v; return 1; /* systemInitTimeMilliseconds */
     case 34:  /* samplingInterval */
     case 305: /* samplingPacketInterval */
     case 50:  /* samplerRandomInterval */
@@ -361,6 +364,16 @@ static void finish(struct rec *r, const struct exporter *e, const struct clock *
     if (!f->dir[0].bytes && r->total_bytes) f->dir[0].bytes = r->total_bytes;
     if (!f->dir[0].packets && r->total_packets) f->dir[0].packets = r->total_packets;
     uint64_t base = ck->unix_ns ? ck->unix_ns : recv_ns;
+    if (!ck->has_uptime && e->init_ms) { /* IPFIX uptimes count from the boot time an options record gave */
+        if (!r->has_start && r->has_up_start) {
+            r->start_ns = (e->init_ms + r->start_ms_up) * 1000000ull;
+            r->has_start = 1;
+        }
+        if (!r->has_end && r->has_up_end) {
+            r->end_ns = (e->init_ms + r->end_ms_up) * 1000000ull;
+            r->has_end = 1;
+        }
+    }
     if (!r->has_start && r->has_up_start && ck->has_uptime) {
         /* uptime counters are 32-bit milliseconds that wrap after 49.7 days: a start "after" the header's
          * uptime was taken before the wrap */
@@ -406,6 +419,12 @@ static void check_sequence(struct fs_nf_decoder *d, struct exporter *e, uint32_t
     }
 }
 
+static void problem(struct fs_nf_decoder *d, struct fs_nf_counters *c, enum fs_nf_problem p)
+{
+    c->malformed[p]++;
+    d->totals.malformed[p]++;
+}
+
 /* ---- NetFlow v5 ---- */
 
 static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *m,
@@ -429,10 +448,13 @@ static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, u
     check_sequence(d, e, (uint32_t)seq);
     e->seq_valid = 1;
     e->next_seq = (uint32_t)(seq + count);
-    if (24 + (size_t)count * 48 > len) {
-        c->malformed[FS_NF_BAD_LENGTH]++;
-        d->totals.malformed[FS_NF_BAD_LENGTH]++;
-        count = (unsigned)((len - 24) / 48); /* the whole records present */
+    if (count == 0 || count > 30) { /* a v5 datagram holds 1 to 30 records: the rest of it is not to be trusted */
+        problem(d, c, FS_NF_BAD_LENGTH);
+        return 0;
+    }
+    if (24 + (size_t)count * 48 > len) { /* cut short (a snap length): the whole records present */
+        problem(d, c, FS_NF_TRUNCATED);
+        count = (unsigned)((len - 24) / 48);
     }
     size_t n = 0;
     for (unsigned i = 0; i < count; i++) {
@@ -468,11 +490,6 @@ static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, u
 
 /* ---- NetFlow v9 and IPFIX ---- */
 
-static void problem(struct fs_nf_decoder *d, struct fs_nf_counters *c, enum fs_nf_problem p)
-{
-    c->malformed[p]++;
-    d->totals.malformed[p]++;
-}
 
 /* A template set (or v9 template FlowSet) body: one or more template records. */
 static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, int ipfix, int options,
@@ -542,10 +559,8 @@ static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
                 off += 4;
                 ie &= 0x7fff;
             }
-            if (fl == 65535 && !ipfix) { /* (zero lengths occur: Cisco's v9 "System" scope field) */
-                bad = 1;
-                problem(d, c, FS_NF_BAD_TEMPLATE);
-            }
+            /* zero lengths occur (Cisco's v9 "System" scope field), and length 65535 in v9 (H3C NetStream) is a
+             * variable-length field encoded as IPFIX's */
             f[i] = (struct tfield){ ie, fl, pen };
         }
         if (bad) break;
@@ -599,6 +614,7 @@ static size_t data_set(struct fs_nf_decoder *d, struct exporter *e, const struct
         if (t->options) {
             c->options_records++;
             d->totals.options_records++;
+            if (r.init_ms) e->init_ms = r.init_ms;
             uint32_t smp = r.sampling > 1 ? r.sampling : 0;
             if (r.sampling && smp != e->sampling) {
                 e->sampling = smp;

@@ -153,6 +153,63 @@ def oracle_sflow(data):
           f"as tcpdump counts them ({want_counters}) (differ: {bad})")
 
 
+def oracle_logstash(data):
+    """Logstash's netflow codec test suite: 51 contexts of raw datagrams from real exporters (Cisco ASA, ASR,
+    NBAR, WLC, Juniper, Mikrotik, H3C, Fortigate, Netscaler, YAF, Barracuda, VMware, OpenBSD pflow, ...), fed
+    in order to one decoder: every flow event Logstash expects is among flowsift's records (addresses, protocol,
+    bytes, packets), and the datagrams Logstash calls invalid decode without error."""
+    path = os.path.join(data, "oracle", "logstash-codec-netflow", "expected_events.json")
+    if not os.path.exists(path):
+        print("skip  no Logstash oracle")
+        return
+
+    def find(name):
+        for v in ("netflow5", "netflow9", "ipfix"):
+            p = os.path.join(data, "exports", v, "logstash-codec-netflow", name)
+            if os.path.exists(p):
+                return p
+        return None
+
+    def event_key(n):
+        src = n.get("ipv4_src_addr") or n.get("ipv6_src_addr") or n.get("sourceIPv4Address") or n.get("sourceIPv6Address")
+        dst = (n.get("ipv4_dst_addr") or n.get("ipv6_dst_addr") or n.get("destinationIPv4Address") or
+               n.get("destinationIPv6Address"))
+        if src is None or dst is None:
+            return None  # an options record (logstash emits those as events too)
+        vals = (n.get("protocol", n.get("protocolIdentifier")), n.get("in_bytes", n.get("octetDeltaCount")),
+                n.get("in_pkts", n.get("packetDeltaCount")))
+        return (src, dst) + tuple(None if v is None else str(v) for v in vals)
+
+    with open(path) as f:
+        contexts = json.load(f)["contexts"]
+    bad, events, n = [], 0, 0
+    for c in contexts:
+        files = [find(x) for x in c["dat_files"]]
+        if None in files:
+            bad.append(c["context"] + " (file missing)")
+            continue
+        rc, out, _ = run("collect", "-q", "-o", "-", "--fields", "srcaddr,dstaddr,proto,size,packets", *files)
+        got = [tuple(r.values()) for r in csv.DictReader(io.StringIO(out))]
+        want = [k for k in (event_key(e.get("netflow", {})) for e in c.get("json_events", [])) if k]
+        events += len(want)
+        n += 1
+        pool = list(got)
+        for k in want:  # each expected event matches a record of its own (fields Logstash did not give: any)
+            hit = next((g for g in pool if all(a is None or a == b for a, b in zip(k, g))), None)
+            if hit is None:
+                bad.append(c["context"])
+                break
+            pool.remove(hit)
+        if rc != 0:
+            bad.append(c["context"] + f" (exit {rc})")
+    rc, out, _ = run("collect", "-q", "-o", "-", "--fields", "srcaddr,dstaddr,first",
+                     os.path.join(data, "exports", "ipfix", "logstash-codec-netflow", "ipfix.dat"))
+    dns = [r["first"] for r in csv.DictReader(io.StringIO(out)) if r["srcaddr"] == "192.168.253.2"]
+    check(n >= 50 and events >= 30 and not bad and dns[:1] == ["1431516014.610000000"],
+          f"Logstash's netflow codec tests: {n} contexts, {events} expected flow events found among flowsift's records; "
+          f"IPFIX uptimes placed by the options' systemInitTimeMilliseconds (differ: {bad})")
+
+
 def split_templates(data):
     """akvorado's captures hold a template in one file and its data in the next: one run takes both."""
     d = os.path.join(data, "exports", "netflow9", "akvorado")
@@ -411,6 +468,7 @@ def main():
         if data:
             oracle_tshark(data)
             oracle_sflow(data)
+            oracle_logstash(data)
             split_templates(data)
         else:
             print("skip  ../shared/data is absent: captured exports and their tshark decodes not checked")

@@ -114,9 +114,13 @@ static void test_v5(void)
     b.b[19] = 1007 & 0xff;
     feed(d, &R1, &b);
     CHECK_EQ_U(fs_nf_totals(d)->sequence_gaps, 5);
-    /* a count larger than the records present: the whole ones are kept, the message counted as bad */
+    /* a count larger than the records present (cut short): the whole ones are kept, the message counted */
     put16(&b, 2, 3);
     CHECK_EQ_U(feed(d, &R1, &b), 2);
+    CHECK_EQ_U(fs_nf_totals(d)->malformed[FS_NF_TRUNCATED], 1);
+    /* a count no v5 datagram has (1 to 30): nothing of it is trusted */
+    put16(&b, 2, 31);
+    CHECK_EQ_U(feed(d, &R1, &b), 0);
     CHECK_EQ_U(fs_nf_totals(d)->malformed[FS_NF_BAD_LENGTH], 1);
     fs_nf_free(d);
 }
