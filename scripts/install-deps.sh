@@ -6,7 +6,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libpcap-dev libzstd-dev bsdextrautils"
 if [ "${1:-}" = "--test" ]; then
-  pkgs="$pkgs python3 tshark clang libclang-rt-14-dev softflowd nfdump"
+  pkgs="$pkgs python3 tshark clang libclang-rt-14-dev softflowd nfdump pmacct"
 fi
 missing=""
 for p in $pkgs; do

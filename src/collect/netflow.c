@@ -395,6 +395,12 @@ static void finish(struct rec *r, const struct exporter *e, const struct clock *
             f->dir[k].first_ns = r->start_ns;
             f->dir[k].last_ns = r->end_ns;
         }
+    if ((f->key.proto == 1 || f->key.proto == 58) && !(f->state & FS_FLOW_HAS_ICMP)) {
+        /* no ICMP element: exporters (pmacct, and NetFlow v5 all) put type and code in the destination port */
+        f->icmp_type = (uint8_t)(f->key.pb >> 8);
+        f->icmp_code = (uint8_t)f->key.pb;
+        f->state |= FS_FLOW_HAS_ICMP;
+    }
     f->state |= FS_FLOW_EXPORTED;
     f->source = source;
     memcpy(f->exporter, e->st.origin.addr, 16);

@@ -404,6 +404,80 @@ def tcp_sessions(tmp):
           "of the last; a stream that is not IPFIX is closed with a warning")
 
 
+def direction_totals(rows):
+    """Packets and bytes per (source, destination, ports, protocol) in the direction they were sent."""
+    pk, by = collections.Counter(), collections.Counter()
+    for r in rows:
+        k1 = (r["srcaddr"], r["dstaddr"], r["srcp"], r["dstp"], r["proto"])
+        k2 = (r["dstaddr"], r["srcaddr"], r["dstp"], r["srcp"], r["proto"])
+        pk[k1] += int(r["src_packets"])
+        pk[k2] += int(r["dst_packets"])
+        by[k1] += int(r["src_size"])
+        by[k2] += int(r["dst_size"])
+    return +pk, +by
+
+
+def pmacct_exporters(tmp):
+    """pmacctd replays the sample capture through its sfprobe plugin (sFlow, every packet sampled) and its
+    nfprobe plugin (IPFIX): flowsift's sFlow records add up to extract's flows of the same capture, direction by
+    direction; its IPFIX records equal nfdump's decode of the same export."""
+    if not shutil.which("pmacctd"):
+        print("skip  pmacctd not installed (apt-get install pmacct)")
+        return
+    fields = "srcaddr,dstaddr,srcp,dstp,proto,src_packets,src_size,dst_packets,dst_size"
+
+    def replay(plugin, port, extra):
+        conf = os.path.join(tmp, f"pmacctd-{plugin}.conf")
+        with open(conf, "w") as f:
+            f.write(f"daemonize: false\npcap_savefile: {SAMPLE}\npcap_savefile_wait: false\nplugins: {plugin}[p]\n"
+                    + "".join(f"{k}[p]: {v}\n" for k, v in extra.items()).replace("PORT", str(port)))
+        subprocess.run(["pmacctd", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    port = free_port()
+    out = os.path.join(tmp, "sfprobe.csv")
+    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields", fields + ",source"],
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    replay("sfprobe", port, {"sfprobe_receiver": "127.0.0.1:PORT", "sfprobe_agentip": "127.0.0.9", "sampling_rate": "1"})
+    time.sleep(1)
+    col.terminate()
+    col.communicate(timeout=30)
+    got_p, got_b = direction_totals([r for r in csv.DictReader(open(out)) if r["source"] == "sflow"])
+    _, ex, _ = run("extract", "-q", "-o", "-", "--fields", fields, SAMPLE)
+    want_p, want_b = direction_totals(csv.DictReader(io.StringIO(ex)))
+    missing = sum((want_p - got_p).values())
+    check(sum(got_p.values()) > 4000 and not (got_p - want_p) and not (got_b - want_b) and missing <= 1,
+          f"pmacctd's sfprobe samples every packet: flowsift's {sum(got_p.values())} sFlow records add up to extract's "
+          f"flows, packets and bytes per direction ({missing} packet of {sum(want_p.values())} not sent by pmacctd)")
+    if not shutil.which("nfcapd"):
+        return
+    nfprobe = {"nfprobe_receiver": "127.0.0.1:PORT", "nfprobe_version": "10"}
+    port = free_port()
+    out = os.path.join(tmp, "nfprobe.csv")
+    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields",
+                            FIELDS + ",icmp_type,icmp_code"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    replay("nfprobe", port, nfprobe)
+    time.sleep(1)
+    col.terminate()
+    col.communicate(timeout=30)
+    got = with_icmp(csv.DictReader(open(out)))
+    nfdir = os.path.join(tmp, "nf-nfprobe")
+    os.makedirs(nfdir)
+    port = free_port()
+    nf = subprocess.Popen(["nfcapd", "-l", nfdir, "-p", str(port), "-b", "127.0.0.1", "-w", nfdir],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    replay("nfprobe", port, nfprobe)
+    time.sleep(1)
+    nf.terminate()
+    nf.wait(timeout=30)
+    want = nfdump_records(nfdir)
+    check(sum(want.values()) > 300 and got == want,
+          f"pmacctd's nfprobe (IPFIX) to flowsift and to nfcapd: {sum(got.values())} records, nfdump's "
+          f"{sum(want.values())}, the same")
+
+
 def ipv6_listener(tmp):
     port = free_port(socket.AF_INET6, "::1")
     out = os.path.join(tmp, "v6.csv")
@@ -475,6 +549,7 @@ def main():
         softflowd_vs_nfdump(tmp)
         export_roundtrip(tmp)
         tcp_sessions(tmp)
+        pmacct_exporters(tmp)
         ipv6_listener(tmp)
         damage(tmp)
         rc, _, err = run("collect")
