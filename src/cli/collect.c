@@ -105,6 +105,7 @@ static void help(void)
            "  -l, --listen ADDR          receive UDP on ADDR: PORT, IPV4:PORT or [IPV6]:PORT (a bare port\n"
            "                             listens on every IPv4 and IPv6 address); repeatable\n"
            "      --tcp ADDR             accept IPFIX exporters over TCP on ADDR (as -l); repeatable\n"
+           "      --rcvbuf SIZE          UDP socket buffer (the kernel caps it at net.core.rmem_max)  [32M]\n"
            "  -o, --output FILE          write records to FILE ('-' = standard output); then not to the store\n"
            "                             unless --store is given too\n"
            "  -F, --format csv|json      output format                                              [csv]\n"
@@ -127,6 +128,8 @@ static void help(void)
 }
 
 /* "2055", "127.0.0.1:2055", "[::1]:2055" -> sockets (a bare port: one IPv6 socket that also takes IPv4). */
+static int rcvbuf = 32 << 20; /* --rcvbuf */
+
 static int open_listener(const char *spec, int type, int *fd_out, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -186,11 +189,13 @@ static int open_listener(const char *spec, int type, int *fd_out, char *err, siz
         snprintf(err, errlen, "'%s': socket: %s", spec, strerror(errno));
         return -1;
     }
-    int zero = 0, one = 1, big = 32 << 20;
+    int zero = 0, one = 1;
     if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (v6 && !host[0]) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero); /* IPv4 too */
     /* a burst of exports must not overflow the socket: ask for 32 MB (the kernel caps it at rmem_max) */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    /* and what does overflow is not lost silently: the kernel tells each read how many it dropped */
+    if (type == SOCK_DGRAM) setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || (type == SOCK_STREAM && listen(fd, 64) != 0)) {
         snprintf(err, errlen, "'%s': %s: %s", spec, type == SOCK_STREAM ? "bind/listen" : "bind", strerror(errno));
         close(fd);
@@ -449,10 +454,11 @@ static int conn_read(struct collect *x, struct conn *c, uint64_t *messages)
  * half a file): what `flowsift stats` shows, while the collector runs (every 10 s) and after it ended. */
 static const char *const STAT_COLUMNS = "exporter,port,version,domain,messages,records,templates,withdrawn,"
                                          "options_records,held,late_records,dropped_no_template,sequence_lost,"
-                                         "fields_skipped,truncated,unknown_version,bad_length,bad_template,bad_set_id";
+                                         "fields_skipped,truncated,unknown_version,bad_length,bad_template,bad_set_id,"
+                                         "counter_samples,socket_drops";
 
 static void stat_line(FILE *f, const char *who, unsigned port, unsigned version, uint32_t domain,
-                      const struct fs_nf_counters *c)
+                      const struct fs_nf_counters *c, uint64_t socket_drops)
 {
     fprintf(f, "%s,%u,%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu", who, port, version, domain,
             (unsigned long long)c->messages, (unsigned long long)c->records, (unsigned long long)c->templates,
@@ -460,23 +466,23 @@ static void stat_line(FILE *f, const char *who, unsigned port, unsigned version,
             (unsigned long long)c->late_records, (unsigned long long)c->missing_template,
             (unsigned long long)c->sequence_gaps, (unsigned long long)c->unknown_fields);
     for (unsigned k = 0; k < FS_NF_PROBLEM_COUNT; k++) fprintf(f, ",%llu", (unsigned long long)c->malformed[k]);
-    fputc('\n', f);
+    fprintf(f, ",%llu,%llu\n", (unsigned long long)c->counter_samples, (unsigned long long)socket_drops);
 }
 
-static int write_stats(const struct collect *x, const char *path)
+static int write_stats(const struct collect *x, const char *path, uint64_t socket_drops)
 {
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return -1;
     fprintf(f, "%s\n", STAT_COLUMNS);
-    stat_line(f, "all", 0, 0, 0, fs_nf_totals(x->nf));
+    stat_line(f, "all", 0, 0, 0, fs_nf_totals(x->nf), socket_drops); /* the sockets' drops: no exporter known */
     size_t n;
     const struct fs_nf_exporter_stats *e = fs_nf_exporters(x->nf, &n);
     for (size_t i = 0; i < n; i++) {
         char addr[INET6_ADDRSTRLEN] = "file";
         if (e[i].origin.ipver) inet_ntop(e[i].origin.ipver == 4 ? AF_INET : AF_INET6, e[i].origin.addr, addr, sizeof addr);
-        stat_line(f, addr, e[i].origin.port, e[i].version, e[i].domain, &e[i].c);
+        stat_line(f, addr, e[i].origin.port, e[i].version, e[i].domain, &e[i].c, 0);
     }
     int bad = ferror(f) != 0;
     if (fclose(f) != 0) bad = 1;
@@ -488,7 +494,7 @@ static int write_stats(const struct collect *x, const char *path)
 }
 
 enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION,
-       OPT_STATS, OPT_TCP };
+       OPT_STATS, OPT_TCP, OPT_RCVBUF };
 
 /* Saves the templates when they changed since *saved_gen. */
 static int save_templates(const struct collect *x, const char *path, uint64_t *saved_gen)
@@ -513,7 +519,7 @@ int fs_cmd_collect(int argc, char **argv)
         { "templates", required_argument, 0, OPT_TEMPLATES }, { "export", required_argument, 0, OPT_EXPORT },
         { "export-file", required_argument, 0, OPT_EXPORT_FILE },
         { "export-version", required_argument, 0, OPT_EXPORT_VERSION }, { "stats", required_argument, 0, OPT_STATS },
-        { "tcp", required_argument, 0, OPT_TCP },
+        { "tcp", required_argument, 0, OPT_TCP }, { "rcvbuf", required_argument, 0, OPT_RCVBUF },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -545,6 +551,13 @@ int fs_cmd_collect(int argc, char **argv)
         case OPT_STORE: store_dir = optarg; break;
         case OPT_TEMPLATES: templates_path = optarg; break;
         case OPT_STATS: stats_path = optarg; break;
+        case OPT_RCVBUF: {
+            uint64_t v;
+            if (fs_parse_bytes(optarg, &v) || v < 4096 || v > (1u << 30))
+                return fs_cli_error(C, "--rcvbuf takes a size from 4k to 1G") + 1;
+            rcvbuf = (int)v;
+            break;
+        }
         case OPT_EXPORT: export_to = optarg; export_file = 0; break;
         case OPT_EXPORT_FILE: export_to = optarg; export_file = 1; break;
         case OPT_EXPORT_VERSION:
@@ -577,6 +590,7 @@ int fs_cmd_collect(int argc, char **argv)
         return 2;
     }
     int rc = 0, fds[MAX_LISTEN], nfds = 0, writer_open = 0;
+    uint32_t sock_drops[MAX_LISTEN] = { 0 }; /* datagrams each UDP socket's buffer had no room for */
     char err[1024];
     if (fs_nf_new(&x->nf) != FS_OK) {
         rc = fs_cli_error(C, "out of memory");
@@ -660,7 +674,9 @@ int fs_cmd_collect(int argc, char **argv)
             last = stop_requested || (max_messages && messages >= max_messages);
             if (now_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
                 save_templates(x, templates_path, &saved_gen);
-                if (stats_path) write_stats(x, stats_path);
+                uint64_t drops = 0;
+                for (int k = 0; k < nfds; k++) drops += sock_drops[k];
+                if (stats_path) write_stats(x, stats_path, drops);
                 next_save = now_ns() + 10000000000ull;
             }
             int timeout = last ? 0 : 200;
@@ -695,9 +711,18 @@ int fs_cmd_collect(int argc, char **argv)
                 }
                 for (int k = 0; (k < 256 || last) && (!max_messages || messages < max_messages); k++) {
                     struct sockaddr_storage ss;
-                    socklen_t sl = sizeof ss;
-                    ssize_t n = recvfrom(fds[i], buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+                    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(uint32_t))]; } ctl;
+                    struct iovec iov = { buf, sizeof buf };
+                    struct msghdr mh = { .msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1,
+                                         .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
+                    ssize_t n = recvmsg(fds[i], &mh, MSG_DONTWAIT);
                     if (n < 0) break;
+                    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
+                            uint32_t drops; /* the socket's count since it opened */
+                            memcpy(&drops, CMSG_DATA(cm), sizeof drops);
+                            sock_drops[i] = drops;
+                        }
                     struct fs_export_origin o;
                     origin_of(&ss, &o);
                     fs_nf_message(x->nf, &o, now_ns(), buf, (size_t)n, on_flow, x);
@@ -717,7 +742,10 @@ int fs_cmd_collect(int argc, char **argv)
     }
     fs_nf_finish(x->nf); /* what still waits for a template is dropped, and counted */
     if (save_templates(x, templates_path, &saved_gen) && !rc) rc = 1;
-    if (stats_path && write_stats(x, stats_path) != 0) rc = fs_cli_error(C, "cannot write '%s': %s", stats_path, strerror(errno));
+    uint64_t dropped = 0;
+    for (int i = 0; i < nfds; i++) dropped += sock_drops[i];
+    if (stats_path && write_stats(x, stats_path, dropped) != 0)
+        rc = fs_cli_error(C, "cannot write '%s': %s", stats_path, strerror(errno));
     double elapsed = fs_now_seconds() - t0;
     if (fs_writer_close(&x->writer) && !rc) rc = fs_cli_error(C, "writing '%s' failed", out_path);
     writer_open = 0;
@@ -740,6 +768,12 @@ int fs_cmd_collect(int argc, char **argv)
     }
     if (!quiet) {
         summary(x, elapsed, store_dir);
+        if (nfds) {
+            char a[32], b[32];
+            fprintf(stderr, "  received  %s datagrams and messages; %s more dropped, the socket buffers had no room "
+                            "(kernel count)%s\n", fs_human_int(messages, b, sizeof b), fs_human_int(dropped, a, sizeof a),
+                    dropped ? ": raise --rcvbuf and net.core.rmem_max" : "");
+        }
         if (export_to) {
             char a[32], b[32];
             fprintf(stderr, "  export    %s %s records in %s messages to '%s'\n", export_version == 10 ? "IPFIX" : "NetFlow v9",

@@ -536,6 +536,35 @@ def damage(tmp):
           f"{n} datagrams, a fifth valid: {got} records, the rest counted as malformed or without template")
 
 
+def flood(tmp):
+    """200,000 datagrams as fast as Python sends them, into a 64 KB socket buffer: every one is either received
+    or counted as dropped by the kernel, and the collector's memory stays small."""
+    import resource
+    port = free_port()
+    n = 200000
+    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", "/dev/null", "--rcvbuf", "64k",
+                            "--duration", "60s"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    hdr = struct.pack(">HHIIIIBBH", 5, 1, 100000, 1700000000, 0, 0, 0, 0, 0)
+    rec = struct.pack(">4s4s4sHHIIIIHHBBBBHHBBH", socket.inet_aton("10.1.2.3"), socket.inet_aton("10.9.8.7"),
+                      b"\0\0\0\0", 1, 2, 5, 700, 99000, 99500, 1234, 80, 0, 0x1b, 6, 0, 0, 0, 0, 0, 0)
+    kinds = [hdr + rec, b"\x00\x0a\x00\x10" + b"\0" * 12, b"junk" * 10,
+             struct.pack(">HHIIII", 9, 1, 1000, 1700000000, 1, 5) + struct.pack(">HH", 300, 12) + b"\1" * 8]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(n):
+        s.sendto(kinds[i & 3], ("127.0.0.1", port))
+    s.close()
+    time.sleep(1)
+    col.terminate()
+    _, err = col.communicate(timeout=60)
+    m = re.search(r"received\s+([\d,]+) datagrams and messages; ([\d,]+) more dropped", err)
+    got, dropped = (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) if m else (0, -1)
+    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    check(col.returncode == 0 and got + dropped == n and got > 0 and rss_mb < 200,
+          f"{n:,} datagrams into a 64 KB socket buffer: {got:,} received + {dropped:,} dropped and counted by the "
+          f"kernel = all sent; peak memory of the largest child {rss_mb:.0f} MB")
+
+
 def main():
     data = data_dir()
     with tempfile.TemporaryDirectory() as tmp:
@@ -552,6 +581,7 @@ def main():
         pmacct_exporters(tmp)
         ipv6_listener(tmp)
         damage(tmp)
+        flood(tmp)
         rc, _, err = run("collect")
         check(rc == 2 and "no input" in err, "collect without input says so")
         rc, _, err = run("collect", "-l", "notaport")
