@@ -15,5 +15,5 @@ echo "== tests, release build"
 echo "== tests, ASan + UBSan build"
 (cd build-asan && ctest --output-on-failure -j"$(nproc)") || status=1
 echo "== multi-threaded tests, TSan build"
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'unit_|e2e_test_split|e2e_test_cli|e2e_test_store') || status=1
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'unit_|e2e_test_split|e2e_test_cli|e2e_test_store|e2e_test_collect') || status=1
 exit $status
