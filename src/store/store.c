@@ -184,6 +184,7 @@ struct sortkey {
 /* Scratch space for encoding one row group; one per thread that encodes (the writer's, and the closer's). */
 struct flushctx {
     int sub_us;                   /* the row group just built holds a time that is not a whole microsecond */
+    uint8_t zero[FS_FLOW_NMEMBERS]; /* transpose cleared column c: all its values are zero */
     uint8_t *gather;              /* owned: one column's encoding, before compression */
     uint8_t *out;                 /* owned: one row group as written (header, directory, compressed columns) */
     uint64_t *tv;                 /* owned: a column's transformed values */
@@ -370,6 +371,7 @@ static void transpose(struct flushctx *fc, const struct fs_flow *rows, const str
      * group are such records, those columns are cleared rather than gathered. */
     int exported = 1;
     for (size_t r = 0; r < n && exported; r++) exported = (rows[ord[r].row].state & FS_FLOW_EXPORTED) != 0;
+    for (size_t c = 0; c < NCOLS; c++) fc->zero[c] = (uint8_t)(exported && fs_flow_member_zero_in_exports(c));
     for (size_t r0 = 0; r0 < n; r0 += 32) {
         size_t r1 = r0 + 32 < n ? r0 + 32 : n;
         for (size_t r = r1; r < r1 + 32 && r < n; r++)
@@ -377,7 +379,7 @@ static void transpose(struct flushctx *fc, const struct fs_flow *rows, const str
         for (size_t c = 0; c < NCOLS; c++) {
             const struct fs_flow_member *col = &fs_flow_members[c];
             uint8_t *dst = fc->cols[c];
-            if (exported && fs_flow_member_zero_in_exports(c)) {
+            if (fc->zero[c]) {
                 memset(dst + col->width * r0, 0, col->width * (r1 - r0));
                 continue;
             }
@@ -399,6 +401,29 @@ static void transpose(struct flushctx *fc, const struct fs_flow *rows, const str
 
 /* Encodes column c of the row group (n rows in fc->cols) into fc->gather: the raw bytes of its codec, before
  * compression. Returns their length; sets the directory fields that depend on the values. */
+/* The smallest and largest of v[0..n): four running minima and maxima, so that each compare waits for the one
+ * four values back, not the one before (a single chain of compares and conditional moves is latency-bound). */
+static void minmax(const uint64_t *v, size_t n, uint64_t *mn, uint64_t *mx)
+{
+    uint64_t lo[4] = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX }, hi[4] = { 0, 0, 0, 0 };
+    size_t r = 0;
+    for (; r + 4 <= n; r += 4)
+        for (int k = 0; k < 4; k++) {
+            lo[k] = v[r + k] < lo[k] ? v[r + k] : lo[k];
+            hi[k] = v[r + k] > hi[k] ? v[r + k] : hi[k];
+        }
+    for (; r < n; r++) {
+        lo[0] = v[r] < lo[0] ? v[r] : lo[0];
+        hi[0] = v[r] > hi[0] ? v[r] : hi[0];
+    }
+    for (int k = 1; k < 4; k++) {
+        lo[0] = lo[k] < lo[0] ? lo[k] : lo[0];
+        hi[0] = hi[k] > hi[0] ? hi[k] : hi[0];
+    }
+    *mn = lo[0];
+    *mx = hi[0];
+}
+
 static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *codec, uint32_t *sw, uint64_t *base,
                             uint64_t *mn, uint64_t *mx)
 {
@@ -414,15 +439,14 @@ static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *c
         put_u32(o + 4, lw);
         o += 8;
         for (uint32_t l = 0; l < nl; l++) {
-            uint64_t tmin = UINT64_MAX, tmax = 0;
+            uint64_t tmin = 0, tmax = 0;
             const uint8_t *lane = cv + (size_t)l * lw;
-            if (lw == 4)
-                for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, lane + col->width * r, 4); tv[r] = x; }
-            else
-                for (size_t r = 0; r < n; r++) memcpy(&tv[r], lane + col->width * r, 8);
-            for (size_t r = 0; r < n; r++) {
-                tmin = tv[r] < tmin ? tv[r] : tmin;
-                tmax = tv[r] > tmax ? tv[r] : tmax;
+            if (!fc->zero[c]) { /* (a column cleared by transpose is zero: nothing to read) */
+                if (lw == 4)
+                    for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, lane + col->width * r, 4); tv[r] = x; }
+                else
+                    for (size_t r = 0; r < n; r++) memcpy(&tv[r], lane + col->width * r, 8);
+                minmax(tv, n, &tmin, &tmax);
             }
             uint32_t lsw;
             uint64_t g = choose_divisor(tv, n, tmin, tmax, &shift, &lsw);
@@ -444,17 +468,21 @@ static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *c
         *base = *mn = *mx = 0;
         return (size_t)(o - fc->gather);
     }
+    if (fc->zero[c]) { /* cleared by transpose: all zero, encoded as the general path below would */
+        *mn = *mx = *base = 0;
+        *codec = CODEC_ZSTD_FOR;
+        *sw = 0;
+        put_u64(fc->gather, 1);
+        return 8;
+    }
     switch (col->width) { /* the values, widened */
     case 1: for (size_t r = 0; r < n; r++) tv[r] = cv[r]; break;
     case 2: for (size_t r = 0; r < n; r++) { uint16_t x; memcpy(&x, cv + 2 * r, 2); tv[r] = x; } break;
     case 4: for (size_t r = 0; r < n; r++) { uint32_t x; memcpy(&x, cv + 4 * r, 4); tv[r] = x; } break;
     default: memcpy(tv, cv, n * 8); break;
     }
-    uint64_t lo = UINT64_MAX, hi = 0, tmin, tmax;
-    for (size_t r = 0; r < n; r++) {
-        lo = tv[r] < lo ? tv[r] : lo;
-        hi = tv[r] > hi ? tv[r] : hi;
-    }
+    uint64_t lo, hi, tmin, tmax;
+    minmax(tv, n, &lo, &hi);
     *mn = lo;
     *mx = hi;
     *codec = CODEC_ZSTD_FOR;
@@ -469,12 +497,7 @@ static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *c
             for (size_t r = n; r-- > 0;) tv[r] = r ? tv[r] - tv[r - 1] : 0;
         else
             for (size_t r = 0; r < n; r++) tv[r] = tv[r] ? tv[r] - firsts[r] + 1 : 0;
-        tmin = UINT64_MAX;
-        tmax = 0;
-        for (size_t r = 0; r < n; r++) {
-            tmin = tv[r] < tmin ? tv[r] : tmin;
-            tmax = tv[r] > tmax ? tv[r] : tmax;
-        }
+        minmax(tv, n, &tmin, &tmax);
     }
     uint64_t g = choose_divisor(tv, n, tmin, tmax, &shift, sw);
     put_u64(fc->gather, g);
