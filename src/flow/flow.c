@@ -273,6 +273,11 @@ int fs_flow_member_zero_in_exports(size_t k)
     return k < FS_FLOW_NMEMBERS && zero[k];
 }
 
+int fs_flow_member_zero_in_packets(size_t k)
+{
+    return k < FS_FLOW_NMEMBERS && members[k].off >= offsetof(struct fs_flow, exporter);
+}
+
 const struct fs_flow_member *fs_flow_member_find(const char *name)
 {
     for (size_t k = 0; k < FS_FLOW_NMEMBERS; k++)

@@ -160,6 +160,10 @@ extern const struct fs_flow_member *const fs_flow_members; /* FS_FLOW_NMEMBERS o
  * counters, which exports do not carry. Writers may rely on it (the store clears such columns). */
 int fs_flow_member_zero_in_exports(size_t k);
 
+/* Whether member k is always zero in a record metered from packets (source FS_SOURCE_PACKETS): the provenance of
+ * exports (exporter, domain, sampling, interfaces, source). */
+int fs_flow_member_zero_in_packets(size_t k);
+
 /* The member called name, or NULL. */
 const struct fs_flow_member *fs_flow_member_find(const char *name);
 

@@ -367,11 +367,18 @@ static void quotients(uint64_t *tv, size_t n, uint64_t tmin, uint64_t g, int shi
  * are written in sequence and stay in the cache for encoding. */
 static void transpose(struct flushctx *fc, const struct fs_flow *rows, const struct sortkey *ord, size_t n)
 {
-    /* Records from flow exports leave most members zero (fs_flow_member_zero_in_exports): when all rows of the
-     * group are such records, those columns are cleared rather than gathered. */
-    int exported = 1;
-    for (size_t r = 0; r < n && exported; r++) exported = (rows[ord[r].row].state & FS_FLOW_EXPORTED) != 0;
-    for (size_t c = 0; c < NCOLS; c++) fc->zero[c] = (uint8_t)(exported && fs_flow_member_zero_in_exports(c));
+    /* Records from flow exports leave most members zero (fs_flow_member_zero_in_exports), records from packets
+     * the provenance of exports (fs_flow_member_zero_in_packets): when all rows of the group are of one kind,
+     * those columns are cleared rather than gathered. */
+    int exported = 1, packets = 1;
+    for (size_t r = 0; r < n && (exported || packets); r++) {
+        const struct fs_flow *f = &rows[ord[r].row];
+        exported &= (f->state & FS_FLOW_EXPORTED) != 0;
+        packets &= f->source == FS_SOURCE_PACKETS && !(f->state & FS_FLOW_EXPORTED);
+    }
+    for (size_t c = 0; c < NCOLS; c++)
+        fc->zero[c] = (uint8_t)((exported && fs_flow_member_zero_in_exports(c)) ||
+                                (packets && fs_flow_member_zero_in_packets(c)));
     for (size_t r0 = 0; r0 < n; r0 += 32) {
         size_t r1 = r0 + 32 < n ? r0 + 32 : n;
         for (size_t r = r1; r < r1 + 32 && r < n; r++)
