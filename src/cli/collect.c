@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/sock_diag.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,6 +130,37 @@ static void help(void)
 
 /* "2055", "127.0.0.1:2055", "[::1]:2055" -> sockets (a bare port: one IPv6 socket that also takes IPv4). */
 static int rcvbuf = 32 << 20; /* --rcvbuf */
+
+/* The kernel's count of datagrams socket fd dropped for want of buffer room, now (SO_MEMINFO; the count that
+ * SO_RXQ_OVFL attaches to each datagram is the one when that datagram was queued, so it misses the drops after the
+ * last one); `seen` when the kernel does not say. */
+static uint32_t socket_drops_now(int fd, uint32_t seen)
+{
+#if defined(SO_MEMINFO)
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t len = sizeof mem;
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof *mem)
+        return mem[SK_MEMINFO_DROPS] > seen ? mem[SK_MEMINFO_DROPS] : seen;
+#else
+    (void)fd;
+#endif
+    return seen;
+}
+
+/* Packets the kernel dropped before they reached any socket: its per-CPU input backlogs were full
+ * (/proc/net/softnet_stat, second column; all traffic, not only exports). Linux; 0 where unreadable. */
+static uint64_t backlog_drops(void)
+{
+    FILE *f = fopen("/proc/net/softnet_stat", "r");
+    if (!f) return 0;
+    uint64_t sum = 0;
+    unsigned long long processed, dropped;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%llx %llx", &processed, &dropped) == 2) sum += dropped;
+    fclose(f);
+    return sum;
+}
 
 static int open_listener(const char *spec, int type, int *fd_out, char *err, size_t errlen)
 {
@@ -647,7 +679,7 @@ int fs_cmd_collect(int argc, char **argv)
     writer_open = 1;
     fs_writer_set_time_decimals(&x->writer, 9); /* v5 headers and IPFIX times may be finer than microseconds */
     double t0 = fs_now_seconds();
-    uint64_t messages = 0;
+    uint64_t messages = 0, backlog0 = backlog_drops();
     for (int i = optind; i < argc && !stop_requested; i++)
         if (collect_file(x, argv[i], &messages)) {
             x->files_damaged++;
@@ -675,7 +707,7 @@ int fs_cmd_collect(int argc, char **argv)
             if (now_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
                 save_templates(x, templates_path, &saved_gen);
                 uint64_t drops = 0;
-                for (int k = 0; k < nfds; k++) drops += sock_drops[k];
+                for (int k = 0; k < nfds; k++) drops += sock_drops[k] = tcp[k] ? 0 : socket_drops_now(fds[k], sock_drops[k]);
                 if (stats_path) write_stats(x, stats_path, drops);
                 next_save = now_ns() + 10000000000ull;
             }
@@ -743,7 +775,7 @@ int fs_cmd_collect(int argc, char **argv)
     fs_nf_finish(x->nf); /* what still waits for a template is dropped, and counted */
     if (save_templates(x, templates_path, &saved_gen) && !rc) rc = 1;
     uint64_t dropped = 0;
-    for (int i = 0; i < nfds; i++) dropped += sock_drops[i];
+    for (int i = 0; i < nfds; i++) dropped += sock_drops[i] = tcp[i] ? 0 : socket_drops_now(fds[i], sock_drops[i]);
     if (stats_path && write_stats(x, stats_path, dropped) != 0)
         rc = fs_cli_error(C, "cannot write '%s': %s", stats_path, strerror(errno));
     double elapsed = fs_now_seconds() - t0;
@@ -773,6 +805,11 @@ int fs_cmd_collect(int argc, char **argv)
             fprintf(stderr, "  received  %s datagrams and messages; %s more dropped, the socket buffers had no room "
                             "(kernel count)%s\n", fs_human_int(messages, b, sizeof b), fs_human_int(dropped, a, sizeof a),
                     dropped ? ": raise --rcvbuf and net.core.rmem_max" : "");
+            uint64_t backlog = backlog_drops() - backlog0;
+            if (backlog)
+                fprintf(stderr, "  dropped   %s packets of all traffic before any socket, the kernel's input backlog "
+                                "full (/proc/net/softnet_stat): raise net.core.netdev_max_backlog\n",
+                        fs_human_int(backlog, a, sizeof a));
         }
         if (export_to) {
             char a[32], b[32];

@@ -559,10 +559,13 @@ def flood(tmp):
     _, err = col.communicate(timeout=60)
     m = re.search(r"received\s+([\d,]+) datagrams and messages; ([\d,]+) more dropped", err)
     got, dropped = (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) if m else (0, -1)
+    m = re.search(r"dropped\s+([\d,]+) packets of all traffic before any socket", err)
+    backlog = int(m.group(1).replace(",", "")) if m else 0  # on a busy machine, loopback's backlog overflows too
     rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    check(col.returncode == 0 and got + dropped == n and got > 0 and rss_mb < 200,
-          f"{n:,} datagrams into a 64 KB socket buffer: {got:,} received + {dropped:,} dropped and counted by the "
-          f"kernel = all sent; peak memory of the largest child {rss_mb:.0f} MB")
+    check(col.returncode == 0 and got > 0 and got + dropped + backlog >= n >= got + dropped and rss_mb < 200,
+          f"{n:,} datagrams into a 64 KB socket buffer: {got:,} received + {dropped:,} dropped at the socket + "
+          f"{backlog:,} dropped before it (counts of the kernel) account for all sent; peak memory of the largest "
+          f"child {rss_mb:.0f} MB")
 
 
 def main():
