@@ -257,20 +257,16 @@ const struct fs_flow_member *const fs_flow_members = members;
 
 int fs_flow_member_zero_in_exports(size_t k)
 {
-    static signed char zero[FS_FLOW_NMEMBERS];
-    static int ready;
-    if (!ready) { /* by name: the members an export never fills (collect/netflow.c) */
-        static const char *const unused[] = { "size_sq", "pay_sq", "iat_sq", "iat_min", "iat_max", "size_min",
-                                              "size_max", "pay_min", "pay_max", "flags", "frags", "payload", "nopay" };
-        for (size_t i = 0; i < FS_FLOW_NMEMBERS; i++) {
-            const char *n = strchr(members[i].name, '.');
-            n = n ? n + 1 : members[i].name;
-            for (size_t u = 0; u < sizeof unused / sizeof unused[0]; u++)
-                if (strcmp(n, unused[u]) == 0) zero[i] = 1;
-        }
-        ready = 1;
-    }
-    return k < FS_FLOW_NMEMBERS && zero[k];
+    /* by name: the members an export never fills (collect/netflow.c). No table built on first use: store writer
+     * threads call this at once, and the store asks once per column and row group. */
+    static const char *const unused[] = { "size_sq", "pay_sq", "iat_sq", "iat_min", "iat_max", "size_min",
+                                          "size_max", "pay_min", "pay_max", "flags", "frags", "payload", "nopay" };
+    if (k >= FS_FLOW_NMEMBERS) return 0;
+    const char *n = strchr(members[k].name, '.');
+    n = n ? n + 1 : members[k].name;
+    for (size_t u = 0; u < sizeof unused / sizeof unused[0]; u++)
+        if (strcmp(n, unused[u]) == 0) return 1;
+    return 0;
 }
 
 int fs_flow_member_zero_in_packets(size_t k)
