@@ -86,7 +86,8 @@ struct fs_nf_decoder {
     size_t nexp, expcap;
     uint32_t ebuckets[EBUCKETS]; /* index + 1 */
     struct fs_nf_exporter_stats *view; /* fs_nf_exporters() */
-    struct fs_nf_counters totals;
+    struct fs_nf_counters unattributed; /* messages no exporter can be named for (too short, unknown version) */
+    struct fs_nf_counters sum;          /* fs_nf_totals(): the exporters' counters and those, added up */
     uint64_t generation;        /* changes of templates or sampling (fs_nf_save) */
     struct fs_decoder pkt;      /* sFlow's sampled packet headers, decoded as extract decodes packets */
     int pkt_ready;
@@ -123,7 +124,26 @@ void fs_nf_free(struct fs_nf_decoder *d)
     free(d);
 }
 
-const struct fs_nf_counters *fs_nf_totals(const struct fs_nf_decoder *d) { return &d->totals; }
+/* The counters are kept per exporter only (and for what no exporter can be named for); all exporters
+ * together are their sum, made when asked. Every member is a uint64_t, added word by word. */
+_Static_assert(sizeof(struct fs_nf_counters) % sizeof(uint64_t) == 0, "counters are 64-bit words");
+
+static void add_counters(struct fs_nf_counters *to, const struct fs_nf_counters *c)
+{
+    uint64_t t[sizeof *to / sizeof(uint64_t)], v[sizeof *to / sizeof(uint64_t)];
+    memcpy(t, to, sizeof t);
+    memcpy(v, c, sizeof v);
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) t[k] += v[k];
+    memcpy(to, t, sizeof t);
+}
+
+const struct fs_nf_counters *fs_nf_totals(const struct fs_nf_decoder *d)
+{
+    struct fs_nf_decoder *m = (struct fs_nf_decoder *)d;
+    m->sum = d->unattributed;
+    for (size_t i = 0; i < d->nexp; i++) add_counters(&m->sum, &d->exp[i].st.c);
+    return &m->sum;
+}
 
 const struct fs_nf_exporter_stats *fs_nf_exporters(const struct fs_nf_decoder *d, size_t *n)
 {
@@ -201,7 +221,6 @@ static void withdraw(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id, st
     d->ntemplates--;
     d->generation++;
     c->withdrawals++;
-    d->totals.withdrawals++;
 }
 
 /* All templates of one exporter (IPFIX: a withdrawal of template id 2 or 3 with no fields). */
@@ -217,7 +236,6 @@ static void withdraw_all(struct fs_nf_decoder *d, uint32_t exporter, int options
                 d->ntemplates--;
                 d->generation++;
                 c->withdrawals++;
-                d->totals.withdrawals++;
             } else {
                 pp = &t->next;
             }
@@ -415,20 +433,13 @@ static void rec_init(struct rec *r) { memset(r, 0, sizeof *r); }
 
 /* Records (or messages) lost by the exporter's sequence numbers: seq against the one expected; a number far
  * behind is a restart or reordering, not a loss. */
-static void check_sequence(struct fs_nf_decoder *d, struct exporter *e, uint32_t seq)
+static void check_sequence(struct exporter *e, uint32_t seq)
 {
     if (!e->seq_valid || seq == e->next_seq) return;
     uint64_t lost = (uint32_t)(seq - e->next_seq);
     if (lost < 0x80000000u) {
         e->st.c.sequence_gaps += lost;
-        d->totals.sequence_gaps += lost;
     }
-}
-
-static void problem(struct fs_nf_decoder *d, struct fs_nf_counters *c, enum fs_nf_problem p)
-{
-    c->malformed[p]++;
-    d->totals.malformed[p]++;
 }
 
 /* ---- NetFlow v5 ---- */
@@ -437,7 +448,7 @@ static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, u
                  size_t len, fs_nf_emit_fn emit, void *arg)
 {
     if (len < 24) {
-        d->totals.malformed[FS_NF_TRUNCATED]++;
+        d->unattributed.malformed[FS_NF_TRUNCATED]++;
         return 0;
     }
     unsigned count = (unsigned)be(m + 2, 2);
@@ -446,20 +457,19 @@ static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, u
     if (!e) return 0;
     struct fs_nf_counters *c = &e->st.c;
     c->messages++;
-    d->totals.messages++;
     struct clock ck = { be(m + 8, 4) * 1000000000ull + be(m + 12, 4), be(m + 4, 4), 1 };
     uint64_t seq = be(m + 16, 4);
     uint32_t sampling = (uint32_t)be(m + 22, 2) & 0x3fff;
     e->sampling = sampling > 1 ? sampling : 0;
-    check_sequence(d, e, (uint32_t)seq);
+    check_sequence(e, (uint32_t)seq);
     e->seq_valid = 1;
     e->next_seq = (uint32_t)(seq + count);
     if (count == 0 || count > 30) { /* a v5 datagram holds 1 to 30 records: the rest of it is not to be trusted */
-        problem(d, c, FS_NF_BAD_LENGTH);
+        c->malformed[FS_NF_BAD_LENGTH]++;
         return 0;
     }
     if (24 + (size_t)count * 48 > len) { /* cut short (a snap length): the whole records present */
-        problem(d, c, FS_NF_TRUNCATED);
+        c->malformed[FS_NF_TRUNCATED]++;
         count = (unsigned)((len - 24) / 48);
     }
     size_t n = 0;
@@ -490,7 +500,6 @@ static size_t v5(struct fs_nf_decoder *d, const struct fs_export_origin *from, u
         n++;
     }
     c->records += n;
-    d->totals.records += n;
     return n;
 }
 
@@ -518,7 +527,7 @@ static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
             } else { /* v9: scope and option lengths in bytes */
                 uint16_t sl = (uint16_t)be(p + off + 2, 2), ol = (uint16_t)be(p + off + 4, 2);
                 if (sl % 4 || ol % 4) {
-                    problem(d, c, FS_NF_BAD_TEMPLATE);
+                    c->malformed[FS_NF_BAD_TEMPLATE]++;
                     break;
                 }
                 nscope = sl / 4;
@@ -532,7 +541,7 @@ static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
                 off += hdr;
                 continue;
             }
-            problem(d, c, FS_NF_BAD_TEMPLATE);
+            c->malformed[FS_NF_BAD_TEMPLATE]++;
             break;
         }
         if (ipfix && n == 0) { /* withdrawal of one template */
@@ -541,7 +550,7 @@ static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
             continue;
         }
         if (n > MAX_TEMPLATE_FIELDS || nscope > n) {
-            problem(d, c, FS_NF_BAD_TEMPLATE);
+            c->malformed[FS_NF_BAD_TEMPLATE]++;
             break;
         }
         off += hdr;
@@ -549,7 +558,7 @@ static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
         for (uint16_t i = 0; i < n && !bad; i++) {
             if (off + 4 > len) {
                 bad = 1;
-                problem(d, c, FS_NF_TRUNCATED);
+                c->malformed[FS_NF_TRUNCATED]++;
                 break;
             }
             uint16_t ie = (uint16_t)be(p + off, 2), fl = (uint16_t)be(p + off + 2, 2);
@@ -558,7 +567,7 @@ static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
             if (ipfix && (ie & 0x8000)) {
                 if (off + 4 > len) {
                     bad = 1;
-                    problem(d, c, FS_NF_TRUNCATED);
+                    c->malformed[FS_NF_TRUNCATED]++;
                     break;
                 }
                 pen = (uint32_t)be(p + off, 4);
@@ -572,7 +581,6 @@ static void templates(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
         if (bad) break;
         if (learn(d, ei, id, options, nscope, f, n) == 0) {
             c->templates++;
-            d->totals.templates++;
         }
     }
     free(f);
@@ -608,18 +616,16 @@ static size_t data_set(struct fs_nf_decoder *d, struct exporter *e, const struct
             }
             if (!take(&r, tf, p + off, (unsigned)fl)) {
                 c->unknown_fields++;
-                d->totals.unknown_fields++;
             }
             off += fl;
         }
         if (bad) {
-            problem(d, c, FS_NF_TRUNCATED);
+            c->malformed[FS_NF_TRUNCATED]++;
             break;
         }
         ++*all;
         if (t->options) {
             c->options_records++;
-            d->totals.options_records++;
             if (r.init_ms) e->init_ms = r.init_ms;
             uint32_t smp = r.sampling > 1 ? r.sampling : 0;
             if (r.sampling && smp != e->sampling) {
@@ -632,49 +638,44 @@ static size_t data_set(struct fs_nf_decoder *d, struct exporter *e, const struct
         n++;
     }
     c->records += n;
-    d->totals.records += n;
     return n;
 }
 
 /* ---- data sets before their template ---- */
 
-static void drop_pending(struct fs_nf_decoder *d, struct exporter *e, uint32_t k)
+static void drop_pending(struct exporter *e, uint32_t k)
 {
     free(e->pend[k].bytes);
     e->pend_bytes -= e->pend[k].len;
     memmove(&e->pend[k], &e->pend[k + 1], (e->npend - k - 1) * sizeof *e->pend);
     e->npend--;
     e->st.c.missing_template++;
-    d->totals.missing_template++;
 }
 
 /* Drops what has waited longer than PENDING_NS by the time of a message received at now. */
-static void expire_pending(struct fs_nf_decoder *d, struct exporter *e, uint64_t now)
+static void expire_pending(struct exporter *e, uint64_t now)
 {
-    while (e->npend && e->pend[0].recv_ns + PENDING_NS < now) drop_pending(d, e, 0);
+    while (e->npend && e->pend[0].recv_ns + PENDING_NS < now) drop_pending(e, 0);
 }
 
 /* Keeps a copy of a data set whose template has not come; the oldest make room. */
-static void hold(struct fs_nf_decoder *d, struct exporter *e, uint16_t sid, int ipfix, const struct clock *ck,
+static void hold(struct exporter *e, uint16_t sid, int ipfix, const struct clock *ck,
                  uint64_t recv_ns, const uint8_t *body, size_t len)
 {
     if (len > PENDING_BYTES || (!e->pend && !(e->pend = malloc(PENDING_SETS * sizeof *e->pend)))) {
         e->st.c.missing_template++;
-        d->totals.missing_template++;
         return;
     }
-    while (e->npend && (e->npend == PENDING_SETS || e->pend_bytes + len > PENDING_BYTES)) drop_pending(d, e, 0);
+    while (e->npend && (e->npend == PENDING_SETS || e->pend_bytes + len > PENDING_BYTES)) drop_pending(e, 0);
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) {
         e->st.c.missing_template++;
-        d->totals.missing_template++;
         return;
     }
     memcpy(copy, body, len);
     e->pend[e->npend++] = (struct pending){ sid, (uint8_t)ipfix, recv_ns, *ck, (uint32_t)len, copy };
     e->pend_bytes += (uint32_t)len;
     e->st.c.held++;
-    d->totals.held++;
 }
 
 /* Decodes the held data sets whose template is now known, in the order they came. */
@@ -691,7 +692,6 @@ static size_t release(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
         size_t all = 0, got = data_set(d, e, t, p->ipfix, &p->ck, p->recv_ns, p->bytes, p->len, emit, arg, &all);
         n += got;
         e->st.c.late_records += got;
-        d->totals.late_records += got;
         free(p->bytes);
         e->pend_bytes -= p->len;
         memmove(p, p + 1, (e->npend - k - 1) * sizeof *p);
@@ -703,7 +703,7 @@ static size_t release(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
 void fs_nf_finish(struct fs_nf_decoder *d)
 {
     for (size_t i = 0; i < d->nexp; i++)
-        while (d->exp[i].npend) drop_pending(d, &d->exp[i], 0);
+        while (d->exp[i].npend) drop_pending(&d->exp[i], 0);
 }
 
 static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns,
@@ -711,7 +711,7 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
 {
     size_t hdr = ipfix ? 16 : 20;
     if (len < hdr) {
-        d->totals.malformed[FS_NF_TRUNCATED]++;
+        d->unattributed.malformed[FS_NF_TRUNCATED]++;
         return 0;
     }
     uint32_t domain = (uint32_t)be(m + (ipfix ? 12 : 16), 4);
@@ -720,13 +720,12 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
     uint32_t ei = (uint32_t)(e - d->exp);
     struct fs_nf_counters *c = &e->st.c;
     c->messages++;
-    d->totals.messages++;
     struct clock ck = { 0, 0, 0 };
     uint64_t seq;
     if (ipfix) {
         size_t mlen = (size_t)be(m + 2, 2);
         if (mlen > len || mlen < hdr) {
-            problem(d, c, FS_NF_BAD_LENGTH);
+            c->malformed[FS_NF_BAD_LENGTH]++;
             if (mlen < hdr) return 0;
         } else {
             len = mlen; /* a datagram holds one message; a file several (the caller splits them) */
@@ -740,14 +739,14 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
         seq = be(m + 12, 4);
     }
     /* sequence: IPFIX counts data records before this message, v9 counts messages */
-    check_sequence(d, e, (uint32_t)seq);
-    expire_pending(d, e, recv_ns);
+    check_sequence(e, (uint32_t)seq);
+    expire_pending(e, recv_ns);
     size_t off = hdr, n = 0, all = 0;
     int unknown_count = 0; /* a data set held: how many records it holds is not known yet */
     while (off + 4 <= len) {
         uint16_t sid = (uint16_t)be(m + off, 2), slen = (uint16_t)be(m + off + 2, 2);
         if (slen < 4 || off + slen > len) {
-            problem(d, c, slen < 4 ? FS_NF_BAD_LENGTH : FS_NF_TRUNCATED);
+            c->malformed[slen < 4 ? FS_NF_BAD_LENGTH : FS_NF_TRUNCATED]++;
             break;
         }
         const uint8_t *body = m + off + 4;
@@ -760,11 +759,11 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
             if (t) {
                 n += data_set(d, e, t, ipfix, &ck, recv_ns, body, blen, emit, arg, &all);
             } else {
-                hold(d, e, sid, ipfix, &ck, recv_ns, body, blen);
+                hold(e, sid, ipfix, &ck, recv_ns, body, blen);
                 unknown_count = 1;
             }
         } else {
-            problem(d, c, FS_NF_BAD_SET_ID);
+            c->malformed[FS_NF_BAD_SET_ID]++;
         }
         off += slen;
     }
@@ -828,18 +827,32 @@ static int sflow_record(struct fs_nf_decoder *d, uint32_t format, const uint8_t 
     return 0;
 }
 
+/* The next item (format, length, body) of an sFlow list at *off of buf[0, len): samples in a datagram, records in a
+ * sample. Returns 0 when it does not fit. */
+static int sflow_item(const uint8_t *buf, size_t len, size_t *off, uint32_t *fmt, const uint8_t **body, uint32_t *blen)
+{
+    if (*off + 8 > len) return 0;
+    uint32_t l = (uint32_t)be(buf + *off + 4, 4);
+    if (l > len - *off - 8) return 0;
+    *fmt = (uint32_t)be(buf + *off, 4);
+    *blen = l;
+    *body = buf + *off + 8;
+    *off += 8 + (size_t)l;
+    return 1;
+}
+
 static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *m,
                     size_t len, fs_nf_emit_fn emit, void *arg)
 {
     /* the agent's address, not the datagram's source, says which device sampled (a relay may forward) */
     if (len < 28) {
-        d->totals.malformed[FS_NF_TRUNCATED]++;
+        d->unattributed.malformed[FS_NF_TRUNCATED]++;
         return 0;
     }
     uint32_t at = (uint32_t)be(m + 4, 4);
     size_t alen = at == 1 ? 4 : at == 2 ? 16 : 0;
     if (!alen || len < 8 + alen + 16) {
-        d->totals.malformed[alen ? FS_NF_TRUNCATED : FS_NF_BAD_LENGTH]++;
+        d->unattributed.malformed[alen ? FS_NF_TRUNCATED : FS_NF_BAD_LENGTH]++;
         return 0;
     }
     struct fs_export_origin agent = { .ipver = at == 1 ? 4 : 6, .port = from->port };
@@ -850,37 +863,29 @@ static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from
     if (!e) return 0;
     struct fs_nf_counters *c = &e->st.c;
     c->messages++;
-    d->totals.messages++;
-    check_sequence(d, e, (uint32_t)seq);
+    check_sequence(e, (uint32_t)seq);
     e->seq_valid = 1;
     e->next_seq = (uint32_t)(seq + 1);
     size_t off = 8 + alen + 16, n = 0;
     for (uint32_t s = 0; s < nsamples; s++) {
-        if (off + 8 > len) {
-            problem(d, c, FS_NF_TRUNCATED);
+        uint32_t fmt, slen;
+        const uint8_t *p;
+        if (!sflow_item(m, len, &off, &fmt, &p, &slen)) {
+            c->malformed[FS_NF_TRUNCATED]++;
             break;
         }
-        uint32_t fmt = (uint32_t)be(m + off, 4), slen = (uint32_t)be(m + off + 4, 4);
-        if (slen > len - off - 8) {
-            problem(d, c, FS_NF_TRUNCATED);
-            break;
-        }
-        const uint8_t *p = m + off + 8;
-        off += 8 + (size_t)slen;
         if (fmt == 2 || fmt == 4) { /* (expanded) counter sample: interface counters, not flows */
             c->counter_samples++;
-            d->totals.counter_samples++;
             continue;
         }
         if (fmt != 1 && fmt != 3) { /* another enterprise's sample */
             c->unknown_fields++;
-            d->totals.unknown_fields++;
             continue;
         }
         int x = fmt == 3; /* expanded: source id, input and output in two words each */
         size_t fixed = x ? 44 : 32;
         if (slen < fixed) {
-            problem(d, c, FS_NF_TRUNCATED);
+            c->malformed[FS_NF_TRUNCATED]++;
             continue;
         }
         struct fs_flow f;
@@ -896,20 +901,13 @@ static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from
         size_t roff = fixed;
         int have = 0;
         for (uint32_t r = 0; r < nrec; r++) {
-            if (roff + 8 > slen) {
-                problem(d, c, FS_NF_TRUNCATED);
+            uint32_t rfmt, rlen;
+            const uint8_t *body;
+            if (!sflow_item(p, slen, &roff, &rfmt, &body, &rlen)) {
+                c->malformed[FS_NF_TRUNCATED]++;
                 break;
             }
-            uint32_t rfmt = (uint32_t)be(p + roff, 4), rlen = (uint32_t)be(p + roff + 4, 4);
-            if (rlen > slen - roff - 8) {
-                problem(d, c, FS_NF_TRUNCATED);
-                break;
-            }
-            if (!sflow_record(d, rfmt, p + roff + 8, rlen, &f, &have)) {
-                c->unknown_fields++;
-                d->totals.unknown_fields++;
-            }
-            roff += 8 + (size_t)rlen;
+            if (!sflow_record(d, rfmt, body, rlen, &f, &have)) c->unknown_fields++;
         }
         if (!have) continue; /* nothing said which packet it was */
         fs_flow_orient(&f); /* a sampled SYN-ACK: its receiver began the conversation, as extract would say */
@@ -924,7 +922,6 @@ static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from
         n++;
     }
     c->records += n;
-    d->totals.records += n;
     return n;
 }
 
@@ -932,7 +929,7 @@ size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *fro
                      size_t len, fs_nf_emit_fn emit, void *arg)
 {
     if (len < 2) {
-        d->totals.malformed[FS_NF_TRUNCATED]++;
+        d->unattributed.malformed[FS_NF_TRUNCATED]++;
         return 0;
     }
     if (len >= 4 && be(msg, 4) == 5) return sflow(d, from, recv_ns, msg, len, emit, arg); /* 00 00 00 05 */
@@ -941,7 +938,7 @@ size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *fro
     case 9: return v9_ipfix(d, from, recv_ns, msg, len, 0, emit, arg);
     case 10: return v9_ipfix(d, from, recv_ns, msg, len, 1, emit, arg);
     }
-    d->totals.malformed[FS_NF_BAD_VERSION]++;
+    d->unattributed.malformed[FS_NF_BAD_VERSION]++;
     return 0;
 }
 
@@ -1085,11 +1082,9 @@ void fs_nf_forget(struct fs_nf_decoder *d, const struct fs_export_origin *from)
         if (e->st.origin.port != from->port || e->st.origin.ipver != from->ipver ||
             memcmp(e->st.origin.addr, from->addr, 16) != 0)
             continue;
-        struct fs_nf_counters scratch; /* a session's end is not an exporter's withdrawal: not counted */
-        uint64_t counted = d->totals.withdrawals;
+        struct fs_nf_counters scratch = { 0 }; /* a session's end is not an exporter's withdrawal: not counted */
         withdraw_all(d, (uint32_t)i, 0, &scratch);
         withdraw_all(d, (uint32_t)i, 1, &scratch);
-        d->totals.withdrawals = counted;
-        while (e->npend) drop_pending(d, e, 0);
+        while (e->npend) drop_pending(e, 0);
     }
 }
