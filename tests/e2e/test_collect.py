@@ -283,6 +283,36 @@ def nfdump_records(nfdir):
     return want
 
 
+def collect_while(tmp, name, fields, send):
+    """Runs flowsift collect on a free UDP port while send(port) exports to it; returns the CSV rows and stderr."""
+    port = free_port()
+    out = os.path.join(tmp, f"{name}.csv")
+    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields", fields],
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    send(port)
+    time.sleep(1)
+    col.terminate()
+    _, err = col.communicate(timeout=30)
+    with open(out) as f:
+        return list(csv.DictReader(f)), err
+
+
+def nfcapd_while(tmp, name, send):
+    """Runs nfcapd on a free UDP port while send(port) exports to it; returns nfdump's records."""
+    nfdir = os.path.join(tmp, name)
+    os.makedirs(nfdir)
+    port = free_port()
+    nf = subprocess.Popen(["nfcapd", "-l", nfdir, "-p", str(port), "-b", "127.0.0.1", "-w", nfdir],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    send(port)
+    time.sleep(1)
+    nf.terminate()
+    nf.wait(timeout=30)
+    return nfdump_records(nfdir)
+
+
 def with_icmp(rows):
     """Records as nfdump shows them: an ICMP flow's type and code in place of its destination port ("8.0")."""
     got = collections.Counter()
@@ -298,30 +328,14 @@ def softflowd_vs_nfdump(tmp):
         return
     for version in ("5", "9", "10"):
         extra = ["-A", "milli"] if version == "10" else []
-        port = free_port()
-        out = os.path.join(tmp, f"collect-{version}.csv")
-        col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields",
-                                FIELDS + ",icmp_type,icmp_code"], stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)
-        subprocess.run(["softflowd", "-r", SAMPLE, "-n", f"127.0.0.1:{port}", "-v", version, "-c", "none"] + extra,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        time.sleep(1)
-        col.terminate()
-        _, err = col.communicate(timeout=30)
-        with open(out) as f:
-            got = with_icmp(csv.DictReader(f))
-        nfdir = os.path.join(tmp, f"nf-{version}")
-        os.makedirs(nfdir)
-        port = free_port()
-        nf = subprocess.Popen(["nfcapd", "-l", nfdir, "-p", str(port), "-b", "127.0.0.1", "-w", nfdir],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1)
-        subprocess.run(["softflowd", "-r", SAMPLE, "-n", f"127.0.0.1:{port}", "-v", version, "-c", "none"] + extra,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        time.sleep(1)
-        nf.terminate()
-        nf.wait(timeout=30)
-        want = nfdump_records(nfdir)
+
+        def softflowd(port):
+            subprocess.run(["softflowd", "-r", SAMPLE, "-n", f"127.0.0.1:{port}", "-v", version, "-c", "none"] + extra,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+        rows, err = collect_while(tmp, f"collect-{version}", FIELDS + ",icmp_type,icmp_code", softflowd)
+        got = with_icmp(rows)
+        want = nfcapd_while(tmp, f"nf-{version}", softflowd)
         check(sum(want.values()) > 400 and got == want and "terminated" not in err,
               f"softflowd -v {version} over UDP: flowsift collect's {sum(got.values())} records are nfdump's "
               f"{sum(want.values())}")
@@ -344,18 +358,14 @@ def export_roundtrip(tmp):
                     r["dst_size"])] += 1
     if shutil.which("nfcapd"):
         for version in ("10", "9"):
-            nfdir = os.path.join(tmp, f"nfx-{version}")
-            os.makedirs(nfdir)
-            port = free_port()
-            nf = subprocess.Popen(["nfcapd", "-l", nfdir, "-p", str(port), "-b", "127.0.0.1", "-w", nfdir],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1)
-            rc, _, err = run("extract", "-o", "/dev/null", "--export", f"127.0.0.1:{port}", "--export-version", version,
-                             SAMPLE)
-            time.sleep(1)
-            nf.terminate()
-            nf.wait(timeout=30)
-            got = nfdump_records(nfdir)
+            res = {}
+
+            def extract(port):
+                res["rc"], _, res["err"] = run("extract", "-o", "/dev/null", "--export", f"127.0.0.1:{port}",
+                                               "--export-version", version, SAMPLE)
+
+            got = nfcapd_while(tmp, f"nfx-{version}", extract)
+            rc, err = res["rc"], res["err"]
             check(rc == 0 and sum(expect.values()) > 400 and got == expect and "export" in err,
                   f"nfcapd takes flowsift's {'IPFIX' if version == '10' else 'NetFlow v9'} export: nfdump's "
                   f"{sum(got.values())} records are flowsift's flows, one per direction ({sum(expect.values())})")
@@ -433,16 +443,9 @@ def pmacct_exporters(tmp):
                     + "".join(f"{k}[p]: {v}\n" for k, v in extra.items()).replace("PORT", str(port)))
         subprocess.run(["pmacctd", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
-    port = free_port()
-    out = os.path.join(tmp, "sfprobe.csv")
-    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields", fields + ",source"],
-                           stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
-    replay("sfprobe", port, {"sfprobe_receiver": "127.0.0.1:PORT", "sfprobe_agentip": "127.0.0.9", "sampling_rate": "1"})
-    time.sleep(1)
-    col.terminate()
-    col.communicate(timeout=30)
-    got_p, got_b = direction_totals([r for r in csv.DictReader(open(out)) if r["source"] == "sflow"])
+    sfprobe = {"sfprobe_receiver": "127.0.0.1:PORT", "sfprobe_agentip": "127.0.0.9", "sampling_rate": "1"}
+    rows, _ = collect_while(tmp, "sfprobe", fields + ",source", lambda port: replay("sfprobe", port, sfprobe))
+    got_p, got_b = direction_totals([r for r in rows if r["source"] == "sflow"])
     _, ex, _ = run("extract", "-q", "-o", "-", "--fields", fields, SAMPLE)
     want_p, want_b = direction_totals(csv.DictReader(io.StringIO(ex)))
     missing = sum((want_p - got_p).values())
@@ -452,27 +455,9 @@ def pmacct_exporters(tmp):
     if not shutil.which("nfcapd"):
         return
     nfprobe = {"nfprobe_receiver": "127.0.0.1:PORT", "nfprobe_version": "10"}
-    port = free_port()
-    out = os.path.join(tmp, "nfprobe.csv")
-    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "-o", out, "--fields",
-                            FIELDS + ",icmp_type,icmp_code"], stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
-    replay("nfprobe", port, nfprobe)
-    time.sleep(1)
-    col.terminate()
-    col.communicate(timeout=30)
-    got = with_icmp(csv.DictReader(open(out)))
-    nfdir = os.path.join(tmp, "nf-nfprobe")
-    os.makedirs(nfdir)
-    port = free_port()
-    nf = subprocess.Popen(["nfcapd", "-l", nfdir, "-p", str(port), "-b", "127.0.0.1", "-w", nfdir],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    replay("nfprobe", port, nfprobe)
-    time.sleep(1)
-    nf.terminate()
-    nf.wait(timeout=30)
-    want = nfdump_records(nfdir)
+    rows, _ = collect_while(tmp, "nfprobe", FIELDS + ",icmp_type,icmp_code", lambda port: replay("nfprobe", port, nfprobe))
+    got = with_icmp(rows)
+    want = nfcapd_while(tmp, "nf-nfprobe", lambda port: replay("nfprobe", port, nfprobe))
     check(sum(want.values()) > 300 and got == want,
           f"pmacctd's nfprobe (IPFIX) to flowsift and to nfcapd: {sum(got.values())} records, nfdump's "
           f"{sum(want.values())}, the same")
