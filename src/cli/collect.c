@@ -412,6 +412,11 @@ static void print_counters(const struct fs_nf_counters *c)
                 fs_human_int(c->held, a, sizeof a), fs_human_int(c->late_records, b, sizeof b));
     if (c->missing_template)
         fprintf(stderr, ", %s data sets without their template (dropped)", fs_human_int(c->missing_template, a, sizeof a));
+    if (c->other_port_records)
+        fprintf(stderr, ", %s records decoded with a template from another port of the exporter",
+                fs_human_int(c->other_port_records, a, sizeof a));
+    if (c->refused)
+        fprintf(stderr, ", %s messages refused (exporter table full)", fs_human_int(c->refused, a, sizeof a));
     if (c->sequence_gaps) fprintf(stderr, ", %s lost by sequence numbers", fs_human_int(c->sequence_gaps, a, sizeof a));
     if (c->unknown_fields) fprintf(stderr, ", %s fields skipped", fs_human_int(c->unknown_fields, a, sizeof a));
     if (c->counter_samples) fprintf(stderr, ", %s counter samples", fs_human_int(c->counter_samples, a, sizeof a));
@@ -487,7 +492,7 @@ static int conn_read(struct collect *x, struct conn *c, uint64_t *messages)
 static const char *const STAT_COLUMNS = "exporter,port,version,domain,messages,records,templates,withdrawn,"
                                          "options_records,held,late_records,dropped_no_template,sequence_lost,"
                                          "fields_skipped,truncated,unknown_version,bad_length,bad_template,bad_set_id,"
-                                         "counter_samples,socket_drops";
+                                         "counter_samples,socket_drops,other_port_records,refused";
 
 static void stat_line(FILE *f, const char *who, unsigned port, unsigned version, uint32_t domain,
                       const struct fs_nf_counters *c, uint64_t socket_drops)
@@ -498,7 +503,8 @@ static void stat_line(FILE *f, const char *who, unsigned port, unsigned version,
             (unsigned long long)c->late_records, (unsigned long long)c->missing_template,
             (unsigned long long)c->sequence_gaps, (unsigned long long)c->unknown_fields);
     for (unsigned k = 0; k < FS_NF_PROBLEM_COUNT; k++) fprintf(f, ",%llu", (unsigned long long)c->malformed[k]);
-    fprintf(f, ",%llu,%llu\n", (unsigned long long)c->counter_samples, (unsigned long long)socket_drops);
+    fprintf(f, ",%llu,%llu,%llu,%llu\n", (unsigned long long)c->counter_samples, (unsigned long long)socket_drops,
+            (unsigned long long)c->other_port_records, (unsigned long long)c->refused);
 }
 
 static int write_stats(const struct collect *x, const char *path, uint64_t socket_drops)

@@ -72,6 +72,7 @@ struct exporter {
     uint64_t next_seq;
     int seq_valid;
     uint32_t next;              /* hash chain, index + 1 (0: none) */
+    uint32_t gnext;             /* chain of the group bucket (address, domain, version: any port), index + 1 */
     struct pending *pend;       /* owned, PENDING_SETS */
     uint32_t npend, pend_bytes;
 };
@@ -85,6 +86,7 @@ struct fs_nf_decoder {
     struct exporter *exp;
     size_t nexp, expcap;
     uint32_t ebuckets[EBUCKETS]; /* index + 1 */
+    uint32_t gbuckets[EBUCKETS]; /* the same, hashed without the port: an exporter's other source ports */
     struct fs_nf_exporter_stats *view; /* fs_nf_exporters() */
     struct fs_nf_counters unattributed; /* messages no exporter can be named for (too short, unknown version) */
     struct fs_nf_counters sum;          /* fs_nf_totals(): the exporters' counters and those, added up */
@@ -173,7 +175,15 @@ static uint32_t mix(const struct fs_export_origin *o, uint32_t domain, uint8_t v
     return (uint32_t)(h ^ h >> 29);
 }
 
-/* The exporter (origin, domain, version), created when first seen; NULL past MAX_EXPORTERS or without memory. */
+static uint32_t group_bucket(const struct fs_export_origin *o, uint32_t domain, uint8_t version)
+{
+    struct fs_export_origin any = *o;
+    any.port = 0;
+    return mix(&any, domain, version) % EBUCKETS;
+}
+
+/* The exporter (origin, domain, version), created when first seen; NULL past MAX_EXPORTERS or without memory
+ * (the message is then counted as refused, with what no exporter can be named for). */
 static struct exporter *exporter_of(struct fs_nf_decoder *d, const struct fs_export_origin *o, uint32_t domain,
                                     uint8_t version)
 {
@@ -184,11 +194,17 @@ static struct exporter *exporter_of(struct fs_nf_decoder *d, const struct fs_exp
             e->st.origin.ipver == o->ipver && memcmp(e->st.origin.addr, o->addr, 16) == 0)
             return e;
     }
-    if (d->nexp == MAX_EXPORTERS) return NULL;
+    if (d->nexp == MAX_EXPORTERS) {
+        d->unattributed.refused++;
+        return NULL;
+    }
     if (d->nexp == d->expcap) {
         size_t nc = d->expcap ? d->expcap * 2 : 16;
         struct exporter *ne = realloc(d->exp, nc * sizeof *ne);
-        if (!ne) return NULL;
+        if (!ne) {
+            d->unattributed.refused++;
+            return NULL;
+        }
         d->exp = ne;
         d->expcap = nc;
     }
@@ -198,8 +214,25 @@ static struct exporter *exporter_of(struct fs_nf_decoder *d, const struct fs_exp
     e->st.domain = domain;
     e->st.version = version;
     e->next = d->ebuckets[b];
-    d->ebuckets[b] = (uint32_t)++d->nexp;
+    d->ebuckets[b] = (uint32_t)d->nexp + 1;
+    uint32_t g = group_bucket(o, domain, version);
+    e->gnext = d->gbuckets[g];
+    d->gbuckets[g] = (uint32_t)++d->nexp;
     return e;
+}
+
+/* The next exporter after index+1 `from` in e's group bucket that is the same device and domain speaking
+ * from another source port; 0 when there is none (pass 0 as from to begin). Returns index + 1. */
+static uint32_t next_sibling(const struct fs_nf_decoder *d, const struct exporter *e, uint32_t from)
+{
+    uint32_t i = from ? d->exp[from - 1].gnext : d->gbuckets[group_bucket(&e->st.origin, e->st.domain, e->st.version)];
+    for (; i; i = d->exp[i - 1].gnext) {
+        const struct exporter *s = &d->exp[i - 1];
+        if (s != e && s->st.domain == e->st.domain && s->st.version == e->st.version &&
+            s->st.origin.ipver == e->st.origin.ipver && memcmp(s->st.origin.addr, e->st.origin.addr, 16) == 0)
+            return i;
+    }
+    return 0;
 }
 
 static struct template **tslot(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id)
@@ -208,6 +241,23 @@ static struct template **tslot(struct fs_nf_decoder *d, uint32_t exporter, uint1
     struct template **pp = &d->tbuckets[b];
     while (*pp && !((*pp)->exporter == exporter && (*pp)->id == id)) pp = &(*pp)->next;
     return pp;
+}
+
+/* The template for a data set of exporter ei: its own (RFC 7011 scopes templates by transport session and
+ * domain), else one the same device sent for the same domain from another source port, as collectors that key
+ * templates by address only (nfcapd, pmacct) would use: some routers send templates and data from different
+ * ports. *other says which. */
+static struct template *template_for(struct fs_nf_decoder *d, uint32_t ei, uint16_t id, int *other)
+{
+    struct template *t = *tslot(d, ei, id);
+    *other = 0;
+    if (t) return t;
+    for (uint32_t s = next_sibling(d, &d->exp[ei], 0); s; s = next_sibling(d, &d->exp[ei], s))
+        if ((t = *tslot(d, s - 1, id))) {
+            *other = 1;
+            return t;
+        }
+    return NULL;
 }
 
 static void withdraw(struct fs_nf_decoder *d, uint32_t exporter, uint16_t id, struct fs_nf_counters *c)
@@ -279,8 +329,18 @@ struct rec {
     uint64_t init_ms;                  /* options: systemInitTimeMilliseconds (IPFIX: when uptime 0 was) */
     int has_up_start, has_up_end, has_start, has_end;
     uint64_t total_bytes, total_packets;
-    uint32_t sampling;
+    uint32_t sampling;                 /* samplingInterval, samplerRandomInterval or samplingPacketInterval */
+    uint32_t pkt_space, samp_size, samp_pop; /* samplingPacketSpace, samplingSize, samplingPopulation */
 };
+
+/* One packet in how many (RFC 5477, RFC 7012): n-out-of-N gives population / size; systematic count-based
+ * sampling selects interval packets then skips space; the older elements give the rate itself. */
+static uint32_t rec_sampling(const struct rec *r)
+{
+    if (r->samp_size && r->samp_pop) return (uint32_t)((r->samp_pop + r->samp_size / 2) / r->samp_size);
+    if (r->sampling && r->pkt_space) return (uint32_t)(((uint64_t)r->sampling + r->pkt_space) / r->sampling);
+    return r->sampling;
+}
 
 /* NTP timestamp (RFC 5905 era 0, as IPFIX's dateTimeMicro/Nano) to ns since 1970. */
 static uint64_t ntp_ns(uint64_t v)
@@ -364,6 +424,9 @@ static int take(struct rec *r, const struct tfield *tf, const uint8_t *p, unsign
     case 50:  /* samplerRandomInterval */
         r->sampling = (uint32_t)v;
         return 1;
+    case 306: r->pkt_space = (uint32_t)v; return 1; /* samplingPacketSpace */
+    case 309: r->samp_size = (uint32_t)v; return 1; /* samplingSize */
+    case 310: r->samp_pop = (uint32_t)v; return 1;  /* samplingPopulation */
     case 136: { /* flowEndReason */
         static const uint8_t reason[6] = { FS_END_ACTIVE, FS_END_IDLE, FS_END_ACTIVE_TIMEOUT, FS_END_FIN, FS_END_EOF,
                                            FS_END_EVICT };
@@ -424,7 +487,8 @@ static void finish(struct rec *r, const struct exporter *e, const struct clock *
     memcpy(f->exporter, e->st.origin.addr, 16);
     f->exporter_ipver = e->st.origin.ipver;
     f->domain = e->st.domain;
-    f->sampling = r->sampling ? r->sampling : e->sampling;
+    uint32_t rate = rec_sampling(r);
+    f->sampling = rate > 1 ? rate : rate ? 0 : e->sampling;
     if (!f->key.ipver) f->key.ipver = 4;
     emit(arg, f);
 }
@@ -627,8 +691,8 @@ static size_t data_set(struct fs_nf_decoder *d, struct exporter *e, const struct
         if (t->options) {
             c->options_records++;
             if (r.init_ms) e->init_ms = r.init_ms;
-            uint32_t smp = r.sampling > 1 ? r.sampling : 0;
-            if (r.sampling && smp != e->sampling) {
+            uint32_t rate = rec_sampling(&r), smp = rate > 1 ? rate : 0;
+            if (rate && smp != e->sampling) {
                 e->sampling = smp;
                 d->generation++;
             }
@@ -684,12 +748,14 @@ static size_t release(struct fs_nf_decoder *d, struct exporter *e, uint32_t ei, 
     size_t n = 0;
     for (uint32_t k = 0; k < e->npend;) {
         struct pending *p = &e->pend[k];
-        struct template *t = *tslot(d, ei, p->set_id);
+        int other;
+        struct template *t = template_for(d, ei, p->set_id, &other);
         if (!t) {
             k++;
             continue;
         }
         size_t all = 0, got = data_set(d, e, t, p->ipfix, &p->ck, p->recv_ns, p->bytes, p->len, emit, arg, &all);
+        if (other) e->st.c.other_port_records += got;
         n += got;
         e->st.c.late_records += got;
         free(p->bytes);
@@ -754,10 +820,15 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
         if (sid == (ipfix ? 2 : 0) || sid == (ipfix ? 3 : 1)) {
             templates(d, e, ei, ipfix, sid == (ipfix ? 3 : 1), body, blen);
             if (e->npend) n += release(d, e, ei, emit, arg);
+            for (uint32_t s = next_sibling(d, e, 0); s; s = next_sibling(d, e, s))
+                if (d->exp[s - 1].npend) n += release(d, &d->exp[s - 1], s - 1, emit, arg);
         } else if (sid >= 256) {
-            struct template *t = *tslot(d, ei, sid);
+            int other;
+            struct template *t = template_for(d, ei, sid, &other);
             if (t) {
-                n += data_set(d, e, t, ipfix, &ck, recv_ns, body, blen, emit, arg, &all);
+                size_t got = data_set(d, e, t, ipfix, &ck, recv_ns, body, blen, emit, arg, &all);
+                if (other) c->other_port_records += got;
+                n += got;
             } else {
                 hold(e, sid, ipfix, &ck, recv_ns, body, blen);
                 unknown_count = 1;

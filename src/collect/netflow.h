@@ -8,7 +8,8 @@
  * turned into flows.
  *
  * One decoder serves any number of exporters. Templates are kept per (exporter address and port, observation
- * domain or source id, template id), replaced when an exporter sends a template of the same id again and
+ * domain or source id, template id); a data set with no template in its own scope uses one the same address sent
+ * for the same domain from another port (counted), as collectors keying by address do. Templates are replaced when an exporter sends a template of the same id again and
  * withdrawn as RFC 7011 section 8.1 says. Options records carrying a sampling interval set the sampling of
  * their exporter's domain, which later records keep. A data set whose template has not been seen is kept
  * (at most 64 sets and 256 KB per exporter, for 30 s of the exporter's time) and decoded when the template
@@ -62,6 +63,8 @@ struct fs_nf_counters {
     uint64_t sequence_gaps;      /* records (v5, IPFIX) or messages (v9) the sequence numbers say were lost */
     uint64_t unknown_fields;     /* fields of data records the decoder skipped (unused or enterprise) */
     uint64_t counter_samples;    /* sFlow counter samples (not flows) */
+    uint64_t other_port_records;    /* records decoded with a template the same exporter sent from another port */
+    uint64_t refused;            /* messages not decoded: the exporter table was full (or memory ran out) */
     uint64_t malformed[FS_NF_PROBLEM_COUNT];
 };
 

@@ -222,18 +222,31 @@ static void test_v9(void)
     CHECK_EQ_U(got[1].source, FS_SOURCE_NETFLOW9);
     CHECK_EQ_U(got[1].first_ns, 1700000000000000000ull - 50000ull * 1000000ull);
     CHECK_EQ_U(got[1].last_ns, 1700000000000000000ull - 10000ull * 1000000ull);
-    /* templates belong to (exporter address and port, source id): another port or source id has none */
+    /* templates belong to (exporter address and port, source id); another port of the same address and source
+     * id without a template of that id uses the first port's (counted), another source id has none */
     struct buf c = { .n = 0 };
     v9_header(&c, 1, 77);
     v9_data(&c, 300, 1);
-    CHECK_EQ_U(feed(d, &R1b, &c), 0);
+    CHECK_EQ_U(feed(d, &R1b, &c), 1);
+    CHECK_EQ_U(fs_nf_totals(d)->other_port_records, 1);
+    CHECK_EQ_U(got[0].dir[0].bytes, 1000);
     struct buf e = { .n = 0 };
     v9_header(&e, 2, 78);
     v9_data(&e, 300, 1);
     CHECK_EQ_U(feed(d, &R1, &e), 0);
-    CHECK_EQ_U(fs_nf_totals(d)->held, 3);
-    fs_nf_finish(d); /* end of input: the two still waiting are dropped */
-    CHECK_EQ_U(fs_nf_totals(d)->missing_template, 2);
+    CHECK_EQ_U(fs_nf_totals(d)->held, 2);
+    /* a template of its own comes first: (sourceIPv4Address, destinationIPv4Address, IN_PKTS) */
+    struct buf o = { .n = 0 };
+    v9_header(&o, 2, 77);
+    u16(&o, 0), u16(&o, 20), u16(&o, 300), u16(&o, 3);
+    u16(&o, 8), u16(&o, 4), u16(&o, 12), u16(&o, 4), u16(&o, 2), u16(&o, 4);
+    u16(&o, 300), u16(&o, 16), u32(&o, 0x01020304), u32(&o, 0x05060708), u32(&o, 42);
+    CHECK_EQ_U(feed(d, &R1b, &o), 1);
+    CHECK_EQ_U(got[0].dir[0].packets, 42);
+    CHECK_EQ_U(v4(got[0].key.b), 0x05060708);
+    CHECK_EQ_U(fs_nf_totals(d)->other_port_records, 1);
+    fs_nf_finish(d); /* end of input: the one still waiting is dropped */
+    CHECK_EQ_U(fs_nf_totals(d)->missing_template, 1);
     /* v9 sequence numbers count messages: 1, then 5 loses 3 */
     struct buf g = { .n = 0 };
     v9_header(&g, 5, 77);
@@ -353,6 +366,59 @@ static void test_ipfix(void)
     fs_nf_free(d);
 }
 
+/* Sampling rates from the options of RFC 5477: n-out-of-N (samplingSize of samplingPopulation, as Cisco IOS XR
+ * sends with a samplingPacketInterval of 1) and systematic count-based (interval packets taken, space skipped). */
+static void test_sampling_elements(void)
+{
+    static const struct { uint32_t interval, space, size, population, want; } cases[] = {
+        { 1, 0, 1, 256, 256 }, { 10, 90, 0, 0, 10 }, { 1000, 0, 0, 0, 1000 }, { 1, 0, 0, 0, 0 }, { 0, 0, 3, 3000, 1000 },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct fs_nf_decoder *d;
+        fs_nf_new(&d);
+        struct buf b = { .n = 0 };
+        ipfix_header(&b, 0);
+        /* options template 500: scope selectorId, then samplingPacketInterval, samplingPacketSpace, samplingSize,
+         * samplingPopulation */
+        u16(&b, 3), u16(&b, 4 + 6 + 5 * 4), u16(&b, 500), u16(&b, 5), u16(&b, 1);
+        u16(&b, 302), u16(&b, 4), u16(&b, 305), u16(&b, 4), u16(&b, 306), u16(&b, 4), u16(&b, 309), u16(&b, 4);
+        u16(&b, 310), u16(&b, 4);
+        u16(&b, 500), u16(&b, 4 + 20), u32(&b, 1), u32(&b, cases[k].interval), u32(&b, cases[k].space);
+        u32(&b, cases[k].size), u32(&b, cases[k].population);
+        /* data template 501 (sourceIPv4Address, packetDeltaCount) and a record */
+        u16(&b, 2), u16(&b, 4 + 4 + 8), u16(&b, 501), u16(&b, 2), u16(&b, 8), u16(&b, 4), u16(&b, 2), u16(&b, 4);
+        u16(&b, 501), u16(&b, 12), u32(&b, 0x0a000001), u32(&b, 5);
+        ipfix_end(&b);
+        CHECK_EQ_U(feed(d, &R1, &b), 1);
+        CHECK_EQ_U(got[0].sampling, cases[k].want);
+        fs_nf_free(d);
+    }
+}
+
+/* More exporters than the table holds: the messages of the ones beyond are refused and counted, not lost
+ * silently. */
+static void test_refused(void)
+{
+    struct fs_nf_decoder *d;
+    fs_nf_new(&d);
+    struct buf b = { .n = 0 };
+    u16(&b, 5), u16(&b, 1), u32(&b, 1000), u32(&b, 1700000000), u32(&b, 0), u32(&b, 0), u32(&b, 0);
+    v5_record(&b, 0x0a000001, 0x0a000002, 80, 6, 10, 20);
+    size_t records = 0;
+    for (uint32_t i = 0; i < 70000; i++) {
+        struct fs_export_origin o = { .addr = { 10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i }, .ipver = 4,
+                                      .port = 2055 };
+        records += fs_nf_message(d, &o, 1800000000000000000ull, b.b, b.n, keep, NULL);
+    }
+    size_t n;
+    fs_nf_exporters(d, &n);
+    CHECK_EQ_U(n, 65536);
+    CHECK_EQ_U(records, 65536);
+    CHECK_EQ_U(fs_nf_totals(d)->refused, 70000 - 65536);
+    CHECK_EQ_U(fs_nf_totals(d)->messages, 65536);
+    fs_nf_free(d);
+}
+
 static void test_sflow(void)
 {
     struct fs_nf_decoder *d;
@@ -465,6 +531,8 @@ int main(void)
     test_v9();
     test_ipfix();
     CHECK_EQ_U(nonzero_unused, 0);
+    test_sampling_elements();
+    test_refused();
     test_sflow();
     size_t unused = 0;
     for (size_t k = 0; k < FS_FLOW_NMEMBERS; k++) unused += (size_t)fs_flow_member_zero_in_exports(k);
