@@ -114,6 +114,8 @@ static void help(void)
            "  -f, --filter EXPR          keep only records that match EXPR (docs/filter.md)\n"
            "      --store DIR            write records into the store DIR        [$FLOWSIFT_STORE or " FS_DEFAULT_STORE "]\n"
            "      --templates FILE       keep templates in FILE across restarts   [STORE/collect-templates with a store]\n"
+           "      --hold-time TIME       how long data that came before its template waits for it (at most\n"
+           "                             64 sets, 256 KB per exporter); 0: not at all                  [10m]\n"
            "      --export HOST:PORT     also send the records on as IPFIX over UDP (or [IPV6]:PORT)\n"
            "      --export-file FILE     also write the records as an IPFIX file (RFC 5655)\n"
            "      --export-version V     10 (IPFIX) or 9 (NetFlow v9) for --export                 [10]\n"
@@ -532,7 +534,7 @@ static int write_stats(const struct collect *x, const char *path, uint64_t socke
 }
 
 enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION,
-       OPT_STATS, OPT_TCP, OPT_RCVBUF };
+       OPT_STATS, OPT_TCP, OPT_RCVBUF, OPT_HOLD };
 
 /* Saves the templates when they changed since *saved_gen. */
 static int save_templates(const struct collect *x, const char *path, uint64_t *saved_gen)
@@ -558,6 +560,7 @@ int fs_cmd_collect(int argc, char **argv)
         { "export-file", required_argument, 0, OPT_EXPORT_FILE },
         { "export-version", required_argument, 0, OPT_EXPORT_VERSION }, { "stats", required_argument, 0, OPT_STATS },
         { "tcp", required_argument, 0, OPT_TCP }, { "rcvbuf", required_argument, 0, OPT_RCVBUF },
+        { "hold-time", required_argument, 0, OPT_HOLD },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -568,7 +571,7 @@ int fs_cmd_collect(int argc, char **argv)
     static char default_templates[4200];
     int nlisten = 0, out_given = 0, quiet = 0, c, tcp[MAX_LISTEN] = { 0 };
     enum fs_format format = FS_FORMAT_CSV;
-    uint64_t max_messages = 0, duration_ns = 0;
+    uint64_t max_messages = 0, duration_ns = 0, hold_ns = FS_NF_HOLD_NS;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:o:F:f:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -605,6 +608,9 @@ int fs_cmd_collect(int argc, char **argv)
             if (fs_parse_count(optarg, &max_messages) || !max_messages)
                 return fs_cli_error(C, "--count takes a positive number") + 1;
             break;
+        case OPT_HOLD:
+            if (fs_parse_duration(optarg, &hold_ns)) return fs_cli_error(C, "--hold-time takes a time such as 10m") + 1;
+            break;
         case OPT_DURATION:
             if (fs_parse_duration(optarg, &duration_ns) || !duration_ns)
                 return fs_cli_error(C, "--duration takes a positive time such as 30s") + 1;
@@ -634,6 +640,7 @@ int fs_cmd_collect(int argc, char **argv)
         rc = fs_cli_error(C, "out of memory");
         goto out;
     }
+    fs_nf_set_hold(x->nf, hold_ns);
     for (int i = 0; i < nlisten; i++) {
         if (open_listener(listen[i], tcp[i] ? SOCK_STREAM : SOCK_DGRAM, &fds[nfds], err, sizeof err) != 0) {
             rc = fs_cli_error(C, "%s", err);

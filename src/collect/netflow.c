@@ -51,7 +51,7 @@ struct clock {
     int has_uptime;
 };
 
-/* A data set that came before its template, held until the template arrives (or PENDING_NS passes). */
+/* A data set that came before its template, held until the template arrives (or the hold time passes). */
 struct pending {
     uint16_t set_id;
     uint8_t ipfix;
@@ -63,7 +63,6 @@ struct pending {
 
 #define PENDING_SETS 64                      /* per exporter: the oldest go first beyond these */
 #define PENDING_BYTES (256u << 10)
-#define PENDING_NS (30ull * 1000000000ull)   /* in the exporter's message time */
 
 struct exporter {
     struct fs_nf_exporter_stats st;
@@ -91,6 +90,7 @@ struct fs_nf_decoder {
     struct fs_nf_counters unattributed; /* messages no exporter can be named for (too short, unknown version) */
     struct fs_nf_counters sum;          /* fs_nf_totals(): the exporters' counters and those, added up */
     uint64_t generation;        /* changes of templates or sampling (fs_nf_save) */
+    uint64_t hold_ns;           /* how long a data set waits for its template (fs_nf_set_hold) */
     struct fs_decoder pkt;      /* sFlow's sampled packet headers, decoded as extract decodes packets */
     int pkt_ready;
 };
@@ -104,6 +104,7 @@ fs_result fs_nf_new(struct fs_nf_decoder **out)
         return FS_ERR_NOMEM;
     }
     (*out)->pkt_ready = 1;
+    (*out)->hold_ns = FS_NF_HOLD_NS;
     return FS_OK;
 }
 
@@ -716,10 +717,12 @@ static void drop_pending(struct exporter *e, uint32_t k)
     e->st.c.missing_template++;
 }
 
-/* Drops what has waited longer than PENDING_NS by the time of a message received at now. */
-static void expire_pending(struct exporter *e, uint64_t now)
+void fs_nf_set_hold(struct fs_nf_decoder *d, uint64_t ns) { d->hold_ns = ns; }
+
+/* Drops what has waited longer than the hold time by the time of a message received at now. */
+static void expire_pending(const struct fs_nf_decoder *d, struct exporter *e, uint64_t now)
 {
-    while (e->npend && e->pend[0].recv_ns + PENDING_NS < now) drop_pending(e, 0);
+    while (e->npend && e->pend[0].recv_ns + d->hold_ns < now) drop_pending(e, 0);
 }
 
 /* Keeps a copy of a data set whose template has not come; the oldest make room. */
@@ -806,7 +809,7 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
     }
     /* sequence: IPFIX counts data records before this message, v9 counts messages */
     check_sequence(e, (uint32_t)seq);
-    expire_pending(e, recv_ns);
+    expire_pending(d, e, recv_ns);
     size_t off = hdr, n = 0, all = 0;
     int unknown_count = 0; /* a data set held: how many records it holds is not known yet */
     while (off + 4 <= len) {
@@ -830,7 +833,8 @@ static size_t v9_ipfix(struct fs_nf_decoder *d, const struct fs_export_origin *f
                 if (other) c->other_port_records += got;
                 n += got;
             } else {
-                hold(e, sid, ipfix, &ck, recv_ns, body, blen);
+                if (d->hold_ns) hold(e, sid, ipfix, &ck, recv_ns, body, blen);
+                else c->missing_template++;
                 unknown_count = 1;
             }
         } else {

@@ -12,7 +12,7 @@
  * for the same domain from another port (counted), as collectors keying by address do. Templates are replaced when an exporter sends a template of the same id again and
  * withdrawn as RFC 7011 section 8.1 says. Options records carrying a sampling interval set the sampling of
  * their exporter's domain, which later records keep. A data set whose template has not been seen is kept
- * (at most 64 sets and 256 KB per exporter, for 30 s of the exporter's time) and decoded when the template
+ * (at most 64 sets and 256 KB per exporter, for 10 minutes unless fs_nf_set_hold() says otherwise) and decoded when the template
  * comes; what waits longer is dropped and counted. Information elements the decoder does not use, including enterprise-specific ones, are skipped
  * by their length and counted. Everything read is bounds-checked: a malformed message is counted by reason,
  * with what was decoded before the damage kept.
@@ -92,6 +92,13 @@ size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *fro
 /* A transport session ended (an IPFIX TCP connection closed): the templates of `from` are no longer valid
  * (RFC 7011 section 8), and its held data sets are dropped (counted). */
 void fs_nf_forget(struct fs_nf_decoder *d, const struct fs_export_origin *from);
+
+/* How long a data set that came before its template waits for it, in the time of the messages received
+ * (packet time for captures): FS_NF_HOLD_NS unless set. Exporters resend templates every few minutes
+ * (nProbe after 41 s in Graylog's capture, Cisco's default after 30 minutes or 20 packets); the sets held
+ * are bounded in number and bytes per exporter whatever the time. */
+#define FS_NF_HOLD_NS (600ull * 1000000000ull)
+void fs_nf_set_hold(struct fs_nf_decoder *d, uint64_t ns);
 
 /* End of input: the data sets still waiting for their template are dropped (and counted). */
 void fs_nf_finish(struct fs_nf_decoder *d);

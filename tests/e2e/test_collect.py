@@ -264,6 +264,82 @@ def oracle_pmacct(data):
           f"renormalized) {bad[:3]}")
 
 
+def oracle_graylog_pktvisor(data):
+    """Counts and records transcribed from the tests of Graylog's NetFlow codec (v5 and v9 from netgraph,
+    nProbe, softflowd, pmacctd; Graylog counts options records with the v9 records, and only the IPv4 ones of
+    softflowd's capture) and aggregates from pktvisor's flow handler (per device and interface)."""
+    path = os.path.join(data, "oracle", "graylog-netflow", "expected_counts.json")
+    pkt = os.path.join(data, "oracle", "pktvisor", "expected_aggregates.json")
+    if not os.path.exists(path) or not os.path.exists(pkt):
+        print("skip  no Graylog or pktvisor oracle")
+        return
+    fields = "srcaddr,dstaddr,srcp,dstp,proto,packets,size,first,last,ipver,source,exporter,in_if,out_if"
+    bad, n = [], 0
+    with open(path) as f:
+        cases = json.load(f)["cases"]
+    for c in cases:
+        files = [os.path.join(data, x) for x in (c.get("dat") or [c["pcap"]])]
+        rc, out, err = run("collect", "-o", "-", "--fields", fields, *files)
+        rows = list(csv.DictReader(io.StringIO(out)))
+        m = re.search(r"^  all .*?([\d,]+) options records", err, re.M)
+        options = int(m.group(1).replace(",", "")) if m else 0
+        name = os.path.basename(files[0])
+        n += 1
+        if "messages" in c and len(rows) != c["messages"]:
+            bad.append(f"{name}: {len(rows)} records, Graylog {c['messages']}")
+        if "all_nf_version" in c and any(r["source"] != "netflow5" for r in rows):
+            bad.append(f"{name}: not all NetFlow v5")
+        if "records" in c:  # the records of the one template the case names, or all with the options records
+            v4 = [r for r in rows if r["ipver"] == "4"]
+            if "template" in c:
+                options = 0
+            if len(v4) + options != c["records"]:
+                bad.append(f"{name}: {len(v4)} IPv4 records and {options} options records, Graylog {c['records']}")
+        ex = c.get("example_record")
+        if ex and not any(r["srcaddr"] == ex["ipv4_src_addr"] and r["dstaddr"] == ex["ipv4_dst_addr"] and
+                          ("in_bytes" not in ex or int(r["size"]) == ex["in_bytes"]) and
+                          ("flow_start_msec" not in ex or r["first"] == f"{ex['flow_start_msec'] / 1000:.3f}000000")
+                          for r in rows):
+            bad.append(f"{name}: Graylog's example record missing")
+        for k in ("first", "after_2", "after_3"):
+            w = c.get(k)
+            if w and not any((r["srcaddr"], r["srcp"], r["dstaddr"], r["dstp"], r["proto"], r["packets"], r["size"]) ==
+                             (w["src"], str(w["sport"]), w["dst"], str(w["dport"]), str(w["proto"]), str(w["pkts"]),
+                              str(w["bytes"])) for r in rows):
+                bad.append(f"{name}: Graylog's record {k} missing")
+    with open(pkt) as f:
+        cases = json.load(f)["cases"]
+    for c in cases:
+        rc, out, _ = run("collect", "-q", "-o", "-", "--fields", fields, os.path.join(data, c["pcap"]))
+        rows = list(csv.DictReader(io.StringIO(out)))
+        n += 1
+        by_src, pk_src = collections.Counter(), collections.Counter()
+        for r in rows:
+            by_src[r["srcaddr"]] += int(r["size"])
+            pk_src[r["srcaddr"]] += int(r["packets"])
+        got = {"records_flows": len(rows), "device": {r["exporter"] for r in rows},
+               "src": len({r["srcaddr"] for r in rows}), "dst": len({r["dstaddr"] for r in rows}),
+               "bytes": sum(int(r["size"]) for r in rows), "packets": sum(int(r["packets"]) for r in rows),
+               "top_bytes": max(by_src.values()), "top_packets": max(pk_src.values()),
+               "dports": len({r["dstp"] for r in rows}), "sports": len({r["srcp"] for r in rows})}
+        want = {"records_flows": c["records_flows"], "device": {c["device"]}, "src": c.get("src_ips_in"),
+                "dst": c.get("dst_ips_out")}
+        if "top_in_dscp_bytes[0]" in c:  # every record is CS0 and Not-ECT: the estimates are the totals
+            want.update(bytes=c["top_in_dscp_bytes[0]"]["estimate"], packets=c["top_in_ecn_packets[0]"]["estimate"],
+                        top_bytes=c["top_in_src_ips_bytes[0]"], top_packets=c["top_in_src_ips_packets[0]"])
+        else:
+            want.update(top_bytes=c["top_out_src_ips_bytes[0]"]["estimate"], top_packets=c["top_out_src_ips_packets[0]"],
+                        dports=c["dst_ports_out"], sports=c["src_ports_in"])
+        if c["interface"] != "0" and {r["in_if"] for r in rows} != {c["interface"]}:
+            bad.append(f"{c['pcap']}: interfaces {sorted({r['in_if'] for r in rows})}")
+        diff = {k: (got[k], v) for k, v in want.items() if got[k] != v}
+        if rc != 0 or diff:
+            bad.append(f"{c['pcap']}: {diff}")
+    check(n >= 13 and not bad, f"Graylog's codec tests ({n - 2} captures: record counts, example records) and "
+          f"pktvisor's flow aggregates (2 captures: records, devices, distinct addresses and ports, top talkers) "
+          f"agree with flowsift {bad[:4]}")
+
+
 def split_templates(data):
     """akvorado's captures hold a template in one file and its data in the next: one run takes both."""
     d = os.path.join(data, "exports", "netflow9", "akvorado")
@@ -615,6 +691,7 @@ def main():
             oracle_sflow(data)
             oracle_logstash(data)
             oracle_pmacct(data)
+            oracle_graylog_pktvisor(data)
             split_templates(data)
         else:
             print("skip  ../shared/data is absent: captured exports and their tshark decodes not checked")

@@ -247,6 +247,12 @@ static void test_v9(void)
     CHECK_EQ_U(fs_nf_totals(d)->other_port_records, 1);
     fs_nf_finish(d); /* end of input: the one still waiting is dropped */
     CHECK_EQ_U(fs_nf_totals(d)->missing_template, 1);
+    /* with no hold time, a set without its template is dropped at once */
+    fs_nf_set_hold(d, 0);
+    CHECK_EQ_U(feed(d, &R1, &e), 0);
+    CHECK_EQ_U(fs_nf_totals(d)->held, 2);
+    CHECK_EQ_U(fs_nf_totals(d)->missing_template, 2);
+    fs_nf_set_hold(d, FS_NF_HOLD_NS);
     /* v9 sequence numbers count messages: 1, then 5 loses 3 */
     struct buf g = { .n = 0 };
     v9_header(&g, 5, 77);
@@ -348,7 +354,8 @@ static void test_ipfix(void)
     put16(&data, 8, 0), put16(&data, 10, 4);
     CHECK_EQ_U(feed(d, &R1, &data), 0); /* held */
     CHECK_EQ_U(fs_nf_totals(d)->sequence_gaps, 0);
-    /* it waits 30 s of the exporter's time at most: a message 31 s later drops it */
+    /* it waits the hold time at most (10 minutes by default; 30 s here): a message 31 s later drops it */
+    fs_nf_set_hold(d, 30000000000ull);
     struct buf s = { .n = 0 };
     ipfix_header(&s, 10);
     ipfix_end(&s);
