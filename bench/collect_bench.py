@@ -81,26 +81,30 @@ def main():
             subprocess.run(["rm", "-rf", store])
             st.append(timed([FS, "collect", "-q", "--store", store, exports])[1])
         rows.append(("flowsift collect, file, into the store", records, 0, statistics.median(st)))
-        udp, lost = [], []
-        for i in range(a.runs):
-            store = os.path.join(work, f"store-udp-{i}")
-            col = subprocess.Popen([FS, "collect", "-l", "127.0.0.1:39101", "--store", store, "--duration", "300s"],
-                                   stderr=subprocess.PIPE, text=True)
-            time.sleep(0.5)
-            cpu0 = cpu_of(col.pid)
-            subprocess.run([blast, "send", exports, "39101"], check=True, stdout=subprocess.DEVNULL)
-            while True:  # until it has read every datagram: its CPU time stops growing
-                c = cpu_of(col.pid)
-                time.sleep(0.7)
-                if cpu_of(col.pid) == c:
-                    break
-            cpu = cpu_of(col.pid) - cpu0  # receiving and decoding; publishing the store's last segments follows
-            col.terminate()
-            _, err = col.communicate()
-            got = int(re.search(r"([\d,]+) records from", err).group(1).replace(",", ""))
-            udp.append(cpu)
-            lost.append(records - got)
-        rows.append(("flowsift collect, UDP, into the store", records, statistics.median(lost), statistics.median(udp)))
+        def udp_runs(name, workers, exporters):
+            udp, lost = [], []
+            for i in range(a.runs):
+                store = os.path.join(work, f"store-udp-{workers}-{i}")
+                col = subprocess.Popen([FS, "collect", "-l", "127.0.0.1:39101", "--store", store, "--duration", "300s",
+                                        "--workers", str(workers)], stderr=subprocess.PIPE, text=True)
+                time.sleep(0.5)
+                cpu0 = cpu_of(col.pid)
+                subprocess.run([blast, "send", exports, "39101", "1", str(exporters)], check=True,
+                               stdout=subprocess.DEVNULL)
+                while True:  # until it has read every datagram: its CPU time stops growing
+                    c = cpu_of(col.pid)
+                    time.sleep(0.7)
+                    if cpu_of(col.pid) == c:
+                        break
+                cpu = cpu_of(col.pid) - cpu0  # receiving and decoding; publishing the store's last segments follows
+                col.terminate()
+                _, err = col.communicate()
+                got = int(re.search(r"([\d,]+) records from", err).group(1).replace(",", ""))
+                udp.append(cpu)
+                lost.append(records * exporters - got)
+            rows.append((name, records * exporters, statistics.median(lost), statistics.median(udp)))
+
+        udp_runs("flowsift collect, UDP, into the store", 1, 1)
         nfc, nfl = [], []
         for i in range(a.runs):
             d = os.path.join(work, f"nf-{i}")
@@ -127,6 +131,9 @@ def main():
                     flows += int(m.group(1)) if m else 0
             nfl.append(records - flows)
         rows.append(("nfcapd 1.7, UDP, into its files", records, statistics.median(nfl), statistics.median(nfc)))
+        # several exporters, the datagrams of each spread by SO_REUSEPORT over the receiving threads
+        udp_runs("flowsift collect, UDP, 4 exporters, 1 thread", 1, 4)
+        udp_runs("flowsift collect, UDP, 4 exporters, --workers 2", 2, 4)
         print(f"\n2 cores; medians of {a.runs} runs; CPU = user + system seconds of the receiving process\n")
         print("| receiver | records sent | lost | CPU s | records per CPU second | vs flowsift UDP |")
         print("|---|---:|---:|---:|---:|---:|")

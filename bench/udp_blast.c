@@ -3,8 +3,9 @@
  *
  *   udp_blast record PORT FILE     receive datagrams on 127.0.0.1:PORT until none came for 2 s, append each to
  *                                  FILE (IPFIX messages carry their own length, so FILE is an IPFIX file)
- *   udp_blast send FILE PORT [N]   send FILE's IPFIX messages to 127.0.0.1:PORT as datagrams, N times over
- *                                  (default 1), as fast as the socket takes them; prints datagrams and seconds
+ *   udp_blast send FILE PORT [N [K]]  send FILE's IPFIX messages to 127.0.0.1:PORT as datagrams, N times over
+ *                                  (default 1), as fast as the sockets take them, from K sockets (K exporters,
+ *                                  default 1: each sends every message, in turn); prints datagrams and seconds
  *
  * build: cc -O2 -o udp_blast udp_blast.c
  */
@@ -28,7 +29,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: udp_blast record PORT FILE | send FILE PORT [N]\n");
+        fprintf(stderr, "usage: udp_blast record PORT FILE | send FILE PORT [N [K]]\n");
         return 2;
     }
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -74,19 +75,26 @@ int main(int argc, char **argv)
     if (!data || fread(data, 1, (size_t)len, in) != (size_t)len) return 1;
     fclose(in);
     a.sin_port = htons((uint16_t)atoi(argv[3]));
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        perror("connect");
-        return 1;
+    int times = argc > 4 ? atoi(argv[4]) : 1, nsock = argc > 5 ? atoi(argv[5]) : 1;
+    if (nsock < 1 || nsock > 256) nsock = 1;
+    int fds[256];
+    fds[0] = fd;
+    for (int i = 1; i < nsock; i++) fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+    for (int i = 0; i < nsock; i++) {
+        if (connect(fds[i], (struct sockaddr *)&a, sizeof a) != 0) {
+            perror("connect");
+            return 1;
+        }
+        setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
     }
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-    int times = argc > 4 ? atoi(argv[4]) : 1;
     unsigned long sent = 0;
     double t0 = now();
     for (int k = 0; k < times; k++)
         for (long off = 0; off + 4 <= len;) {
             long m = data[off + 2] << 8 | data[off + 3];
             if (m < 16 || off + m > len) break;
-            if (send(fd, data + off, (size_t)m, 0) == m) sent++;
+            for (int i = 0; i < nsock; i++)
+                if (send(fds[i], data + off, (size_t)m, 0) == m) sent++;
             off += m;
         }
     printf("%lu %.3f\n", sent, now() - t0);

@@ -13,7 +13,9 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +38,13 @@
 #define MAX_LISTEN 16
 #define STORE_BATCH 256
 
+/* One receiving thread's state (the main thread's, or a --workers thread's copy): its decoder, its batch for
+ * the store and its counts; the outputs are shared. */
 struct collect {
     struct fs_nf_decoder *nf;
-    struct fs_writer writer;
+    struct fs_writer writer;        /* the main thread's; workers write through `out` */
+    struct fs_writer *out;          /* CSV/JSON output: &writer of the main thread's state */
+    pthread_mutex_t *out_lock;      /* with workers: serializes out and exporter (the store takes its own lock) */
     int csv;
     struct fs_store_writer *store;
     struct fs_flow pending[STORE_BATCH];
@@ -60,11 +66,13 @@ static void on_flow(void *arg, struct fs_flow *f)
         x->filtered_out++;
         return;
     }
+    if (x->out_lock && (x->csv || x->exporter)) pthread_mutex_lock(x->out_lock);
     if (x->csv) {
-        fs_writer_flow(&x->writer, f);
+        fs_writer_flow(x->out, f);
         x->written++;
     }
     if (x->exporter && !x->export_rc) x->export_rc = fs_flow_export_many(x->exporter, f, 1);
+    if (x->out_lock && (x->csv || x->exporter)) pthread_mutex_unlock(x->out_lock);
     if (x->store && !x->store_rc) {
         x->pending[x->npending++] = *f;
         x->stored++;
@@ -107,6 +115,8 @@ static void help(void)
            "                             listens on every IPv4 and IPv6 address); repeatable\n"
            "      --tcp ADDR             accept IPFIX exporters over TCP on ADDR (as -l); repeatable\n"
            "      --rcvbuf SIZE          UDP socket buffer (the kernel caps it at net.core.rmem_max)  [32M]\n"
+           "      --workers N|auto       receive and decode UDP in N threads, each with its own sockets\n"
+           "                             (SO_REUSEPORT: the kernel keeps each exporter on one)        [1]\n"
            "  -o, --output FILE          write records to FILE ('-' = standard output); then not to the store\n"
            "                             unless --store is given too\n"
            "  -F, --format csv|json      output format                                              [csv]\n"
@@ -164,7 +174,9 @@ static uint64_t backlog_drops(void)
     return sum;
 }
 
-static int open_listener(const char *spec, int type, int *fd_out, char *err, size_t errlen)
+/* reuseport: one of several sockets on the same address (SO_REUSEPORT), the kernel spreading exporters over
+ * them by a hash of their address and port. */
+static int open_listener(const char *spec, int type, int reuseport, int *fd_out, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -225,6 +237,11 @@ static int open_listener(const char *spec, int type, int *fd_out, char *err, siz
     }
     int zero = 0, one = 1;
     if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        snprintf(err, errlen, "'%s': SO_REUSEPORT: %s", spec, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (v6 && !host[0]) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero); /* IPv4 too */
     /* a burst of exports must not overflow the socket: ask for 32 MB (the kernel caps it at rmem_max) */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -509,16 +526,16 @@ static void stat_line(FILE *f, const char *who, unsigned port, unsigned version,
             (unsigned long long)c->other_port_records, (unsigned long long)c->refused);
 }
 
-static int write_stats(const struct collect *x, const char *path, uint64_t socket_drops)
+static int write_stats(const struct fs_nf_decoder *nf, const char *path, uint64_t socket_drops)
 {
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return -1;
     fprintf(f, "%s\n", STAT_COLUMNS);
-    stat_line(f, "all", 0, 0, 0, fs_nf_totals(x->nf), socket_drops); /* the sockets' drops: no exporter known */
+    stat_line(f, "all", 0, 0, 0, fs_nf_totals(nf), socket_drops); /* the sockets' drops: no exporter known */
     size_t n;
-    const struct fs_nf_exporter_stats *e = fs_nf_exporters(x->nf, &n);
+    const struct fs_nf_exporter_stats *e = fs_nf_exporters(nf, &n);
     for (size_t i = 0; i < n; i++) {
         char addr[INET6_ADDRSTRLEN] = "file";
         if (e[i].origin.ipver) inet_ntop(e[i].origin.ipver == 4 ? AF_INET : AF_INET6, e[i].origin.addr, addr, sizeof addr);
@@ -534,19 +551,116 @@ static int write_stats(const struct collect *x, const char *path, uint64_t socke
 }
 
 enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION,
-       OPT_STATS, OPT_TCP, OPT_RCVBUF, OPT_HOLD };
+       OPT_STATS, OPT_TCP, OPT_RCVBUF, OPT_HOLD, OPT_WORKERS };
 
-/* Saves the templates when they changed since *saved_gen. */
-static int save_templates(const struct collect *x, const char *path, uint64_t *saved_gen)
+/* Saves the templates of nf when gen (the generations of all decoders, added up) changed since *saved_gen. */
+static int save_templates(const struct fs_nf_decoder *nf, uint64_t gen, const char *path, uint64_t *saved_gen)
 {
     char err[4400];
-    if (!path || fs_nf_generation(x->nf) == *saved_gen) return 0;
-    if (fs_nf_save(x->nf, path, err, sizeof err) != FS_OK) {
+    if (!path || gen == *saved_gen) return 0;
+    if (fs_nf_save(nf, path, err, sizeof err) != FS_OK) {
         fs_cli_error(C, "%s", err);
         return 1;
     }
-    *saved_gen = fs_nf_generation(x->nf);
+    *saved_gen = gen;
     return 0;
+}
+
+/* Reads the datagrams waiting on UDP socket fd (256 at most, unless last: then all) and decodes them; at most
+ * `limit` (0: no limit). *drops takes the socket's count of datagrams dropped. Returns how many were read. */
+static uint64_t read_datagrams(struct collect *x, int fd, uint32_t *drops, uint8_t *buf, int last, uint64_t limit)
+{
+    uint64_t n = 0;
+    for (int k = 0; (k < 256 || last) && (!limit || n < limit); k++) {
+        struct sockaddr_storage ss;
+        union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(uint32_t))]; } ctl;
+        struct iovec iov = { buf, 65536 };
+        struct msghdr mh = { .msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
+        ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
+        if (len < 0) break;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
+                uint32_t d; /* the socket's count since it opened */
+                memcpy(&d, CMSG_DATA(cm), sizeof d);
+                *drops = d;
+            }
+        struct fs_export_origin o;
+        origin_of(&ss, &o);
+        fs_nf_message(x->nf, &o, now_ns(), buf, (size_t)len, on_flow, x);
+        n++;
+    }
+    return n;
+}
+
+/* --workers: threads that receive on sockets of their own, opened with SO_REUSEPORT on every UDP address, and
+ * decode with decoders of their own. The kernel sends an exporter's datagrams (one address and port) to one
+ * socket, so its templates and sequence numbers stay in one decoder. The main thread reads the files, the TCP
+ * sessions and its own sockets, and adds the workers' decoders up for the statistics, the saved templates and the
+ * summary. */
+struct worker {
+    struct collect x;             /* own decoder, store batch and counts; outputs shared */
+    pthread_t thread;
+    pthread_mutex_t lock;         /* held while decoding: the main thread reads the decoder under it */
+    int fds[MAX_LISTEN], nfds;
+    uint32_t drops[MAX_LISTEN];
+    _Atomic uint64_t messages;
+    int started;
+};
+
+static atomic_int workers_stop;
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    uint8_t *buf = malloc(65536);
+    if (!buf) return NULL;
+    struct pollfd pfd[MAX_LISTEN];
+    for (int last = 0; !last;) {
+        /* the end comes from the main thread (which takes the signals): one more pass reads what the sockets hold */
+        last = atomic_load(&workers_stop);
+        for (int i = 0; i < w->nfds; i++) pfd[i] = (struct pollfd){ w->fds[i], POLLIN, 0 };
+        int r = poll(pfd, (nfds_t)w->nfds, last ? 0 : 200);
+        pthread_mutex_lock(&w->lock);
+        for (int i = 0; r > 0 && i < w->nfds; i++)
+            if (pfd[i].revents & POLLIN)
+                atomic_fetch_add(&w->messages, read_datagrams(&w->x, w->fds[i], &w->drops[i], buf, last, 0));
+        pthread_mutex_unlock(&w->lock);
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Every decoder's knowledge added up into a new decoder (*gen: their generations, added up), or the main
+ * thread's own when there are no workers; NULL without memory. */
+static struct fs_nf_decoder *all_decoders(struct collect *x, struct worker *w, int nw, uint64_t *gen)
+{
+    *gen = fs_nf_generation(x->nf);
+    if (!nw) return x->nf;
+    struct fs_nf_decoder *all;
+    if (fs_nf_new(&all) != FS_OK) return NULL;
+    int bad = fs_nf_absorb(all, x->nf) != FS_OK;
+    for (int i = 0; i < nw; i++) {
+        pthread_mutex_lock(&w[i].lock);
+        bad |= fs_nf_absorb(all, w[i].x.nf) != FS_OK;
+        *gen += fs_nf_generation(w[i].x.nf);
+        pthread_mutex_unlock(&w[i].lock);
+    }
+    if (bad) {
+        fs_nf_free(all);
+        return NULL;
+    }
+    return all;
+}
+
+/* The datagrams every UDP socket dropped, as the kernel counts them now. */
+static uint64_t udp_drops(const int *fds, const int *tcp, uint32_t *drops, int nfds, struct worker *w, int nw)
+{
+    uint64_t sum = 0;
+    for (int k = 0; k < nfds; k++) sum += drops[k] = tcp[k] ? 0 : socket_drops_now(fds[k], drops[k]);
+    for (int i = 0; i < nw; i++)
+        for (int k = 0; k < w[i].nfds; k++) sum += socket_drops_now(w[i].fds[k], 0);
+    return sum;
 }
 
 int fs_cmd_collect(int argc, char **argv)
@@ -560,7 +674,7 @@ int fs_cmd_collect(int argc, char **argv)
         { "export-file", required_argument, 0, OPT_EXPORT_FILE },
         { "export-version", required_argument, 0, OPT_EXPORT_VERSION }, { "stats", required_argument, 0, OPT_STATS },
         { "tcp", required_argument, 0, OPT_TCP }, { "rcvbuf", required_argument, 0, OPT_RCVBUF },
-        { "hold-time", required_argument, 0, OPT_HOLD },
+        { "hold-time", required_argument, 0, OPT_HOLD }, { "workers", required_argument, 0, OPT_WORKERS },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -571,7 +685,7 @@ int fs_cmd_collect(int argc, char **argv)
     static char default_templates[4200];
     int nlisten = 0, out_given = 0, quiet = 0, c, tcp[MAX_LISTEN] = { 0 };
     enum fs_format format = FS_FORMAT_CSV;
-    uint64_t max_messages = 0, duration_ns = 0, hold_ns = FS_NF_HOLD_NS;
+    uint64_t max_messages = 0, duration_ns = 0, hold_ns = FS_NF_HOLD_NS, nworkers = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:o:F:f:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -608,6 +722,14 @@ int fs_cmd_collect(int argc, char **argv)
             if (fs_parse_count(optarg, &max_messages) || !max_messages)
                 return fs_cli_error(C, "--count takes a positive number") + 1;
             break;
+        case OPT_WORKERS:
+            if (strcmp(optarg, "auto") == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                nworkers = n > 0 ? (uint64_t)n : 1;
+            } else if (fs_parse_count(optarg, &nworkers) || !nworkers || nworkers > 64) {
+                return fs_cli_error(C, "--workers takes a number from 1 to 64, or auto") + 1;
+            }
+            break;
         case OPT_HOLD:
             if (fs_parse_duration(optarg, &hold_ns)) return fs_cli_error(C, "--hold-time takes a time such as 10m") + 1;
             break;
@@ -633,7 +755,9 @@ int fs_cmd_collect(int argc, char **argv)
         free(x);
         return 2;
     }
-    int rc = 0, fds[MAX_LISTEN], nfds = 0, writer_open = 0;
+    int rc = 0, fds[MAX_LISTEN], nfds = 0, writer_open = 0, nw = 0;
+    struct worker *workers = NULL;
+    pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
     uint32_t sock_drops[MAX_LISTEN] = { 0 }; /* datagrams each UDP socket's buffer had no room for */
     char err[1024];
     if (fs_nf_new(&x->nf) != FS_OK) {
@@ -642,7 +766,8 @@ int fs_cmd_collect(int argc, char **argv)
     }
     fs_nf_set_hold(x->nf, hold_ns);
     for (int i = 0; i < nlisten; i++) {
-        if (open_listener(listen[i], tcp[i] ? SOCK_STREAM : SOCK_DGRAM, &fds[nfds], err, sizeof err) != 0) {
+        if (open_listener(listen[i], tcp[i] ? SOCK_STREAM : SOCK_DGRAM, nworkers > 1 && !tcp[i], &fds[nfds], err,
+                          sizeof err) != 0) {
             rc = fs_cli_error(C, "%s", err);
             goto out;
         }
@@ -675,7 +800,7 @@ int fs_cmd_collect(int argc, char **argv)
             rc = fs_cli_error(C, "%s", err);
             goto out;
         }
-        saved_gen = fs_nf_generation(x->nf);
+        saved_gen = fs_nf_generation(x->nf); /* and the workers' after they load the same file */
         if (restored && !quiet)
             fprintf(stderr, "flowsift collect: %zu template%s restored from '%s'\n", restored, restored == 1 ? "" : "s",
                     templates_path);
@@ -691,6 +816,44 @@ int fs_cmd_collect(int argc, char **argv)
     }
     writer_open = 1;
     fs_writer_set_time_decimals(&x->writer, 9); /* v5 headers and IPFIX times may be finer than microseconds */
+    x->out = &x->writer;
+    int nudp = 0;
+    for (int i = 0; i < nfds; i++) nudp += !tcp[i];
+    if (nworkers > 1 && nudp) {
+        if (!(workers = calloc(nworkers - 1, sizeof *workers))) {
+            rc = fs_cli_error(C, "out of memory");
+            goto out;
+        }
+        x->out_lock = &out_lock;
+        for (int i = 0; i < (int)nworkers - 1; i++) {
+            struct worker *w = &workers[nw];
+            w->x = *x; /* the outputs, filter and store, shared; a decoder and counts of its own */
+            w->x.nf = NULL;
+            w->x.npending = 0;
+            w->x.written = w->x.stored = w->x.filtered_out = 0;
+            pthread_mutex_init(&w->lock, NULL);
+            nw++;
+            if (fs_nf_new(&w->x.nf) != FS_OK) {
+                rc = fs_cli_error(C, "out of memory");
+                goto out;
+            }
+            fs_nf_set_hold(w->x.nf, hold_ns);
+            size_t restored;
+            if (templates_path && fs_nf_load(w->x.nf, templates_path, &restored, err, sizeof err) != FS_OK) {
+                rc = fs_cli_error(C, "%s", err);
+                goto out;
+            }
+            saved_gen += fs_nf_generation(w->x.nf);
+            for (int k = 0; k < nlisten; k++) {
+                if (tcp[k]) continue;
+                if (open_listener(listen[k], SOCK_DGRAM, 1, &w->fds[w->nfds], err, sizeof err) != 0) {
+                    rc = fs_cli_error(C, "%s", err);
+                    goto out;
+                }
+                w->nfds++;
+            }
+        }
+    }
     double t0 = fs_now_seconds();
     uint64_t messages = 0, backlog0 = backlog_drops();
     for (int i = optind; i < argc && !stop_requested; i++)
@@ -707,7 +870,15 @@ int fs_cmd_collect(int argc, char **argv)
         if (!quiet) {
             fprintf(stderr, "flowsift collect: listening on");
             for (int i = 0; i < nlisten; i++) fprintf(stderr, " %s", listen[i]);
+            if (nw) fprintf(stderr, " with %d receiving threads", nw + 1);
             fprintf(stderr, " (SIGINT or SIGTERM ends)\n");
+        }
+        for (int i = 0; i < nw; i++) {
+            if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+                rc = fs_cli_error(C, "cannot start a receiving thread: %s", strerror(errno));
+                break;
+            }
+            workers[i].started = 1;
         }
         static uint8_t buf[65536];
         static struct conn conns[MAX_CONNS]; /* 17 MB of buffers: not on the stack */
@@ -716,12 +887,17 @@ int fs_cmd_collect(int argc, char **argv)
         uint64_t deadline = duration_ns ? now_ns() + duration_ns : 0, next_save = now_ns() + 10000000000ull;
         for (int last = 0; !last;) {
             /* a signal ends the loop after one more pass that reads what the sockets already hold */
-            last = stop_requested || (max_messages && messages >= max_messages);
+            uint64_t received = messages;
+            for (int i = 0; i < nw; i++) received += atomic_load(&workers[i].messages);
+            last = rc || stop_requested || (max_messages && received >= max_messages);
             if (now_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
-                save_templates(x, templates_path, &saved_gen);
-                uint64_t drops = 0;
-                for (int k = 0; k < nfds; k++) drops += sock_drops[k] = tcp[k] ? 0 : socket_drops_now(fds[k], sock_drops[k]);
-                if (stats_path) write_stats(x, stats_path, drops);
+                uint64_t gen;
+                struct fs_nf_decoder *all = all_decoders(x, workers, nw, &gen);
+                if (all) {
+                    save_templates(all, gen, templates_path, &saved_gen);
+                    if (stats_path) write_stats(all, stats_path, udp_drops(fds, tcp, sock_drops, nfds, workers, nw));
+                    if (all != x->nf) fs_nf_free(all);
+                }
                 next_save = now_ns() + 10000000000ull;
             }
             int timeout = last ? 0 : 200;
@@ -754,25 +930,10 @@ int fs_cmd_collect(int argc, char **argv)
                     nconns++;
                     continue;
                 }
-                for (int k = 0; (k < 256 || last) && (!max_messages || messages < max_messages); k++) {
-                    struct sockaddr_storage ss;
-                    union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(uint32_t))]; } ctl;
-                    struct iovec iov = { buf, sizeof buf };
-                    struct msghdr mh = { .msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &iov, .msg_iovlen = 1,
-                                         .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
-                    ssize_t n = recvmsg(fds[i], &mh, MSG_DONTWAIT);
-                    if (n < 0) break;
-                    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-                        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
-                            uint32_t drops; /* the socket's count since it opened */
-                            memcpy(&drops, CMSG_DATA(cm), sizeof drops);
-                            sock_drops[i] = drops;
-                        }
-                    struct fs_export_origin o;
-                    origin_of(&ss, &o);
-                    fs_nf_message(x->nf, &o, now_ns(), buf, (size_t)n, on_flow, x);
-                    messages++;
-                }
+                if (max_messages && received >= max_messages) break;
+                uint64_t n = read_datagrams(x, fds[i], &sock_drops[i], buf, last, max_messages ? max_messages - received : 0);
+                messages += n;
+                received += n;
             }
             for (int i = nconns - 1; r > 0 && i >= 0; i--) {
                 if (!(pfd[nfds + i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -785,11 +946,34 @@ int fs_cmd_collect(int argc, char **argv)
         }
         for (int i = 0; i < nconns; i++) close(conns[i].fd);
     }
+    /* the workers read what their sockets hold and end; their decoders and counts join the main thread's */
+    atomic_store(&workers_stop, 1);
+    uint64_t gen = fs_nf_generation(x->nf), dropped = udp_drops(fds, tcp, sock_drops, nfds, NULL, 0);
+    char per_thread[64 * 24] = "";
+    size_t pt = (size_t)snprintf(per_thread, sizeof per_thread, "%llu", (unsigned long long)messages);
+    for (int i = 0; i < nw; i++) {
+        struct worker *w = &workers[i];
+        if (w->started) pthread_join(w->thread, NULL);
+        w->started = 0;
+        fs_nf_finish(w->x.nf);
+        gen += fs_nf_generation(w->x.nf);
+        if (fs_nf_absorb(x->nf, w->x.nf) != FS_OK && !rc) rc = fs_cli_error(C, "out of memory");
+        if (x->store && w->x.npending && !w->x.store_rc)
+            w->x.store_rc = fs_store_writer_add_many(x->store, w->x.pending, w->x.npending);
+        w->x.npending = 0;
+        x->written += w->x.written;
+        x->stored += w->x.stored;
+        x->filtered_out += w->x.filtered_out;
+        if (!x->store_rc) x->store_rc = w->x.store_rc;
+        if (!x->export_rc) x->export_rc = w->x.export_rc;
+        messages += atomic_load(&w->messages);
+        pt += (size_t)snprintf(per_thread + pt, sizeof per_thread - pt, " / %llu",
+                               (unsigned long long)atomic_load(&w->messages));
+        for (int k = 0; k < w->nfds; k++) dropped += socket_drops_now(w->fds[k], w->drops[k]);
+    }
     fs_nf_finish(x->nf); /* what still waits for a template is dropped, and counted */
-    if (save_templates(x, templates_path, &saved_gen) && !rc) rc = 1;
-    uint64_t dropped = 0;
-    for (int i = 0; i < nfds; i++) dropped += sock_drops[i] = tcp[i] ? 0 : socket_drops_now(fds[i], sock_drops[i]);
-    if (stats_path && write_stats(x, stats_path, dropped) != 0)
+    if (save_templates(x->nf, gen, templates_path, &saved_gen) && !rc) rc = 1;
+    if (stats_path && write_stats(x->nf, stats_path, dropped) != 0)
         rc = fs_cli_error(C, "cannot write '%s': %s", stats_path, strerror(errno));
     double elapsed = fs_now_seconds() - t0;
     if (fs_writer_close(&x->writer) && !rc) rc = fs_cli_error(C, "writing '%s' failed", out_path);
@@ -818,6 +1002,7 @@ int fs_cmd_collect(int argc, char **argv)
             fprintf(stderr, "  received  %s datagrams and messages; %s more dropped, the socket buffers had no room "
                             "(kernel count)%s\n", fs_human_int(messages, b, sizeof b), fs_human_int(dropped, a, sizeof a),
                     dropped ? ": raise --rcvbuf and net.core.rmem_max" : "");
+            if (nw) fprintf(stderr, "  threads   %s datagrams and messages received by each\n", per_thread);
             uint64_t backlog = backlog_drops() - backlog0;
             if (backlog)
                 fprintf(stderr, "  dropped   %s packets of all traffic before any socket, the kernel's input backlog "
@@ -831,6 +1016,14 @@ int fs_cmd_collect(int argc, char **argv)
         }
     }
 out:
+    atomic_store(&workers_stop, 1);
+    for (int i = 0; i < nw; i++) {
+        if (workers[i].started) pthread_join(workers[i].thread, NULL);
+        for (int k = 0; k < workers[i].nfds; k++) close(workers[i].fds[k]);
+        fs_nf_free(workers[i].x.nf);
+        pthread_mutex_destroy(&workers[i].lock);
+    }
+    free(workers);
     if (writer_open) fs_writer_close(&x->writer);
     fs_store_writer_close(x->store, NULL, 0);
     fs_flow_exporter_close(x->exporter, NULL, NULL, NULL, 0);

@@ -1021,6 +1021,27 @@ size_t fs_nf_message(struct fs_nf_decoder *d, const struct fs_export_origin *fro
 
 uint64_t fs_nf_generation(const struct fs_nf_decoder *d) { return d->generation; }
 
+fs_result fs_nf_absorb(struct fs_nf_decoder *into, const struct fs_nf_decoder *from)
+{
+    add_counters(&into->unattributed, &from->unattributed);
+    for (size_t i = 0; i < from->nexp; i++) {
+        const struct exporter *fe = &from->exp[i];
+        struct exporter *e = exporter_of(into, &fe->st.origin, fe->st.domain, fe->st.version);
+        if (!e) return FS_ERR_NOMEM;
+        add_counters(&e->st.c, &fe->st.c);
+        if (fe->sampling) e->sampling = fe->sampling;
+        if (fe->init_ms) e->init_ms = fe->init_ms;
+    }
+    for (size_t b = 0; b < TBUCKETS; b++)
+        for (const struct template *t = from->tbuckets[b]; t; t = t->next) {
+            const struct exporter *fe = &from->exp[t->exporter];
+            struct exporter *e = exporter_of(into, &fe->st.origin, fe->st.domain, fe->st.version);
+            if (!e || learn(into, (uint32_t)(e - into->exp), t->id, t->options, t->nscope, t->fields, t->nfields) != 0)
+                return FS_ERR_NOMEM;
+        }
+    return FS_OK;
+}
+
 static void put_exporter(FILE *f, const struct exporter *e)
 {
     fprintf(f, "%u %u ", e->st.version, e->st.origin.ipver);
@@ -1071,7 +1092,7 @@ static struct exporter *get_exporter(struct fs_nf_decoder *d, char **p)
     char hex[33];
     int used = 0;
     if (sscanf(*p, "%u %u %32s %u %lu%n", &version, &ipver, hex, &port, &domain, &used) != 5 || strlen(hex) != 32 ||
-        (version != 5 && version != 9 && version != 10) || (ipver != 4 && ipver != 6) || port > 65535 ||
+        (version != 5 && version != 9 && version != 10 && version != FS_NF_SFLOW5) || (ipver != 4 && ipver != 6) || port > 65535 ||
         domain > 0xffffffffu)
         return NULL;
     struct fs_export_origin o = { .ipver = (uint8_t)ipver, .port = (uint16_t)port };

@@ -113,6 +113,12 @@ uint64_t fs_nf_generation(const struct fs_nf_decoder *d);
 fs_result fs_nf_load_stream(struct fs_nf_decoder *d, FILE *f, const char *path, size_t *ntemplates, char *err,
                             size_t errlen);
 
+/* Adds what `from` knows to `into`: its exporters' counters, sampling and templates (replacing those of the
+ * same exporter and id), and the counters no exporter was named for. Data sets `from` still holds are not
+ * moved (fs_nf_finish it first). Collectors with several decoders (one per receiving thread) add them up for
+ * their summary, statistics and saved templates. FS_ERR_NOMEM if `into` ran out of room. */
+fs_result fs_nf_absorb(struct fs_nf_decoder *into, const struct fs_nf_decoder *from);
+
 /* Counters of all exporters together. */
 const struct fs_nf_counters *fs_nf_totals(const struct fs_nf_decoder *d);
 /* The exporters seen, *n of them, in the order they were first seen (valid until the next fs_nf_message). */

@@ -593,6 +593,68 @@ def pmacct_exporters(tmp):
           f"{sum(want.values())}, the same")
 
 
+def workers(tmp):
+    """collect --workers 3: sixteen exporters (the datagrams of extract --export, replayed from sixteen source
+    ports) spread by SO_REUSEPORT over three receiving threads, each with its own decoder; every exporter's
+    records are extract's flows, the counters and the saved templates are those of all threads added up."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2)
+    proc = subprocess.Popen([binary(), "extract", "-q", "-o", "/dev/null", "--export",
+                             f"127.0.0.1:{rx.getsockname()[1]}", SAMPLE])
+    dgrams = []
+    try:
+        while True:
+            dgrams.append(rx.recv(65536))
+    except socket.timeout:
+        pass
+    proc.wait(timeout=30)
+    rx.close()
+    _, out, _ = run("extract", "-q", "-o", "-", "--fields", "srcaddr,dstaddr,srcp,dstp,proto", SAMPLE)
+    flows = collections.Counter(tuple(r.values()) for r in csv.DictReader(io.StringIO(out)))
+    store = os.path.join(tmp, "workers.store")
+    port = free_port()
+    out_path = os.path.join(tmp, "workers.csv")
+    col = subprocess.Popen([binary(), "collect", "-l", f"127.0.0.1:{port}", "--workers", "3", "-o", out_path,
+                            "--store", store, "--fields", "srcaddr,dstaddr,srcp,dstp,proto,exporter,src_packets,dst_packets"],
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    socks = []
+    for _ in range(16):
+        sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sk.bind(("127.0.0.1", 0))
+        socks.append(sk)
+    for d in dgrams:
+        for sk in socks:
+            sk.sendto(d, ("127.0.0.1", port))
+        time.sleep(0.001)
+    time.sleep(1)
+    col.terminate()
+    _, err = col.communicate(timeout=60)
+    with open(out_path) as f:
+        rows = list(csv.DictReader(f))
+    # a flow exported as one record per direction: the directions of one flow come back as two records
+    got = collections.Counter((r["srcaddr"], r["dstaddr"], r["srcp"], r["dstp"], r["proto"]) for r in rows)
+    per_exporter = collections.Counter(r["exporter"] for r in rows)
+    m = re.search(r"threads\s+([\d / ]+) datagrams", err)
+    threads = [int(v) for v in m.group(1).split(" / ")] if m else []
+    with open(os.path.join(store, "collect-templates")) as f:
+        saved = sum(1 for line in f if line.startswith("T "))
+    with open(os.path.join(store, "collect-stats.csv")) as f:
+        stats = list(csv.DictReader(f))
+    exporters = [r for r in stats if r["exporter"] != "all"]
+    ok = (col.returncode == 0 and len(dgrams) > 3 and len(threads) == 3 and sum(threads) == 16 * len(dgrams) and
+          sum(1 for t in threads if t) >= 2 and len(per_exporter) == 1 and len(exporters) == 16 and
+          all(int(r["records"]) == len(rows) // 16 for r in exporters) and
+          int(stats[0]["records"]) == len(rows) and saved == 16 * 2 and set(got) >= set(flows) and
+          all(n % 16 == 0 for n in got.values()))  # every record sixteen times, once per exporter
+    rc, q, _ = run("query", store, "--fields", "srcaddr", "-F", "csv")
+    check(ok and rc == 0 and len(q.splitlines()) - 1 == len(rows),
+          f"--workers 3: {len(dgrams)} datagrams from each of 16 exporters, received by the threads as {threads}; "
+          f"{len(rows)} records, each of extract's {len(flows)} flows from every exporter; per-exporter counters "
+          f"({len(exporters)}) and saved templates ({saved}) of all threads; the store holds them all")
+
+
 def ipv6_listener(tmp):
     port = free_port(socket.AF_INET6, "::1")
     out = os.path.join(tmp, "v6.csv")
@@ -699,6 +761,7 @@ def main():
         export_roundtrip(tmp)
         tcp_sessions(tmp)
         pmacct_exporters(tmp)
+        workers(tmp)
         ipv6_listener(tmp)
         damage(tmp)
         flood(tmp)
