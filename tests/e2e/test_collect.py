@@ -155,6 +155,15 @@ def oracle_sflow(data):
     with open(tcpdump) as f:
         want_counters = len(re.findall(r"counter sample \(", f.read()))
     m = re.search(r"^  all .*?([\d,]+) counter samples", err, re.M)
+    # templates saved while sFlow agents were among the exporters load again
+    with tempfile.TemporaryDirectory() as tmp:
+        tpl = os.path.join(tmp, "templates")
+        sf = os.path.join(data, "exports", "sflow", "tcpdump", "sflow_multiple_counter_30_pdus.pcap")
+        ipfix = os.path.join(data, "exports", "ipfix", "pktvisor", "ipfix.pcap")
+        rc1, _, _ = run("collect", "-q", "-o", "/dev/null", "--templates", tpl, sf, ipfix)
+        rc2, _, err2 = run("collect", "-o", "/dev/null", "--templates", tpl, sf)
+        if rc1 or rc2 or "restored" not in err2:
+            bad.append("templates saved with an sFlow agent do not load")
     check(not bad and samples >= 25 and m and int(m.group(1).replace(",", "")) == want_counters,
           f"sFlow v5: {samples} flow samples decode to the packets tshark decodes from them; counter samples counted "
           f"as tcpdump counts them ({want_counters}) (differ: {bad})")
