@@ -58,9 +58,10 @@ static int write_ordered(struct query *q)
     return q->written >= q->limit;
 }
 
-static int on_row(void *arg, const struct fs_flow *f)
+static int on_row(void *arg, const void *record)
 {
     struct query *q = arg;
+    const struct fs_flow *f = record;
     if (q->filter && !q->filter_done && !fs_filter_match(q->filter, f, &q->ctx)) return 0;
     q->matched++;
     if (q->group) {

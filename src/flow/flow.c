@@ -242,7 +242,7 @@ struct fs_stat fs_stat_exact(uint64_t n, uint64_t s, fs_u128 q, int sample)
         MEMBER("d" #d ".pay_max", dir[d].pay_max), MEMBER("d" #d ".flags", dir[d].flags),                      \
         MEMBER("d" #d ".frags", dir[d].frags), MEMBER("d" #d ".flags_or", dir[d].flags_or)
 
-static const struct fs_flow_member members[] = {
+const struct fs_flow_member fs_flow_member_array[FS_FLOW_NMEMBERS] = {
     MEMBER("first_ns", first_ns), MEMBER("last_ns", last_ns), MEMBER("addr_src", key.a), MEMBER("addr_dst", key.b),
     MEMBER("port_src", key.pa), MEMBER("port_dst", key.pb), MEMBER("vlan", key.vlan), MEMBER("vlan2", key.vlan2),
     MEMBER("tunnel_id", key.tunnel_id), MEMBER("proto", key.proto), MEMBER("ipver", key.ipver),
@@ -252,8 +252,7 @@ static const struct fs_flow_member members[] = {
     MEMBER("exporter", exporter), MEMBER("domain", domain), MEMBER("sampling", sampling), MEMBER("in_if", in_if),
     MEMBER("out_if", out_if), MEMBER("source", source), MEMBER("exporter_ipver", exporter_ipver),
 };
-_Static_assert(sizeof members / sizeof members[0] == FS_FLOW_NMEMBERS, "FS_FLOW_NMEMBERS counts the members");
-const struct fs_flow_member *const fs_flow_members = members;
+const struct fs_flow_member *const fs_flow_members = fs_flow_member_array;
 
 int fs_flow_member_zero_in_exports(size_t k)
 {
@@ -262,8 +261,8 @@ int fs_flow_member_zero_in_exports(size_t k)
     static const char *const unused[] = { "size_sq", "pay_sq", "iat_sq", "iat_min", "iat_max", "size_min",
                                           "size_max", "pay_min", "pay_max", "flags", "frags", "payload", "nopay" };
     if (k >= FS_FLOW_NMEMBERS) return 0;
-    const char *n = strchr(members[k].name, '.');
-    n = n ? n + 1 : members[k].name;
+    const char *n = strchr(fs_flow_member_array[k].name, '.');
+    n = n ? n + 1 : fs_flow_member_array[k].name;
     for (size_t u = 0; u < sizeof unused / sizeof unused[0]; u++)
         if (strcmp(n, unused[u]) == 0) return 1;
     return 0;
@@ -271,7 +270,7 @@ int fs_flow_member_zero_in_exports(size_t k)
 
 int fs_flow_member_zero_in_packets(size_t k)
 {
-    return k < FS_FLOW_NMEMBERS && members[k].off >= offsetof(struct fs_flow, exporter);
+    return k < FS_FLOW_NMEMBERS && fs_flow_member_array[k].off >= offsetof(struct fs_flow, exporter);
 }
 
 const struct fs_flow_member *fs_flow_member_find(const char *name)

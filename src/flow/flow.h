@@ -154,6 +154,7 @@ struct fs_flow_member {
 };
 #define FS_FLOW_NMEMBERS 62
 extern const struct fs_flow_member *const fs_flow_members; /* FS_FLOW_NMEMBERS of them */
+extern const struct fs_flow_member fs_flow_member_array[FS_FLOW_NMEMBERS]; /* the same, as an array */
 
 /* Whether member k (an index into fs_flow_members) is always zero in a record from a flow export
  * (FS_FLOW_EXPORTED): sums of squares, minima, maxima, payloads, packets without payload, fragments and flag

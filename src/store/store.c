@@ -1,9 +1,10 @@
 /*
  * store.c - segment writing, reading and scanning; see store.h and docs/store-format.md.
  *
- * A segment's columns are the members of struct fs_flow (the mergeable
- * aggregates, not derived values), so a record reads back bit for bit and every
- * field of the field table can be computed from it. Column data are fixed-width
+ * A segment's columns are the members of its table's record (schema.h: struct
+ * fs_flow for flows, the mergeable aggregates, not derived values), so a record
+ * reads back bit for bit and every field of the field table can be computed
+ * from it. Column data are fixed-width
  * little-endian arrays; columns are found by name, so a reader ignores columns
  * it does not know and zero-fills columns a segment lacks.
  */
@@ -30,6 +31,7 @@
 #include "../util/crc32c.h"
 #include "../util/rd.h"
 #include "colpred.h"
+#include "schema.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the segment format is little-endian; a big-endian port needs byte swapping here"
@@ -61,13 +63,11 @@
 #define MAX_COLS 256
 #define ZSTD_LEVEL 1
 
-/* The columns are the members of struct fs_flow, by name (fs_flow_members, flow.h). */
-#define NCOLS ((size_t)FS_FLOW_NMEMBERS)
+/* The columns are the members of the table's record, by name (schema.h); arrays per column hold the most. */
+#define NCOLS_MAX FS_STORE_MAX_COLS
 #define NARROW_MAX(n) ((size_t)(n) * 32 + 8 + 8 * LANE_HEAD) /* the most any column's encoding takes */
 #define NARROW_BYTES(n) (NARROW_MAX(n) + 8) /* its buffers: lanes store and load 8 bytes for values of fewer */
 
-/* The lane width of a column wider than 8 bytes: 4 for the arrays of u32 counters (TCP flags), else 8. */
-static uint32_t lane_width(uint32_t width) { return width == 4 * FS_TCP_NFLAGS ? 4 : 8; }
 #define COL_FIRST_NS 0
 #define COL_LAST_NS 1
 
@@ -184,11 +184,12 @@ struct sortkey {
 /* Scratch space for encoding one row group; one per thread that encodes (the writer's, and the closer's). */
 struct flushctx {
     int sub_us;                   /* the row group just built holds a time that is not a whole microsecond */
-    uint8_t zero[FS_FLOW_NMEMBERS]; /* transpose cleared column c: all its values are zero */
+    const struct fs_store_schema *sc; /* the table's */
+    uint8_t zero[NCOLS_MAX];      /* transpose cleared column c: all its values are zero */
     uint8_t *gather;              /* owned: one column's encoding, before compression */
     uint8_t *out;                 /* owned: one row group as written (header, directory, compressed columns) */
     uint64_t *tv;                 /* owned: a column's transformed values */
-    uint8_t *cols[NCOLS];         /* owned: one row group as columns, in time order */
+    uint8_t *cols[NCOLS_MAX];     /* owned: one row group as columns, in time order */
     struct sortkey *order, *order_tmp; /* owned: the rows in time order, and room to sort them */
     size_t out_cap;
     ZSTD_CCtx *cctx;
@@ -220,13 +221,13 @@ struct outfile {
  * for the bucket of the partitions that find no open one (w->mixed), of several. */
 struct bucket {
     struct bucket *next;          /* in w->free or in the queue */
-    struct fs_flow *rows;         /* owned, FS_STORE_GROUP_ROWS */
+    uint8_t *rows;                /* owned: FS_STORE_GROUP_ROWS records of the table's size */
     size_t n;
     struct epoch *ep;
     uint64_t lo;                  /* the partition's first-packet times, [lo, lo + HOUR_NS); MIXED if several */
 };
 
-#define COLS_BYTES ((size_t)FS_STORE_GROUP_ROWS * sizeof(struct fs_flow) + NCOLS * 64) /* >= the columns, aligned */
+#define COLS_BYTES(sc) ((size_t)FS_STORE_GROUP_ROWS * (sc)->size + (sc)->ncols * 64) /* >= the columns, aligned */
 #define NFLUSH 2                  /* threads that encode: the writer's, and at close the closer's */
 #define MAX_OPEN 4                /* partitions with a bucket of their own at once; the others share w->mixed */
 #define MAX_BUCKETS 8             /* buckets in memory: MAX_OPEN + 1 filling, the rest queued or being encoded */
@@ -236,6 +237,7 @@ struct bucket {
 struct fs_store_writer {
     char dir[2048];
     char table[64];
+    const struct fs_store_schema *sc; /* the table's */
     atomic_int marked_ns;         /* this writer has written "ns" into the table's .times */
     uint64_t uid;                 /* random: segment names never collide between writers */
     uint64_t seq;
@@ -365,33 +367,29 @@ static void quotients(uint64_t *tv, size_t n, uint64_t tmin, uint64_t g, int shi
 /* Rows ord[0..n) of rows (one row group, in time order) to the columns fc->cols, 32 rows at a time: each row is
  * fetched once (prefetched a block ahead) and stays in the cache while every column takes its part; the columns
  * are written in sequence and stay in the cache for encoding. */
-static void transpose(struct flushctx *fc, const struct fs_flow *rows, const struct sortkey *ord, size_t n)
+static void transpose(struct flushctx *fc, const uint8_t *rows, const struct sortkey *ord, size_t n)
 {
-    /* Records from flow exports leave most members zero (fs_flow_member_zero_in_exports), records from packets
-     * the provenance of exports (fs_flow_member_zero_in_packets): when all rows of the group are of one kind,
-     * those columns are cleared rather than gathered. */
-    int exported = 1, packets = 1;
-    for (size_t r = 0; r < n && (exported || packets); r++) {
-        const struct fs_flow *f = &rows[ord[r].row];
-        exported &= (f->state & FS_FLOW_EXPORTED) != 0;
-        packets &= f->source == FS_SOURCE_PACKETS && !(f->state & FS_FLOW_EXPORTED);
-    }
-    for (size_t c = 0; c < NCOLS; c++)
-        fc->zero[c] = (uint8_t)((exported && fs_flow_member_zero_in_exports(c)) ||
-                                (packets && fs_flow_member_zero_in_packets(c)));
+    const struct fs_store_schema *sc = fc->sc;
+    const size_t size = sc->size;
+    /* Records of some kinds leave columns zero (for flows: records from flow exports most members, records from
+     * packets the provenance of exports): when all rows of the group share such a kind, those columns are
+     * cleared rather than gathered. */
+    unsigned kinds = ~0u;
+    for (size_t r = 0; r < n && kinds && sc->row_kind; r++) kinds &= sc->row_kind(rows + (size_t)ord[r].row * size);
+    for (size_t c = 0; c < sc->ncols; c++) fc->zero[c] = (uint8_t)(sc->zero_in && kinds && sc->zero_in(c, kinds));
     for (size_t r0 = 0; r0 < n; r0 += 32) {
         size_t r1 = r0 + 32 < n ? r0 + 32 : n;
         for (size_t r = r1; r < r1 + 32 && r < n; r++)
-            for (size_t b = 0; b < sizeof *rows; b += 64) __builtin_prefetch((const uint8_t *)&rows[ord[r].row] + b);
-        for (size_t c = 0; c < NCOLS; c++) {
-            const struct fs_flow_member *col = &fs_flow_members[c];
+            for (size_t b = 0; b < size; b += 64) __builtin_prefetch(rows + (size_t)ord[r].row * size + b);
+        for (size_t c = 0; c < sc->ncols; c++) {
+            const struct fs_flow_member *col = &sc->cols[c];
             uint8_t *dst = fc->cols[c];
             if (fc->zero[c]) {
                 memset(dst + col->width * r0, 0, col->width * (r1 - r0));
                 continue;
             }
             const uint8_t *base = (const uint8_t *)rows + col->off;
-#define ROW(r) (base + (size_t)ord[r].row * sizeof *rows)
+#define ROW(r) (base + (size_t)ord[r].row * size)
             switch (col->width) {
             case 1: for (size_t r = r0; r < r1; r++) dst[r] = *ROW(r); break;
             case 2: for (size_t r = r0; r < r1; r++) memcpy(dst + 2 * r, ROW(r), 2); break;
@@ -434,13 +432,13 @@ static void minmax(const uint64_t *v, size_t n, uint64_t *mn, uint64_t *mx)
 static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *codec, uint32_t *sw, uint64_t *base,
                             uint64_t *mn, uint64_t *mx)
 {
-    const struct fs_flow_member *col = &fs_flow_members[c];
+    const struct fs_flow_member *col = &fc->sc->cols[c];
     const uint8_t *cv = fc->cols[c];
     const uint64_t *firsts = (const uint64_t *)(void *)fc->cols[COL_FIRST_NS];
     uint64_t *tv = fc->tv;
     int shift;
     if (col->width > 8) { /* lanes, each narrowed and packed */
-        uint32_t lw = lane_width(col->width), nl = col->width / lw;
+        uint32_t lw = fc->sc->lane_width(col->width), nl = col->width / lw;
         uint8_t *o = fc->gather;
         put_u32(o, nl);
         put_u32(o + 4, lw);
@@ -535,9 +533,9 @@ static int out_room(struct flushctx *fc, size_t need)
 /* Builds the row group of the n rows of the columns (in time order) in fc->out: header, directory and
  * compressed columns, as written. Returns its size; 0 on an error, which fc->err says. */
 /* The time columns: first_ns, last_ns and those of each direction. */
-static int is_time_column(size_t c)
+static int is_time_column(const struct fs_store_schema *sc, size_t c)
 {
-    const char *name = fs_flow_members[c].name;
+    const char *name = sc->cols[c].name;
     size_t len = strlen(name);
     return len > 3 && strcmp(name + len - 3, "_ns") == 0;
 }
@@ -602,7 +600,8 @@ int fs_store_time_decimals(const char *dir, const char *table)
 
 static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t n, int replaces)
 {
-    size_t ndir = NCOLS + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
+    const struct fs_store_schema *sc = fc->sc;
+    size_t ndir = sc->ncols + (replaces ? 1 : 0), dirlen = ndir * DIRENT_SIZE;
     const uint64_t *firsts = (const uint64_t *)(void *)fc->cols[COL_FIRST_NS];
     const uint64_t *lasts = (const uint64_t *)(void *)fc->cols[COL_LAST_NS];
     uint64_t t_min = UINT64_MAX, t_max = 0, first_max = 0;
@@ -612,13 +611,13 @@ static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t
         t_max = lasts[r] > t_max ? lasts[r] : t_max;
     }
     uint64_t sub_us = 0; /* any time not a whole microsecond (the table's .times marker, below) */
-    for (size_t c = 0; c < NCOLS && !sub_us; c++)
-        if (is_time_column(c))
+    for (size_t c = 0; c < sc->ncols && !sub_us; c++)
+        if (is_time_column(sc, c))
             for (size_t r = 0; r < n; r++) sub_us |= ((const uint64_t *)(void *)fc->cols[c])[r] % 1000;
     fc->sub_us = sub_us != 0;
     size_t off = HEADER_SIZE + dirlen;
     memset(fc->out, 0, off);
-    for (size_t c = 0; c < NCOLS; c++) {
+    for (size_t c = 0; c < sc->ncols; c++) {
         uint32_t codec, sw;
         uint64_t base, mn, mx;
         size_t raw = encode_column(fc, c, n, &codec, &sw, &base, &mn, &mx);
@@ -628,7 +627,7 @@ static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t
             fail(fc->err, sizeof fc->err, FS_ERR_NOMEM, "compression failed: %s", ZSTD_getErrorName(clen));
             return 0;
         }
-        const struct fs_flow_member *col = &fs_flow_members[c];
+        const struct fs_flow_member *col = &sc->cols[c];
         uint8_t *e = fc->out + HEADER_SIZE + c * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", col->name);
         put_u32(e + 32, col->width);
@@ -646,7 +645,7 @@ static size_t build_group(struct fs_store_writer *w, struct flushctx *fc, size_t
     if (replaces) { /* the names it replaces: an entry readers of other versions ignore */
         size_t len = strlen(w->replaces);
         if (out_room(fc, off + len) != 0) return 0;
-        uint8_t *e = fc->out + HEADER_SIZE + NCOLS * DIRENT_SIZE;
+        uint8_t *e = fc->out + HEADER_SIZE + sc->ncols * DIRENT_SIZE;
         snprintf((char *)e, NAME_SIZE, "%s", REPLACES_ENTRY);
         put_u32(e + 36, CODEC_NAMES);
         put_u64(e + 40, off);
@@ -794,7 +793,8 @@ static struct outfile *file_for(struct fs_store_writer *w, struct epoch *ep, uin
  * that partition's segment of b's epoch. Called with the lock held; releases it while encoding. */
 static void write_bucket(struct fs_store_writer *w, struct flushctx *fc, struct bucket *b)
 {
-    for (size_t r = 0; r < b->n; r++) fc->order[r] = (struct sortkey){ b->rows[r].first_ns, (uint32_t)r };
+    for (size_t r = 0; r < b->n; r++)
+        fc->order[r] = (struct sortkey){ fs_store_u64(w->sc, b->rows + r * w->sc->size, 0), (uint32_t)r };
     const struct sortkey *ord = sort_by_time(fc->order, fc->order_tmp, b->n);
     for (size_t i = 0, j; i < b->n && !w->error; i = j) { /* one partition's rows: one row group */
         uint64_t hour = ord[i].first_ns / HOUR_NS, lo = hour * HOUR_NS;
@@ -913,7 +913,7 @@ static struct bucket *bucket_for(struct fs_store_writer *w, uint64_t first_ns)
         w->free = b->next;
     } else if (w->nbuckets < MAX_BUCKETS) {
         b = calloc(1, sizeof *b);
-        if (b && !(b->rows = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *b->rows))) {
+        if (b && !(b->rows = malloc((size_t)FS_STORE_GROUP_ROWS * w->sc->size))) {
             free(b);
             b = NULL;
         }
@@ -941,8 +941,11 @@ static struct bucket *bucket_for(struct fs_store_writer *w, uint64_t first_ns)
 fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, const char *table, size_t segment_rows,
                               char *err, size_t errlen)
 {
+    const struct fs_store_schema *sc = fs_store_schema_find(table);
+    if (!sc) return fail(err, errlen, FS_ERR_ARG, "a store has no table '%s'", table);
     struct fs_store_writer *w = calloc(1, sizeof *w);
     if (!w) return FS_ERR_NOMEM;
+    w->sc = sc;
     w->segment_rows = segment_rows && segment_rows < FS_STORE_SEGMENT_ROWS ? segment_rows : FS_STORE_SEGMENT_ROWS;
     snprintf(w->dir, sizeof w->dir, "%s", dir);
     snprintf(w->table, sizeof w->table, "%s", table);
@@ -954,6 +957,7 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
     int ok = w->cur != NULL;
     for (int f = 0; f < NFLUSH && ok; f++) {
         struct flushctx *c = &w->fc[f];
+        c->sc = sc;
         c->gather = malloc(NARROW_BYTES(FS_STORE_GROUP_ROWS));
         c->tv = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->tv);
         c->order = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->order);
@@ -962,9 +966,9 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
         c->out = malloc(c->out_cap);
         c->cctx = ZSTD_createCCtx();
         ok = c->gather && c->tv && c->order && c->order_tmp && c->out && c->cctx;
-        if (ok) ok = (c->cols[0] = malloc(COLS_BYTES)) != NULL;
-        for (size_t k = 1; k < NCOLS && ok; k++) /* one allocation, each column 64-byte aligned */
-            c->cols[k] = c->cols[k - 1] + ((size_t)FS_STORE_GROUP_ROWS * fs_flow_members[k - 1].width + 63) / 64 * 64;
+        if (ok) ok = (c->cols[0] = malloc(COLS_BYTES(sc))) != NULL;
+        for (size_t k = 1; k < sc->ncols && ok; k++) /* one allocation, each column 64-byte aligned */
+            c->cols[k] = c->cols[k - 1] + ((size_t)FS_STORE_GROUP_ROWS * sc->cols[k - 1].width + 63) / 64 * 64;
         if (ok) ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
     }
     if (ok) ok = w->started = pthread_create(&w->thread, NULL, writer_main, w) == 0;
@@ -984,8 +988,11 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
     return FS_OK;
 }
 
-fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_flow *f, size_t count)
+fs_result fs_store_writer_add_many(struct fs_store_writer *w, const void *records, size_t count)
 {
+    const struct fs_store_schema *sc = w->sc;
+    const size_t size = sc->size;
+    const uint8_t *f = records;
     pthread_mutex_lock(&w->lock);
     fs_result rc = FS_OK;
     struct bucket *b = NULL; /* valid while the lock is held: NULL after anything that may release it */
@@ -993,10 +1000,11 @@ fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_fl
         if (w->epoch_rows == w->segment_rows) {
             end_epoch(w, 0);
             b = NULL;
-        } else if (!b || b->lo == MIXED || f->first_ns - b->lo >= HOUR_NS) { /* the bucket of its partition */
-            b = bucket_for(w, f->first_ns);
+        } else if (!b || b->lo == MIXED || fs_store_u64(sc, f, 0) - b->lo >= HOUR_NS) { /* its partition's bucket */
+            b = bucket_for(w, fs_store_u64(sc, f, 0));
             if (b && b->lo == MIXED) { /* one record: the next may have an open bucket */
-                b->rows[b->n++] = *f++;
+                memcpy(b->rows + b->n++ * size, f, size);
+                f += size;
                 count--;
                 w->epoch_rows++;
                 if (b->n == FS_STORE_GROUP_ROWS) dispatch(w, b);
@@ -1006,11 +1014,11 @@ fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_fl
             size_t k = FS_STORE_GROUP_ROWS - b->n, room = w->segment_rows - w->epoch_rows, run = 1;
             k = k < room ? k : room;
             k = k < count ? k : count;
-            while (run < k && f[run].first_ns - b->lo < HOUR_NS) run++;
-            memcpy(&b->rows[b->n], f, run * sizeof *f);
+            while (run < k && fs_store_u64(sc, f + run * size, 0) - b->lo < HOUR_NS) run++;
+            memcpy(b->rows + b->n * size, f, run * size);
             b->n += run;
             w->epoch_rows += run;
-            f += run;
+            f += run * size;
             count -= run;
             if (b->n == FS_STORE_GROUP_ROWS) {
                 dispatch(w, b);
@@ -1022,9 +1030,9 @@ fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_fl
     return rc;
 }
 
-fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f)
+fs_result fs_store_writer_add(struct fs_store_writer *w, const void *record)
 {
-    return fs_store_writer_add_many(w, f, 1);
+    return fs_store_writer_add_many(w, record, 1);
 }
 
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen)
@@ -1148,11 +1156,12 @@ static int src_open(struct seg_src *src, const char *path, int fd)
 /* Reads segments one after another, keeping its buffers: the header and directory of the current
  * segment, and the columns decoded from it so far. */
 struct seg_reader {
+    const struct fs_store_schema *sc; /* the table's: the columns known */
     ZSTD_DCtx *dctx;
-    uint8_t *data[NCOLS];     /* owned: decoded column k, room for rows[k] values */
-    uint64_t rows[NCOLS];
-    uint8_t decoded[NCOLS];   /* column k of the current segment is in data[k] */
-    int dirpos[NCOLS];        /* its entry in the directory, or -1 if the segment lacks it */
+    uint8_t *data[NCOLS_MAX]; /* owned: decoded column k, room for rows[k] values */
+    uint64_t rows[NCOLS_MAX];
+    uint8_t decoded[NCOLS_MAX]; /* column k of the current segment is in data[k] */
+    int dirpos[NCOLS_MAX];    /* its entry in the directory, or -1 if the segment lacks it */
     uint8_t *cbuf;            /* owned: compressed bytes of one column */
     size_t ccap;
     uint8_t *narrow;          /* owned: one column's encoding (planes, lanes), NARROW_BYTES(nrows_cap) */
@@ -1167,7 +1176,7 @@ struct seg_reader {
 
 static void reader_free(struct seg_reader *r)
 {
-    for (size_t k = 0; k < NCOLS; k++) free(r->data[k]);
+    for (size_t k = 0; k < NCOLS_MAX; k++) free(r->data[k]);
     free(r->cbuf);
     free(r->narrow);
     free(r->wide);
@@ -1175,10 +1184,11 @@ static void reader_free(struct seg_reader *r)
     free(r);
 }
 
-static struct seg_reader *reader_new(void)
+static struct seg_reader *reader_new(const struct fs_store_schema *sc)
 {
     struct seg_reader *r = calloc(1, sizeof *r);
     if (!r) return NULL;
+    r->sc = sc;
     r->dctx = ZSTD_createDCtx(); /* the buffers grow with the segments read */
     if (!r->dctx) {
         reader_free(r);
@@ -1187,10 +1197,10 @@ static struct seg_reader *reader_new(void)
     return r;
 }
 
-static int col_index(const char *name)
+static int col_index(const struct fs_store_schema *sc, const char *name)
 {
-    for (size_t k = 0; k < NCOLS; k++)
-        if (strcmp(fs_flow_members[k].name, name) == 0) return (int)k;
+    for (size_t k = 0; k < sc->ncols; k++)
+        if (strcmp(sc->cols[k].name, name) == 0) return (int)k;
     return -1;
 }
 
@@ -1230,7 +1240,7 @@ static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const
     r->bytes_read += HEADER_SIZE + dirlen;
     if (get_u32(h + 56) != fs_crc32c(0, r->dir, dirlen))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column directory checksum mismatch", name);
-    for (size_t k = 0; k < NCOLS; k++) {
+    for (size_t k = 0; k < r->sc->ncols; k++) {
         r->dirpos[k] = -1;
         r->decoded[k] = 0;
     }
@@ -1238,7 +1248,7 @@ static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const
         char cname[NAME_SIZE + 1];
         memcpy(cname, r->dir + (size_t)c * DIRENT_SIZE, NAME_SIZE);
         cname[NAME_SIZE] = 0;
-        int k = col_index(cname);
+        int k = col_index(r->sc, cname);
         if (k >= 0) r->dirpos[k] = (int)c; /* columns unknown to this version are ignored */
     }
     return FS_OK;
@@ -1248,8 +1258,8 @@ static fs_result seg_open(struct seg_reader *r, const struct seg_src *src, const
 static void seg_range(const struct seg_reader *r, int k, uint64_t *lo, uint64_t *hi)
 {
     *lo = *hi = 0;
-    if (k < 0 || r->dirpos[k] < 0 || fs_flow_members[k].width > 8) {
-        if (k < 0 || fs_flow_members[k].width > 8) *hi = UINT64_MAX;
+    if (k < 0 || r->dirpos[k] < 0 || r->sc->cols[k].width > 8) {
+        if (k < 0 || r->sc->cols[k].width > 8) *hi = UINT64_MAX;
         return;
     }
     const uint8_t *e = r->dir + (size_t)r->dirpos[k] * DIRENT_SIZE;
@@ -1280,12 +1290,13 @@ static void unplane(const uint8_t *src, uint32_t sw, uint64_t base, size_t n, ui
 
 /* Decodes the len bytes of a CODEC_ZSTD_LANES column of n values of `width` bytes into dst; -1 if malformed.
  * src has 8 readable bytes past its len. */
-static int unlane(const uint8_t *src, size_t len, uint8_t *dst, uint32_t width, size_t n, uint64_t *tmp)
+static int unlane(const uint8_t *src, size_t len, uint8_t *dst, uint32_t width, uint32_t want_lw, size_t n,
+                  uint64_t *tmp)
 {
     const uint8_t *end = src + len;
     if (len < 8) return -1;
     uint32_t nl = get_u32(src), lw = get_u32(src + 4);
-    if (lw != lane_width(width) || (uint64_t)nl * lw != width) return -1;
+    if (lw != want_lw || (uint64_t)nl * lw != width) return -1;
     src += 8;
     for (uint32_t l = 0; l < nl; l++) {
         if ((size_t)(end - src) < LANE_HEAD) return -1;
@@ -1341,7 +1352,7 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
                             size_t errlen)
 {
     if (r->decoded[k]) return FS_OK;
-    const struct fs_flow_member *col = &fs_flow_members[k];
+    const struct fs_flow_member *col = &r->sc->cols[k];
     size_t rawlen = (size_t)r->nrows * col->width;
     if (r->nrows > r->rows[k] || !r->data[k]) {
         uint8_t *nd = realloc(r->data[k], rawlen ? rawlen : 1);
@@ -1386,7 +1397,7 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     uint8_t *dst = narrowed || laned ? r->narrow : r->data[k];
     size_t cap = narrowed || laned ? NARROW_MAX(r->nrows) : rawlen;
     size_t got = ZSTD_decompressDCtx(r->dctx, dst, cap, r->cbuf, (size_t)clen);
-    if (ZSTD_isError(got) || got != raw || (laned && unlane(r->narrow, got, r->data[k], width, (size_t)r->nrows, r->wide)))
+    if (ZSTD_isError(got) || got != raw || (laned && unlane(r->narrow, got, r->data[k], width, r->sc->lane_width(width), (size_t)r->nrows, r->wide)))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' does not decompress", name, col->name);
     if (narrowed)
         widen(r->narrow, sw, base, get_u64(e + 64), codec, (const uint64_t *)r->data[kf], r->data[k], width,
@@ -1406,38 +1417,40 @@ static int wanted(const char *list, const char *name)
 }
 
 /* Copies row i's decoded columns cols[0..n) into f. */
-static inline void fill_row(const struct seg_reader *r, const int *cols, size_t n, size_t i, struct fs_flow *f)
+static inline void fill_row(const struct seg_reader *r, const int *cols, size_t n, size_t i, void *rec)
 {
     for (size_t j = 0; j < n; j++) {
-        const struct fs_flow_member *col = &fs_flow_members[cols[j]];
-        memcpy((uint8_t *)f + col->off, r->data[cols[j]] + i * col->width, col->width);
+        const struct fs_flow_member *col = &r->sc->cols[cols[j]];
+        memcpy((uint8_t *)rec + col->off, r->data[cols[j]] + i * col->width, col->width);
     }
 }
 
-fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, const char *want,
-                                struct fs_flow **out, size_t *nout, char *err, size_t errlen)
+fs_result fs_store_read_table_segment(const char *table, const uint8_t *buf, size_t len, const char *name,
+                                      const char *want, void **out, size_t *nout, char *err, size_t errlen)
 {
-    struct seg_reader *r = reader_new();
+    const struct fs_store_schema *sc = fs_store_schema_find(table);
+    if (!sc) return fail(err, errlen, FS_ERR_ARG, "a store has no table '%s'", table);
+    struct seg_reader *r = reader_new(sc);
     if (!r) return FS_ERR_NOMEM;
     struct seg_src src = { buf, -1, len, 0 };
     fs_result rc = FS_OK;
-    struct fs_flow *rows = NULL;
+    uint8_t *rows = NULL;
     size_t n = 0;
     do { /* every row group, every column checked, wanted or not */
         rc = seg_open(r, &src, name, err, errlen);
-        int cols[NCOLS];
+        int cols[NCOLS_MAX];
         size_t ncols = 0;
-        for (size_t k = 0; k < NCOLS && rc == FS_OK; k++)
-            if ((rc = seg_column(r, &src, (int)k, name, err, errlen)) == FS_OK && wanted(want, fs_flow_members[k].name))
+        for (size_t k = 0; k < sc->ncols && rc == FS_OK; k++)
+            if ((rc = seg_column(r, &src, (int)k, name, err, errlen)) == FS_OK && wanted(want, sc->cols[k].name))
                 cols[ncols++] = (int)k;
         if (rc == FS_OK && n + r->nrows > (size_t)FS_STORE_SEGMENT_ROWS)
             rc = fail(err, errlen, FS_ERR_FORMAT, "'%s': more than %d records", name, FS_STORE_SEGMENT_ROWS);
-        struct fs_flow *nv = rc ? NULL : realloc(rows, (n + r->nrows + 1) * sizeof *rows);
+        uint8_t *nv = rc ? NULL : realloc(rows, (n + r->nrows + 1) * sc->size);
         if (!rc && !nv) rc = FS_ERR_NOMEM;
         if (!rc) {
             rows = nv;
-            memset(rows + n, 0, r->nrows * sizeof *rows);
-            for (size_t i = 0; i < r->nrows; i++) fill_row(r, cols, ncols, i, &rows[n + i]);
+            memset(rows + n * sc->size, 0, r->nrows * sc->size);
+            for (size_t i = 0; i < r->nrows; i++) fill_row(r, cols, ncols, i, rows + (n + i) * sc->size);
             n += r->nrows;
             src.base += r->gsize;
         }
@@ -1445,11 +1458,20 @@ fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name
     if (rc) {
         free(rows);
     } else {
-        *out = rows ? rows : calloc(1, sizeof *rows);
+        *out = rows ? rows : calloc(1, sc->size);
         *nout = n;
         if (!*out) rc = FS_ERR_NOMEM;
     }
     reader_free(r);
+    return rc;
+}
+
+fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, const char *want,
+                                struct fs_flow **out, size_t *nout, char *err, size_t errlen)
+{
+    void *rows = NULL;
+    fs_result rc = fs_store_read_table_segment("flows", buf, len, name, want, &rows, nout, err, errlen);
+    *out = rows;
     return rc;
 }
 
@@ -1480,8 +1502,8 @@ static size_t select_col(const uint8_t *data, unsigned width, enum fs_colpred_op
 static size_t select_pred(const struct seg_reader *r, const struct fs_colpred *p, int k0, int k1, uint32_t *sel,
                           size_t n)
 {
-    if (p->mode == FS_COLPRED_ONE) return select_col(r->data[k0], fs_flow_members[k0].width, p->op, p->value, sel, n);
-    unsigned w0 = fs_flow_members[k0].width, w1 = fs_flow_members[k1].width;
+    if (p->mode == FS_COLPRED_ONE) return select_col(r->data[k0], r->sc->cols[k0].width, p->op, p->value, sel, n);
+    unsigned w0 = r->sc->cols[k0].width, w1 = r->sc->cols[k1].width;
     size_t m = 0;
     for (size_t j = 0; j < n; j++) {
         uint64_t a = fs_column_load(r->data[k0], w0, sel[j]), b = fs_column_load(r->data[k1], w1, sel[j]);
@@ -1545,9 +1567,9 @@ static uint64_t partition_start(const char *name)
 const uint8_t *fs_store_batch_column(const struct fs_store_batch *b, const char *name, unsigned *width)
 {
     const struct seg_reader *r = b->impl;
-    int k = col_index(name);
+    int k = col_index(r->sc, name);
     if (k < 0 || !r->decoded[k]) return NULL;
-    *width = fs_flow_members[k].width;
+    *width = r->sc->cols[k].width;
     return r->data[k];
 }
 
@@ -1671,22 +1693,24 @@ fs_result fs_store_scan(const char *dir, const char *table, const struct fs_stor
         return fail(err, errlen, FS_ERR_IO, "cannot open store '%s': %s", dir, stat(dir, &sb) ? strerror(errno) : "not a directory");
     uint64_t since_ns = qy ? qy->since_ns : 0, until_ns = qy && qy->until_ns ? qy->until_ns : UINT64_MAX;
     /* the columns to decode: those asked for, then those of the conditions */
-    int cols[NCOLS], pk[FS_COLPRED_MAX][2];
+    const struct fs_store_schema *sc = fs_store_schema_find(table);
+    if (!sc) return fail(err, errlen, FS_ERR_ARG, "a store has no table '%s'", table);
+    int cols[NCOLS_MAX], pk[FS_COLPRED_MAX][2];
     size_t ncols = 0, npreds = qy ? qy->npreds : 0;
     if (npreds > FS_COLPRED_MAX) npreds = FS_COLPRED_MAX;
-    for (size_t k = 0; k < NCOLS; k++)
-        if (wanted(qy ? qy->columns : NULL, fs_flow_members[k].name)) cols[ncols++] = (int)k;
+    for (size_t k = 0; k < sc->ncols; k++)
+        if (wanted(qy ? qy->columns : NULL, sc->cols[k].name)) cols[ncols++] = (int)k;
     for (size_t i = 0; i < npreds; i++) {
         const struct fs_colpred *p = &qy->preds[i];
-        pk[i][0] = col_index(p->col[0]);
-        pk[i][1] = p->mode == FS_COLPRED_ONE ? pk[i][0] : col_index(p->col[1]);
-        if (pk[i][0] < 0 || pk[i][1] < 0 || fs_flow_members[pk[i][0]].width > 8 || fs_flow_members[pk[i][1]].width > 8)
+        pk[i][0] = col_index(sc, p->col[0]);
+        pk[i][1] = p->mode == FS_COLPRED_ONE ? pk[i][0] : col_index(sc, p->col[1]);
+        if (pk[i][0] < 0 || pk[i][1] < 0 || sc->cols[pk[i][0]].width > 8 || sc->cols[pk[i][1]].width > 8)
             return fail(err, errlen, FS_ERR_ARG, "no integer column '%s' to test", p->col[pk[i][0] < 0 ? 0 : 1]);
     }
     const int kfirst = COL_FIRST_NS;
-    struct seg_reader *r = reader_new();
+    struct seg_reader *r = reader_new(sc);
     uint32_t *sel = malloc(FS_STORE_SEGMENT_ROWS * sizeof *sel);
-    struct fs_flow *row = calloc(1, sizeof *row); /* members not decoded stay zero */
+    uint8_t *row = calloc(1, sc->size); /* members not decoded stay zero */
     if (!r || !sel || !row) {
         if (r) reader_free(r);
         free(sel);
@@ -1807,19 +1831,20 @@ static uint8_t *read_file(const char *path, size_t *len)
 }
 
 /* Reads a whole segment file into rows (appended to *rows, *n of *cap); returns FS_OK or the damage. */
-static fs_result read_rows(const char *path, struct fs_flow **rows, size_t *n, size_t *cap, char *err, size_t errlen)
+static fs_result read_rows(const struct fs_store_schema *sc, const char *path, uint8_t **rows, size_t *n, size_t *cap,
+                           char *err, size_t errlen)
 {
     size_t len = 0;
     uint8_t *buf = read_file(path, &len);
     if (!buf) return fail(err, errlen, FS_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    struct fs_flow *got;
+    void *got;
     size_t k;
-    fs_result rc = fs_store_read_segment(buf, len, path, NULL, &got, &k, err, errlen);
+    fs_result rc = fs_store_read_table_segment(sc->table, buf, len, path, NULL, &got, &k, err, errlen);
     free(buf);
     if (rc) return rc;
     if (*n + k > *cap) {
         size_t nc = *n + k;
-        struct fs_flow *nv = realloc(*rows, nc * sizeof *nv);
+        uint8_t *nv = realloc(*rows, nc * sc->size);
         if (!nv) {
             free(got);
             return FS_ERR_NOMEM;
@@ -1827,7 +1852,7 @@ static fs_result read_rows(const char *path, struct fs_flow **rows, size_t *n, s
         *rows = nv;
         *cap = nc;
     }
-    memcpy(*rows + *n, got, k * sizeof *got);
+    memcpy(*rows + *n * sc->size, got, k * sc->size);
     *n += k;
     free(got);
     return FS_OK;
@@ -1835,16 +1860,50 @@ static fs_result read_rows(const char *path, struct fs_flow **rows, size_t *n, s
 
 /* Merges the segments names[0..n) of partition pdir into one compacted segment, its rows in time order, then
  * removes them. */
+/* A record's place in (first, last) time order, for compaction. */
+struct timekey {
+    uint64_t first, last;
+    size_t row;
+};
+
+static int timekey_cmp(const void *a, const void *b)
+{
+    const struct timekey *x = a, *y = b;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    if (x->last != y->last) return x->last < y->last ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Sorts n records of schema sc by their first, then last time; returns the sorted copy (malloc'ed) or NULL. */
+static uint8_t *sort_rows(const struct fs_store_schema *sc, const uint8_t *rows, size_t n)
+{
+    struct timekey *k = malloc((n ? n : 1) * sizeof *k);
+    uint8_t *out = malloc((n ? n : 1) * sc->size);
+    if (!k || !out) {
+        free(k);
+        free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        k[i] = (struct timekey){ fs_store_u64(sc, rows + i * sc->size, 0), fs_store_u64(sc, rows + i * sc->size, 1), i };
+    qsort(k, n, sizeof *k, timekey_cmp);
+    for (size_t i = 0; i < n; i++) memcpy(out + i * sc->size, rows + k[i].row * sc->size, sc->size);
+    free(k);
+    return out;
+}
+
 static fs_result compact_group(const char *dir, const char *table, const char *pdir, char **names, size_t n,
                                struct fs_store_compact_stats *st, char *err, size_t errlen)
 {
-    struct fs_flow *rows = NULL;
+    const struct fs_store_schema *sc = fs_store_schema_find(table);
+    if (!sc) return fail(err, errlen, FS_ERR_ARG, "a store has no table '%s'", table);
+    uint8_t *rows = NULL;
     size_t nrows = 0, cap = 0, listlen = 0;
     fs_result rc = FS_OK;
     for (size_t i = 0; i < n && rc == FS_OK; i++) {
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", pdir, names[i]);
-        rc = read_rows(path, &rows, &nrows, &cap, err, errlen);
+        rc = read_rows(sc, path, &rows, &nrows, &cap, err, errlen);
         listlen += strlen(names[i]) + 1;
     }
     char *list = rc ? NULL : malloc(listlen + 1);
@@ -1856,9 +1915,10 @@ static fs_result compact_group(const char *dir, const char *table, const char *p
         rc = fs_store_writer_new(&w, dir, table, FS_STORE_SEGMENT_ROWS, err, errlen);
     }
     if (!rc) { /* in time order: the row groups of the merged segment cover consecutive times */
-        qsort(rows, nrows, sizeof *rows, fs_flow_cmp_first);
+        uint8_t *sorted = sort_rows(sc, rows, nrows);
         w->replaces = list;
-        rc = fs_store_writer_add_many(w, rows, nrows);
+        rc = sorted ? fs_store_writer_add_many(w, sorted, nrows) : FS_ERR_NOMEM;
+        free(sorted);
         fs_result crc = fs_store_writer_close(w, err, errlen); /* publishes the compacted segment */
         if (!rc) rc = crc;
     }
@@ -1894,7 +1954,9 @@ fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_c
     uint64_t tmp_removed = 0; /* what killed writers and compactions left unpublished */
     fs_result rc = fs_store_prepare(dir, 1, &tmp_removed, err, errlen);
     st.tmp_removed = tmp_removed;
-    struct seg_reader *r = rc ? NULL : reader_new();
+    const struct fs_store_schema *sc = fs_store_schema_find(table);
+    if (!rc && !sc) rc = fail(err, errlen, FS_ERR_ARG, "a store has no table '%s'", table);
+    struct seg_reader *r = rc ? NULL : reader_new(sc);
     if (!r) {
         close(lock);
         return rc ? rc : FS_ERR_NOMEM;

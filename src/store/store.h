@@ -59,9 +59,10 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
 /* Buffers one record in the row group of its partition; the writer's own thread encodes a full group and
  * appends it to its segment file while producers go on. Several threads may add to one writer: records of all
  * of them share segments (better compressed, fewer files). */
-fs_result fs_store_writer_add(struct fs_store_writer *w, const struct fs_flow *f);
-/* The same for count records at once (one lock for all: threads batch their records). */
-fs_result fs_store_writer_add_many(struct fs_store_writer *w, const struct fs_flow *f, size_t count);
+fs_result fs_store_writer_add(struct fs_store_writer *w, const void *record);
+/* The same for count records at once (one lock for all: threads batch their records). Records are of the
+ * table's type (schema.h): struct fs_flow for "flows". */
+fs_result fs_store_writer_add_many(struct fs_store_writer *w, const void *records, size_t count);
 /* Publishes what is buffered and frees the writer. Returns the first error met. */
 fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t errlen);
 
@@ -79,7 +80,7 @@ struct fs_store_scan_stats {
     uint64_t rows;                /* passed to fn */
 };
 
-typedef int (*fs_store_row_fn)(void *arg, const struct fs_flow *f); /* nonzero stops the scan */
+typedef int (*fs_store_row_fn)(void *arg, const void *record); /* the table's type; nonzero stops the scan */
 typedef void (*fs_store_damage_fn)(void *arg, const char *message);
 
 /* A segment's selected rows, column by column (fs_store_query.batch). */
@@ -136,9 +137,12 @@ struct fs_store_compact_stats {
 fs_result fs_store_compact(const char *dir, const char *table, struct fs_store_compact_stats *stats, char *err,
                            size_t errlen);
 
-/* Reads one segment file (for tests and fuzzing): returns the records in a
+/* Reads one segment file of the flows table (for tests and fuzzing): returns the records in a
  * malloc'ed array the caller frees, or an error with a message. */
 fs_result fs_store_read_segment(const uint8_t *buf, size_t len, const char *name, const char *columns,
                                 struct fs_flow **rows, size_t *nrows, char *err, size_t errlen);
+/* The same for a segment of any table (records of its type, schema.h). */
+fs_result fs_store_read_table_segment(const char *table, const uint8_t *buf, size_t len, const char *name,
+                                      const char *columns, void **rows, size_t *nrows, char *err, size_t errlen);
 
 #endif

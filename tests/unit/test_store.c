@@ -62,9 +62,10 @@ struct got {
     int damaged;
 };
 
-static int collect(void *arg, const struct fs_flow *f)
+static int collect(void *arg, const void *record)
 {
     struct got *g = arg;
+    const struct fs_flow *f = record;
     if (g->n < g->cap) g->v[g->n] = *f;
     g->n++; /* counted even past the room, so a test sees too many */
     return 0;
