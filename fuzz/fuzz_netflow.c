@@ -1,5 +1,5 @@
 /* fuzz_netflow.c - libFuzzer entry point: the flow export decoder (NetFlow v5, v9, IPFIX) on a sequence of
- * messages, so that templates learnt from one can decode the next.
+ * messages, so that templates learnt from one can decode the next; sFlow v5 too, counter samples included.
  * Input: messages, each a 2-byte big-endian length and that many bytes (a short last one takes what is left);
  * the exporter's port is the message's index modulo 4, so templates of several exporters mix. A fresh decoder
  * per input: what one input teaches never leaks into the next. An input that starts "flowsift-templates" is a
@@ -21,10 +21,17 @@ static void count(void *arg, struct fs_flow *f)
     records += f->dir[0].packets != 0; /* read the record, so a sanitizer sees what the decoder left in it */
 }
 
+static void count_counters(void *arg, const struct fs_ifcounters *k)
+{
+    (void)arg;
+    records += k->in_octets != 0; /* the same for sFlow counter samples */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fs_nf_decoder *d;
     if (fs_nf_new(&d) != FS_OK) return 0;
+    fs_nf_on_counters(d, count_counters, NULL);
     if (size >= 18 && memcmp(data, "flowsift-templates", 18) == 0) { /* a saved templates file, then done */
         FILE *f = fmemopen((void *)(uintptr_t)data, size, "r");
         char err[256];

@@ -29,6 +29,7 @@
 #include "../collect/export.h"
 #include "../collect/netflow.h"
 #include "../filter/filter.h"
+#include "../output/record.h"
 #include "../output/table.h"
 #include "../output/writer.h"
 #include "../store/store.h"
@@ -37,6 +38,32 @@
 #define C "collect"
 #define MAX_LISTEN 16
 #define STORE_BATCH 256
+
+/* Where sFlow counter samples go: the store's "counters" table (its writer made with the first record) and/or
+ * --counters FILE. Shared by the receiving threads; samples are few (one per interface every 20 s or so), so
+ * one lock per record. */
+struct counters_out {
+    pthread_mutex_t lock;
+    const char *store_dir;        /* NULL: not into a store */
+    struct fs_store_writer *store;
+    struct fs_record_writer file;
+    int to_file;
+    fs_result rc;
+    char err[1024];
+    uint64_t records;
+};
+
+static void on_counters(void *arg, const struct fs_ifcounters *k)
+{
+    struct counters_out *co = arg;
+    pthread_mutex_lock(&co->lock);
+    if (co->store_dir && !co->store && !co->rc)
+        co->rc = fs_store_writer_new(&co->store, co->store_dir, "counters", 0, co->err, sizeof co->err);
+    if (co->store && !co->rc) co->rc = fs_store_writer_add(co->store, k);
+    if (co->to_file) fs_record_write(&co->file, k);
+    co->records++;
+    pthread_mutex_unlock(&co->lock);
+}
 
 /* One receiving thread's state (the main thread's, or a --workers thread's copy): its decoder, its batch for
  * the store and its counts; the outputs are shared. */
@@ -124,6 +151,8 @@ static void help(void)
            "  -f, --filter EXPR          keep only records that match EXPR (docs/filter.md)\n"
            "      --store DIR            write records into the store DIR        [$FLOWSIFT_STORE or " FS_DEFAULT_STORE "]\n"
            "      --templates FILE       keep templates in FILE across restarts   [STORE/collect-templates with a store]\n"
+           "      --counters FILE        also write sFlow counter samples (interface counters) to FILE as\n"
+           "                             -F says; with a store they go to its table 'counters' too\n"
            "      --hold-time TIME       how long data that came before its template waits for it (at most\n"
            "                             64 sets, 256 KB per exporter); 0: not at all                  [10m]\n"
            "      --export HOST:PORT     also send the records on as IPFIX over UDP (or [IPV6]:PORT)\n"
@@ -551,7 +580,7 @@ static int write_stats(const struct fs_nf_decoder *nf, const char *path, uint64_
 }
 
 enum { OPT_FIELDS = 256, OPT_STORE, OPT_COUNT, OPT_DURATION, OPT_TEMPLATES, OPT_EXPORT, OPT_EXPORT_FILE, OPT_EXPORT_VERSION,
-       OPT_STATS, OPT_TCP, OPT_RCVBUF, OPT_HOLD, OPT_WORKERS };
+       OPT_STATS, OPT_TCP, OPT_RCVBUF, OPT_HOLD, OPT_WORKERS, OPT_COUNTERS };
 
 /* Saves the templates of nf when gen (the generations of all decoders, added up) changed since *saved_gen. */
 static int save_templates(const struct fs_nf_decoder *nf, uint64_t gen, const char *path, uint64_t *saved_gen)
@@ -675,11 +704,12 @@ int fs_cmd_collect(int argc, char **argv)
         { "export-version", required_argument, 0, OPT_EXPORT_VERSION }, { "stats", required_argument, 0, OPT_STATS },
         { "tcp", required_argument, 0, OPT_TCP }, { "rcvbuf", required_argument, 0, OPT_RCVBUF },
         { "hold-time", required_argument, 0, OPT_HOLD }, { "workers", required_argument, 0, OPT_WORKERS },
+        { "counters", required_argument, 0, OPT_COUNTERS },
         { "quiet", no_argument, 0, 'q' },          { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *listen[MAX_LISTEN], *out_path = "-", *fields_spec = "default", *filter_expr = NULL, *store_dir = NULL;
-    const char *templates_path = NULL, *export_to = NULL, *stats_path = NULL;
+    const char *templates_path = NULL, *export_to = NULL, *stats_path = NULL, *counters_path = NULL;
     static char default_stats[4200];
     int export_file = 0, export_version = 10;
     static char default_templates[4200];
@@ -705,6 +735,7 @@ int fs_cmd_collect(int argc, char **argv)
         case 'f': filter_expr = optarg; break;
         case OPT_STORE: store_dir = optarg; break;
         case OPT_TEMPLATES: templates_path = optarg; break;
+        case OPT_COUNTERS: counters_path = optarg; break;
         case OPT_STATS: stats_path = optarg; break;
         case OPT_RCVBUF: {
             uint64_t v;
@@ -758,6 +789,9 @@ int fs_cmd_collect(int argc, char **argv)
     int rc = 0, fds[MAX_LISTEN], nfds = 0, writer_open = 0, nw = 0;
     struct worker *workers = NULL;
     pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+    static struct counters_out cout; /* static: the record writer's tables are large */
+    memset(&cout, 0, sizeof cout);
+    pthread_mutex_init(&cout.lock, NULL);
     uint32_t sock_drops[MAX_LISTEN] = { 0 }; /* datagrams each UDP socket's buffer had no room for */
     char err[1024];
     if (fs_nf_new(&x->nf) != FS_OK) {
@@ -765,6 +799,7 @@ int fs_cmd_collect(int argc, char **argv)
         goto out;
     }
     fs_nf_set_hold(x->nf, hold_ns);
+    fs_nf_on_counters(x->nf, on_counters, &cout);
     for (int i = 0; i < nlisten; i++) {
         if (open_listener(listen[i], tcp[i] ? SOCK_STREAM : SOCK_DGRAM, nworkers > 1 && !tcp[i], &fds[nfds], err,
                           sizeof err) != 0) {
@@ -810,6 +845,14 @@ int fs_cmd_collect(int argc, char **argv)
         goto out;
     }
     x->csv = !store_dir || out_given;
+    cout.store_dir = store_dir;
+    if (counters_path) {
+        if (fs_record_writer_open(&cout.file, counters_path, fs_store_schema_find("counters"), format, 9) != FS_OK) {
+            rc = fs_cli_error(C, "cannot open '%s' for writing: %s", counters_path, strerror(errno));
+            goto out;
+        }
+        cout.to_file = 1;
+    }
     if (fs_writer_open(&x->writer, x->csv ? out_path : "/dev/null", format, fields, labels, nfields, &x->ctx)) {
         rc = fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
         goto out;
@@ -838,6 +881,7 @@ int fs_cmd_collect(int argc, char **argv)
                 goto out;
             }
             fs_nf_set_hold(w->x.nf, hold_ns);
+            fs_nf_on_counters(w->x.nf, on_counters, &cout);
             size_t restored;
             if (templates_path && fs_nf_load(w->x.nf, templates_path, &restored, err, sizeof err) != FS_OK) {
                 rc = fs_cli_error(C, "%s", err);
@@ -987,6 +1031,12 @@ int fs_cmd_collect(int argc, char **argv)
         }
         x->store = NULL;
     }
+    if (cout.store && fs_store_writer_close(cout.store, cout.err, sizeof cout.err) != FS_OK && !cout.rc) cout.rc = FS_ERR_IO;
+    cout.store = NULL;
+    if (cout.rc) rc = fs_cli_error(C, "store '%s', table counters: %s", store_dir, cout.err);
+    if (cout.to_file && fs_record_writer_close(&cout.file) != FS_OK)
+        rc = fs_cli_error(C, "writing '%s' failed", counters_path);
+    cout.to_file = 0;
     uint64_t exported = 0, export_msgs = 0;
     if (x->exporter) {
         if (fs_flow_exporter_close(x->exporter, &exported, &export_msgs, err, sizeof err) != FS_OK || x->export_rc) {
@@ -1009,6 +1059,13 @@ int fs_cmd_collect(int argc, char **argv)
                                 "full (/proc/net/softnet_stat): raise net.core.netdev_max_backlog\n",
                         fs_human_int(backlog, a, sizeof a));
         }
+        if (cout.records && (store_dir || counters_path)) {
+            char a[32];
+            fprintf(stderr, "  counters  %s interface counter records (sFlow counter samples) into %s%s%s%s%s\n",
+                    fs_human_int(cout.records, a, sizeof a), store_dir ? "the store's table 'counters'" : "",
+                    store_dir && counters_path ? " and " : "", counters_path ? "'" : "",
+                    counters_path ? counters_path : "", counters_path ? "'" : "");
+        }
         if (export_to) {
             char a[32], b[32];
             fprintf(stderr, "  export    %s %s records in %s messages to '%s'\n", export_version == 10 ? "IPFIX" : "NetFlow v9",
@@ -1017,6 +1074,9 @@ int fs_cmd_collect(int argc, char **argv)
     }
 out:
     atomic_store(&workers_stop, 1);
+    fs_store_writer_close(cout.store, NULL, 0);
+    if (cout.to_file) fs_record_writer_close(&cout.file);
+    pthread_mutex_destroy(&cout.lock);
     for (int i = 0; i < nw; i++) {
         if (workers[i].started) pthread_join(workers[i].thread, NULL);
         for (int k = 0; k < workers[i].nfds; k++) close(workers[i].fds[k]);

@@ -14,6 +14,7 @@
 
 #include "../field/field.h"
 #include "../filter/filter.h"
+#include "../output/record.h"
 #include "../output/table.h"
 #include "../output/writer.h"
 #include "../query/group.h"
@@ -140,6 +141,8 @@ static void help(void)
            "      --fields LIST     comma-separated fields or a preset (flowsift fields)       [default]\n"
            "      --preset NAME     the same as --fields NAME\n"
            "      --limit N         stop after N records                                       [no limit]\n"
+           "      --table NAME      flows, or counters: the interface counters of sFlow counter samples\n"
+           "                        (every column, in the time range)                           [flows]\n"
            "      --ordered         records in order of their first packet (holds the matching records of\n"
            "                        one hourly partition in memory at a time)         [the order stored]\n"
            "\n"
@@ -162,6 +165,84 @@ static void help(void)
            "Exit status: 0 done, 1 the store could not be read (or a segment was damaged), 2 bad usage.\n");
 }
 
+/* Prints the CSV in csv (rewound) as an aligned table to out_path ('-': standard output) and closes csv;
+ * returns 0 or the error status. */
+static int print_aligned(FILE *csv, const char *out_path)
+{
+    int status = 0;
+    rewind(csv);
+    FILE *out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
+    if (!out || fs_table_print(csv, out) != FS_OK || (out != stdout && fclose(out) != 0))
+        status = fs_cli_error("query", "writing '%s' failed", out_path);
+    fflush(stdout);
+    fclose(csv);
+    return status;
+}
+
+/* A table other than flows (the interface counters of sFlow counter samples): its records in a time range,
+ * every column, as CSV, JSON or an aligned table. Filters, groups and fields belong to flows. */
+struct rows_out {
+    struct fs_record_writer w;
+    uint64_t limit, n;
+};
+
+static int on_record(void *arg, const void *record)
+{
+    struct rows_out *o = arg;
+    if (o->n >= o->limit) return 1;
+    fs_record_write(&o->w, record);
+    o->n++;
+    return 0;
+}
+
+static void on_record_damage(void *arg, const char *message)
+{
+    (void)arg;
+    fs_cli_warn("query", "%s", message);
+}
+
+static int query_table(const char *store, const char *tname, uint64_t since, uint64_t until, uint64_t limit,
+                       const char *out_path, enum fs_format format, int aligned, int quiet)
+{
+    const char *C = "query";
+    char err[1024];
+    const struct fs_store_schema *sc = fs_store_schema_find(tname);
+    if (!sc) return fs_cli_error(C, "a store has no table '%s' (flows, counters)", tname) + 1;
+    if (fs_store_prepare(store, 0, NULL, err, sizeof err) != FS_OK) return fs_cli_error(C, "%s", err);
+    FILE *csv = aligned ? tmpfile() : NULL;
+    static struct rows_out o;
+    memset(&o, 0, sizeof o);
+    o.limit = limit;
+    fs_result orc = aligned ? fs_record_writer_open(&o.w, "-", sc, FS_FORMAT_CSV, fs_store_time_decimals(store, tname))
+                            : fs_record_writer_open(&o.w, out_path, sc, format, fs_store_time_decimals(store, tname));
+    if (aligned && csv) o.w.f = csv;
+    if (orc != FS_OK || (aligned && !csv)) {
+        if (csv) fclose(csv);
+        return fs_cli_error(C, "cannot open '%s' for writing: %s", out_path, strerror(errno));
+    }
+    double t0 = fs_now_seconds();
+    struct fs_store_query sq = { since, until, NULL, NULL, 0, NULL };
+    struct fs_store_scan_stats st;
+    int damaged = 0;
+    fs_result rc = fs_store_scan(store, tname, &sq, on_record, on_record_damage, &o, &st, err, sizeof err);
+    int status = rc ? fs_cli_error(C, "%s", err) : 0;
+    if (aligned) {
+        if (fs_record_writer_close(&o.w) != FS_OK) status = fs_cli_error(C, "writing a temporary file failed");
+        int st2 = print_aligned(csv, out_path);
+        status = status ? status : st2;
+    } else if (fs_record_writer_close(&o.w) != FS_OK) {
+        status = fs_cli_error(C, "writing '%s' failed", out_path);
+    }
+    damaged = st.segments_damaged != 0;
+    if (!quiet) {
+        char a[32];
+        fprintf(stderr, "flowsift query: %s records of table '%s' in %.3f s; %llu segments, %llu damaged\n",
+                fs_human_int(o.n, a, sizeof a), tname, fs_now_seconds() - t0, (unsigned long long)st.segments,
+                (unsigned long long)st.segments_damaged);
+    }
+    return status ? status : damaged;
+}
+
 int fs_cmd_query(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -173,7 +254,7 @@ int fs_cmd_query(int argc, char **argv)
         { "group-by", required_argument, 0, 'g' }, { "agg", required_argument, 0, 'a' },
         { "top", required_argument, 0, 't' },     { "by", required_argument, 0, 'b' },
         { "all-columns", no_argument, 0, 'A' }, { "no-skip", no_argument, 0, 'K' },
-        { "ordered", no_argument, 0, 'O' },
+        { "ordered", no_argument, 0, 'O' },     { "table", required_argument, 0, 'T' },
         { 0, 0, 0, 0 },
     };
     const char *C = "query", *out_path = "-", *fields_spec = "default";
@@ -181,7 +262,7 @@ int fs_cmd_query(int argc, char **argv)
     int table = -1; /* -1: a table when standard output is a terminal */
     uint64_t since = 0, until = UINT64_MAX;
     int quiet = 0, all_columns = 0, no_skip = 0, c;
-    const char *group_by = NULL, *agg = NULL, *by = NULL;
+    const char *group_by = NULL, *agg = NULL, *by = NULL, *tname = "flows";
     uint64_t top = 0;
     struct query q;
     memset(&q, 0, sizeof q);
@@ -212,6 +293,7 @@ int fs_cmd_query(int argc, char **argv)
         case 'A': all_columns = 1; break;
         case 'K': no_skip = 1; break;
         case 'O': q.ordered = 1; break;
+        case 'T': tname = optarg; break;
         case 'a': agg = optarg; break;
         case 'b': by = optarg; break;
         case 't':
@@ -226,6 +308,13 @@ int fs_cmd_query(int argc, char **argv)
         return 2;
     }
     const char *store = argv[optind++];
+    if (strcmp(tname, "flows") != 0) {
+        if (optind < argc || group_by || agg || top || by || q.ordered || strcmp(fields_spec, "default") != 0)
+            return fs_cli_error(C, "filters, --fields, --group-by, --agg, --top, --by and --ordered are for the "
+                                   "flows table; '%s' gives every column of its records in the time range", tname) + 1;
+        if (table < 0) table = format == FS_FORMAT_CSV && isatty(1);
+        return query_table(store, tname, since, until, q.limit, out_path, format, table, quiet);
+    }
     char expr[8192] = "";
     for (int i = optind; i < argc; i++) {
         if (strlen(expr) + strlen(argv[i]) + 2 >= sizeof expr) return fs_cli_error(C, "filter too long") + 1;
@@ -307,14 +396,7 @@ int fs_cmd_query(int argc, char **argv)
     int status = 0;
     if (rc) status = fs_cli_error(C, "%s", err);
     if (fs_writer_close(&q.writer)) status = fs_cli_error(C, "writing '%s' failed", out_path);
-    if (csv) {
-        rewind(csv);
-        FILE *out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
-        if (!out || fs_table_print(csv, out) != FS_OK || (out != stdout && fclose(out) != 0))
-            status = fs_cli_error(C, "writing '%s' failed", out_path);
-        fflush(stdout);
-        fclose(csv);
-    }
+    if (csv && print_aligned(csv, out_path)) status = 1;
     if (q.damaged) status = 1;
     if (!quiet) {
         char a[32], b[32], d[32], e[32];
@@ -331,6 +413,17 @@ int fs_cmd_query(int argc, char **argv)
     free(q.top);
     fs_filter_free(q.filter);
     return status;
+}
+
+/* The tables retain and compact work on: every one the store has. */
+static const char *const TABLES[] = { "flows", "counters" };
+
+static int has_table(const char *store, const char *table)
+{
+    char path[4400];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", store, table);
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 int fs_cmd_retain(int argc, char **argv)
@@ -364,10 +457,16 @@ int fs_cmd_retain(int argc, char **argv)
         fprintf(stderr, "flowsift retain: give one store and --retention and/or --max-size\n");
         return 2;
     }
-    uint64_t parts, bytes;
+    uint64_t parts = 0, bytes = 0;
     char err[1024], b[32];
-    if (fs_store_retain(argv[optind], "flows", keep, max_bytes, &parts, &bytes, err, sizeof err) != FS_OK)
-        return fs_cli_error(C, "%s", err);
+    for (size_t t = 0; t < sizeof TABLES / sizeof TABLES[0]; t++) {
+        uint64_t p, n;
+        if (t > 0 && !has_table(argv[optind], TABLES[t])) continue;
+        if (fs_store_retain(argv[optind], TABLES[t], keep, max_bytes, &p, &n, err, sizeof err) != FS_OK)
+            return fs_cli_error(C, "%s", err);
+        parts += p;
+        bytes += n;
+    }
     fprintf(stderr, "flowsift retain: removed %llu partition%s (%s)\n", (unsigned long long)parts, parts == 1 ? "" : "s",
             fs_human_bytes((double)bytes, b, sizeof b));
     return 0;
@@ -411,6 +510,17 @@ int fs_cmd_compact(int argc, char **argv)
     if (stat(argv[optind], &sb) != 0 || !S_ISDIR(sb.st_mode))
         return fs_cli_error(C, "cannot open store '%s': %s", argv[optind], strerror(errno ? errno : ENOTDIR));
     fs_result rc = fs_store_compact(argv[optind], "flows", &st, err, sizeof err);
+    for (size_t t = 1; t < sizeof TABLES / sizeof TABLES[0] && !rc; t++) {
+        struct fs_store_compact_stats more;
+        if (!has_table(argv[optind], TABLES[t])) continue;
+        rc = fs_store_compact(argv[optind], TABLES[t], &more, err, sizeof err);
+        _Static_assert(sizeof st % sizeof(uint64_t) == 0, "the stats are counters");
+        uint64_t a8[sizeof st / 8], b8[sizeof st / 8];
+        memcpy(a8, &st, sizeof st);
+        memcpy(b8, &more, sizeof st);
+        for (size_t k = 0; k < sizeof st / 8; k++) a8[k] += b8[k];
+        memcpy(&st, a8, sizeof st);
+    }
     if (!quiet)
         fprintf(stderr, "flowsift compact: %llu partition%s, %s segments before, %s after: %llu merged or re-sorted into %llu (%llu "
                         "records) in %.3f s; removed: %llu replaced by an earlier compaction, %llu unpublished files "

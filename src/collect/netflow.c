@@ -92,6 +92,8 @@ struct fs_nf_decoder {
     uint64_t generation;        /* changes of templates or sampling (fs_nf_save) */
     uint64_t hold_ns;           /* how long a data set waits for its template (fs_nf_set_hold) */
     struct fs_decoder pkt;      /* sFlow's sampled packet headers, decoded as extract decodes packets */
+    fs_nf_counters_fn on_counters; /* sFlow counter samples (fs_nf_on_counters), or NULL */
+    void *counters_arg;
     int pkt_ready;
 };
 
@@ -916,6 +918,75 @@ static int sflow_item(const uint8_t *buf, size_t len, size_t *off, uint32_t *fmt
     return 1;
 }
 
+void fs_nf_on_counters(struct fs_nf_decoder *d, fs_nf_counters_fn fn, void *arg)
+{
+    d->on_counters = fn;
+    d->counters_arg = arg;
+}
+
+/* The generic interface counters record (counter format 1, 88 bytes): where each counter lies, its width, and
+ * its member. */
+#define IFC(at, w, m) { at, w, offsetof(struct fs_ifcounters, m) }
+static const struct { uint8_t at, width; uint16_t off; } IF_COUNTERS[] = {
+    IFC(0, 4, if_index), IFC(4, 4, if_type), IFC(8, 8, if_speed), IFC(16, 4, if_direction), IFC(20, 4, if_status),
+    IFC(24, 8, in_octets), IFC(32, 4, in_ucast), IFC(36, 4, in_mcast), IFC(40, 4, in_bcast), IFC(44, 4, in_discards),
+    IFC(48, 4, in_errors), IFC(52, 4, in_unknown), IFC(56, 8, out_octets), IFC(64, 4, out_ucast),
+    IFC(68, 4, out_mcast), IFC(72, 4, out_bcast), IFC(76, 4, out_discards), IFC(80, 4, out_errors),
+    IFC(84, 4, promiscuous),
+};
+#undef IFC
+
+/* A counter sample (format 2, or 4 expanded: the source id in two words) into an interface counter record:
+ * the generic interface counters (record format 1) when it has them; other counter records (Ethernet, VLAN,
+ * processor, other enterprises') are skipped and counted. */
+static void sflow_counters(struct fs_nf_decoder *d, struct fs_nf_counters *c, int expanded, const uint8_t *p,
+                           size_t slen, const struct fs_export_origin *agent, uint32_t sub, uint64_t recv_ns)
+{
+    size_t fixed = expanded ? 16 : 12;
+    if (slen < fixed) {
+        c->malformed[FS_NF_TRUNCATED]++;
+        return;
+    }
+    struct fs_ifcounters k;
+    memset(&k, 0, sizeof k);
+    k.first_ns = k.last_ns = recv_ns;
+    memcpy(k.exporter, agent->addr, 16);
+    k.exporter_ipver = agent->ipver;
+    k.domain = sub;
+    k.seq = (uint32_t)be(p, 4);
+    if (expanded) {
+        k.source_type = (uint32_t)be(p + 4, 4);
+        k.source_index = (uint32_t)be(p + 8, 4);
+    } else { /* type in the top byte, index in the other three */
+        uint32_t sid = (uint32_t)be(p + 4, 4);
+        k.source_type = sid >> 24;
+        k.source_index = sid & 0xffffffu;
+    }
+    uint32_t nrec = (uint32_t)be(p + fixed - 4, 4);
+    size_t roff = fixed;
+    for (uint32_t r = 0; r < nrec; r++) {
+        uint32_t rfmt, rlen;
+        const uint8_t *b;
+        if (!sflow_item(p, slen, &roff, &rfmt, &b, &rlen)) {
+            c->malformed[FS_NF_TRUNCATED]++;
+            break;
+        }
+        if (rfmt != 1 || rlen < 88) { /* not generic interface counters (if_counters, sflow_version_5.txt) */
+            c->unknown_fields++;
+            continue;
+        }
+        k.has_if = 1;
+        for (size_t i = 0; i < sizeof IF_COUNTERS / sizeof IF_COUNTERS[0]; i++) {
+            uint64_t v = be(b + IF_COUNTERS[i].at, IF_COUNTERS[i].width);
+            uint32_t v32 = (uint32_t)v;
+            memcpy((uint8_t *)&k + IF_COUNTERS[i].off, IF_COUNTERS[i].width == 8 ? (const void *)&v : (const void *)&v32,
+                   IF_COUNTERS[i].width);
+        }
+    }
+    c->counter_samples++;
+    if (d->on_counters) d->on_counters(d->counters_arg, &k);
+}
+
 static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from, uint64_t recv_ns, const uint8_t *m,
                     size_t len, fs_nf_emit_fn emit, void *arg)
 {
@@ -949,8 +1020,8 @@ static size_t sflow(struct fs_nf_decoder *d, const struct fs_export_origin *from
             c->malformed[FS_NF_TRUNCATED]++;
             break;
         }
-        if (fmt == 2 || fmt == 4) { /* (expanded) counter sample: interface counters, not flows */
-            c->counter_samples++;
+        if (fmt == 2 || fmt == 4) { /* (expanded) counter sample: interface counters, a record of their own */
+            sflow_counters(d, c, fmt == 4, p, slen, &agent, sub, recv_ns);
             continue;
         }
         if (fmt != 1 && fmt != 3) { /* another enterprise's sample */

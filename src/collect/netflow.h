@@ -4,8 +4,8 @@
  *
  * sFlow flow samples are one sampled packet each: the packet header they carry is decoded by extract's packet
  * decoder (VLANs, tunnels and all), and the record is that packet's, exact, with the sampling rate; the agent
- * address and sub-agent id are the exporter and domain. Counter samples (interface counters) are counted, not
- * turned into flows.
+ * address and sub-agent id are the exporter and domain. Counter samples (interface counters) become interface
+ * counter records (ifcounters.h), passed to the callback fs_nf_on_counters() sets.
  *
  * One decoder serves any number of exporters. Templates are kept per (exporter address and port, observation
  * domain or source id, template id); a data set with no template in its own scope uses one the same address sent
@@ -30,6 +30,7 @@
 #include <stdio.h>
 
 #include "../flow/flow.h"
+#include "../flow/ifcounters.h"
 #include "../util/result.h"
 
 /* Who sent a message: the address and port it came from. */
@@ -83,6 +84,10 @@ fs_result fs_nf_new(struct fs_nf_decoder **out);
 void fs_nf_free(struct fs_nf_decoder *d);
 
 typedef void (*fs_nf_emit_fn)(void *arg, struct fs_flow *f);
+
+/* sFlow counter samples go to fn (the record lent for the call); without it they are only counted. */
+typedef void (*fs_nf_counters_fn)(void *arg, const struct fs_ifcounters *k);
+void fs_nf_on_counters(struct fs_nf_decoder *d, fs_nf_counters_fn fn, void *arg);
 
 /* Decodes one message from `from` (received at recv_ns, used when a record carries no time) and emits its
  * flow records. Returns the number of records emitted; problems are counted (fs_nf_totals). */

@@ -169,6 +169,43 @@ def oracle_sflow(data):
           f"as tcpdump counts them ({want_counters}) (differ: {bad})")
 
 
+def oracle_sflow_counters(data, tmp):
+    """sFlow counter samples are records of their own (the store's table 'counters', and --counters FILE):
+    every one of the 144 counter samples tcpdump -vvv decodes, with its source and all its generic interface
+    counters as tcpdump prints them; the table reads back through query --table counters."""
+    cap = os.path.join(data, "exports", "sflow", "tcpdump", "sflow_multiple_counter_30_pdus.pcap")
+    with open(os.path.join(data, "oracle", "tcpdump", "sflow_multiple_counter_30_pdus.out")) as f:
+        text = f.read()
+    want = collections.Counter()
+    for block in re.split(r"\n\t(?=(?:expanded )?counter sample)", text)[1:]:
+        head = re.match(r"(?:expanded )?counter sample \(\d\), length \d+, seqnum (\d+), type (\d+), idx (\d+)", block)
+        gen = re.search(r"Generic counter \(1\).*?ifindex (\d+), iftype (\d+), ifspeed (\d+), ifdirection (\d+).*?"
+                        r"ifstatus (\d+).*?In octets (\d+), unicast pkts (\d+), multicast pkts (\d+), broadcast pkts "
+                        r"(\d+), discards (\d+)\s+In errors (\d+), unknown protos (\d+)\s+Out octets (\d+), unicast pkts "
+                        r"(\d+), multicast pkts (\d+), broadcast pkts (\d+), discards (\d+)\s+Out errors (\d+), promisc "
+                        r"mode (\d+)", block, re.S)  # a block is one sample: split where the next begins
+        want[head.groups() + (gen.groups() if gen else ("0",) * 19)] += 1
+    cols = ["seq", "source_type", "source_index", "if_index", "if_type", "if_speed", "if_direction", "if_status",
+            "in_octets", "in_ucast", "in_mcast", "in_bcast", "in_discards", "in_errors", "in_unknown", "out_octets",
+            "out_ucast", "out_mcast", "out_bcast", "out_discards", "out_errors", "promiscuous"]
+    store = os.path.join(tmp, "counters.store")
+    path = os.path.join(tmp, "counters.csv")
+    rc, _, err = run("collect", "--store", store, "--counters", path, cap)
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    got = collections.Counter(tuple(r[c] for c in cols) for r in rows)
+    rc2, q, _ = run("query", store, "--table", "counters", "-F", "csv")
+    back = collections.Counter(tuple(r[c] for c in cols) for r in csv.DictReader(io.StringIO(q)))
+    rc3, j, _ = run("collect", "-q", "-o", "/dev/null", "-F", "json", "--counters", "-", cap)
+    agents = {json.loads(line)["exporter"] for line in j.splitlines()}
+    check(rc == rc2 == rc3 == 0 and sum(want.values()) == 144 and got == want and back == want and
+          sum(1 for r in rows if r["has_if"] == "1") == 142 and "15.184.4.165" in agents and
+          "144 interface counter records" in err,
+          f"sFlow counter samples are records of their own: {sum(got.values())} with their generic interface counters "
+          f"as tcpdump -vvv decodes them ({sum(want.values())}), in the store's table 'counters' (read back the same) "
+          f"and in --counters CSV and JSON; {len(agents)} agents")
+
+
 def oracle_logstash(data):
     """Logstash's netflow codec test suite: 51 contexts of raw datagrams from real exporters (Cisco ASA, ASR,
     NBAR, WLC, Juniper, Mikrotik, H3C, Fortigate, Netscaler, YAF, Barracuda, VMware, OpenBSD pflow, ...), fed
@@ -760,6 +797,7 @@ def main():
         if data:
             oracle_tshark(data)
             oracle_sflow(data)
+            oracle_sflow_counters(data, tmp)
             oracle_logstash(data)
             oracle_pmacct(data)
             oracle_graylog_pktvisor(data)

@@ -426,6 +426,74 @@ static void test_refused(void)
     fs_nf_free(d);
 }
 
+static struct fs_ifcounters kgot[4];
+static size_t nkgot;
+static void keep_counters(void *arg, const struct fs_ifcounters *k)
+{
+    (void)arg;
+    if (nkgot < 4) kgot[nkgot] = *k;
+    nkgot++;
+}
+
+/* Counter samples: the source id split into type and index, the generic interface counters read field by
+ * field, other counter records skipped and counted, a record cut short not read. */
+static void test_sflow_counters(void)
+{
+    struct fs_nf_decoder *d;
+    fs_nf_new(&d);
+    fs_nf_on_counters(d, keep_counters, NULL);
+    struct buf b = { .n = 0 };
+    u32(&b, 5), u32(&b, 2);                    /* version, agent address: IPv6 */
+    for (int i = 0; i < 4; i++) u32(&b, i == 0 ? 0x20010db8 : (uint32_t)i);
+    u32(&b, 9), u32(&b, 1), u32(&b, 1000), u32(&b, 1); /* sub-agent, sequence, uptime, samples */
+    size_t at = b.n;
+    u32(&b, 2), u32(&b, 0);                    /* counter sample, its length (below) */
+    u32(&b, 4242);                             /* sequence */
+    u32(&b, 3u << 24 | 0x012345);              /* source: type 3, index 0x12345 */
+    u32(&b, 2);                                /* records */
+    u32(&b, 2), u32(&b, 4), u32(&b, 0);        /* Ethernet counters (cut to 4 bytes): skipped */
+    u32(&b, 1), u32(&b, 88);                   /* generic interface counters */
+    u32(&b, 17), u32(&b, 6), u64(&b, 10000000000ull), u32(&b, 1), u32(&b, 3);
+    u64(&b, 0x1122334455ull);
+    for (uint32_t v = 1; v <= 6; v++) u32(&b, v);
+    u64(&b, 0x99aabbccddull);
+    for (uint32_t v = 11; v <= 15; v++) u32(&b, v);
+    u32(&b, 2);
+    put16(&b, at + 6, (unsigned)(b.n - at - 8));
+    CHECK_EQ_U(feed(d, &R1, &b), 0);
+    CHECK_EQ_U(nkgot, 1);
+    const struct fs_ifcounters *k = &kgot[0];
+    CHECK_EQ_U(k->exporter_ipver, 6);
+    CHECK_EQ_U(k->exporter[0], 0x20);
+    CHECK_EQ_U(k->domain, 9);
+    CHECK_EQ_U(k->seq, 4242);
+    CHECK_EQ_U(k->source_type, 3);
+    CHECK_EQ_U(k->source_index, 0x12345);
+    CHECK_EQ_U(k->has_if, 1);
+    CHECK_EQ_U(k->if_index, 17);
+    CHECK_EQ_U(k->if_speed, 10000000000ull);
+    CHECK_EQ_U(k->if_status, 3);
+    CHECK_EQ_U(k->in_octets, 0x1122334455ull);
+    CHECK_EQ_U(k->in_ucast, 1);
+    CHECK_EQ_U(k->in_unknown, 6);
+    CHECK_EQ_U(k->out_octets, 0x99aabbccddull);
+    CHECK_EQ_U(k->out_ucast, 11);
+    CHECK_EQ_U(k->out_errors, 15);
+    CHECK_EQ_U(k->promiscuous, 2);
+    CHECK_EQ_U(k->first_ns, 1800000000000000000ull);
+    CHECK_EQ_U(fs_nf_totals(d)->unknown_fields, 1);
+    /* the generic record cut short (its length says 88, 40 bytes follow): the sample is kept without it */
+    struct buf c = b;
+    c.n = at + 8 + 12 + 12 + 8 + 40;
+    put16(&c, at + 6, (unsigned)(c.n - at - 8));
+    nkgot = 0;
+    feed(d, &R1, &c);
+    CHECK_EQ_U(nkgot, 1);
+    CHECK_EQ_U(kgot[0].has_if, 0);
+    CHECK_EQ_U(kgot[0].source_index, 0x12345);
+    fs_nf_free(d);
+}
+
 static void test_sflow(void)
 {
     struct fs_nf_decoder *d;
@@ -541,6 +609,7 @@ int main(void)
     test_sampling_elements();
     test_refused();
     test_sflow();
+    test_sflow_counters();
     size_t unused = 0;
     for (size_t k = 0; k < FS_FLOW_NMEMBERS; k++) unused += (size_t)fs_flow_member_zero_in_exports(k);
     CHECK_EQ_U(unused, 2 * 13 + 3); /* 13 per direction, and the flow's inter-arrival sum of squares, minimum, maximum */
