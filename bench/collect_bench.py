@@ -81,7 +81,7 @@ def main():
             subprocess.run(["rm", "-rf", store])
             st.append(timed([FS, "collect", "-q", "--store", store, exports])[1])
         rows.append(("flowsift collect, file, into the store", records, 0, statistics.median(st)))
-        def udp_runs(name, workers, exporters):
+        def udp_runs(name, workers, exporters, rate=0):
             udp, lost = [], []
             for i in range(a.runs):
                 store = os.path.join(work, f"store-udp-{workers}-{i}")
@@ -89,7 +89,7 @@ def main():
                                         "--workers", str(workers)], stderr=subprocess.PIPE, text=True)
                 time.sleep(0.5)
                 cpu0 = cpu_of(col.pid)
-                subprocess.run([blast, "send", exports, "39101", "1", str(exporters)], check=True,
+                subprocess.run([blast, "send", exports, "39101", "1", str(exporters), str(rate)], check=True,
                                stdout=subprocess.DEVNULL)
                 while True:  # until it has read every datagram: its CPU time stops growing
                     c = cpu_of(col.pid)
@@ -132,14 +132,19 @@ def main():
             nfl.append(records - flows)
         rows.append(("nfcapd 1.7, UDP, into its files", records, statistics.median(nfl), statistics.median(nfc)))
         # several exporters, the datagrams of each spread by SO_REUSEPORT over the receiving threads
-        udp_runs("flowsift collect, UDP, 4 exporters, 1 thread", 1, 4)
-        udp_runs("flowsift collect, UDP, 4 exporters, --workers 2", 2, 4)
+        # paced: the datagrams of 4 exporters at a set rate in all, the loss that rate causes
+        per_dgram = records / datagrams
+        for rate in (100000, 150000):
+            offered = f"{rate * per_dgram / 1e6:.2f} M records/s offered"
+            udp_runs(f"flowsift collect, UDP, 4 exporters at {rate // 1000} k datagrams/s ({offered}), 1 thread", 1, 4, rate)
+            udp_runs(f"flowsift collect, UDP, 4 exporters at {rate // 1000} k datagrams/s ({offered}), --workers 2", 2, 4,
+                     rate)
         print(f"\n2 cores; medians of {a.runs} runs; CPU = user + system seconds of the receiving process\n")
-        print("| receiver | records sent | lost | CPU s | records per CPU second | vs flowsift UDP |")
+        print("| receiver | records sent | lost | CPU s | records received per CPU second | CPU vs flowsift UDP |")
         print("|---|---:|---:|---:|---:|---:|")
         base = rows[2][3]
         for name, n, l, cpu in rows:
-            print(f"| {name} | {n:,} | {int(l):,} | {cpu:.3f} | {n / cpu / 1e6:.2f} M | {cpu / base:.2f}x |")
+            print(f"| {name} | {n:,} | {int(l):,} | {cpu:.3f} | {(n - l) / cpu / 1e6:.2f} M | {cpu / base:.2f}x |")
     finally:
         if root:
             subprocess.run(["sysctl", "-qw", f"net.core.rmem_max={rmem}"])

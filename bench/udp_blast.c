@@ -3,9 +3,10 @@
  *
  *   udp_blast record PORT FILE     receive datagrams on 127.0.0.1:PORT until none came for 2 s, append each to
  *                                  FILE (IPFIX messages carry their own length, so FILE is an IPFIX file)
- *   udp_blast send FILE PORT [N [K]]  send FILE's IPFIX messages to 127.0.0.1:PORT as datagrams, N times over
- *                                  (default 1), as fast as the sockets take them, from K sockets (K exporters,
- *                                  default 1: each sends every message, in turn); prints datagrams and seconds
+ *   udp_blast send FILE PORT [N [K [RATE]]]  send FILE's IPFIX messages to 127.0.0.1:PORT as datagrams, N times
+ *                                  over (default 1), from K sockets (K exporters, default 1: each sends every
+ *                                  message, in turn), as fast as the sockets take them or, with RATE, at RATE
+ *                                  datagrams per second in all; prints datagrams and seconds
  *
  * build: cc -O2 -o udp_blast udp_blast.c
  */
@@ -29,7 +30,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: udp_blast record PORT FILE | send FILE PORT [N [K]]\n");
+        fprintf(stderr, "usage: udp_blast record PORT FILE | send FILE PORT [N [K [RATE]]]\n");
         return 2;
     }
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
     fclose(in);
     a.sin_port = htons((uint16_t)atoi(argv[3]));
     int times = argc > 4 ? atoi(argv[4]) : 1, nsock = argc > 5 ? atoi(argv[5]) : 1;
+    double rate = argc > 6 ? atof(argv[6]) : 0;
     if (nsock < 1 || nsock > 256) nsock = 1;
     int fds[256];
     fds[0] = fd;
@@ -96,6 +98,15 @@ int main(int argc, char **argv)
             for (int i = 0; i < nsock; i++)
                 if (send(fds[i], data + off, (size_t)m, 0) == m) sent++;
             off += m;
+            if (rate > 0) { /* paced: wait until the time the datagrams sent so far are due */
+                double due = t0 + (double)sent / rate, ahead;
+                while ((ahead = due - now()) > 0) {
+                    if (ahead > 200e-6) {
+                        struct timespec ts = { 0, (long)((ahead - 100e-6) * 1e9) };
+                        nanosleep(&ts, NULL);
+                    }
+                }
+            }
         }
     printf("%lu %.3f\n", sent, now() - t0);
     return 0;

@@ -604,6 +604,18 @@ def direction_totals(rows):
     return +pk, +by
 
 
+NFPROBE = {"nfprobe_receiver": "127.0.0.1:PORT", "nfprobe_version": "10"}
+
+
+def pmacctd_replay(tmp, plugin, port, extra):
+    """pmacctd reads the sample capture and exports it through `plugin` (nfprobe, sfprobe) to 127.0.0.1:port."""
+    conf = os.path.join(tmp, f"pmacctd-{plugin}-{port}.conf")
+    with open(conf, "w") as f:
+        f.write(f"daemonize: false\npcap_savefile: {SAMPLE}\npcap_savefile_wait: false\nplugins: {plugin}[p]\n"
+                + "".join(f"{k}[p]: {v}\n" for k, v in extra.items()).replace("PORT", str(port)))
+    subprocess.run(["pmacctd", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
 def pmacct_exporters(tmp):
     """pmacctd replays the sample capture through its sfprobe plugin (sFlow, every packet sampled) and its
     nfprobe plugin (IPFIX): flowsift's sFlow records add up to extract's flows of the same capture, direction by
@@ -614,11 +626,7 @@ def pmacct_exporters(tmp):
     fields = "srcaddr,dstaddr,srcp,dstp,proto,src_packets,src_size,dst_packets,dst_size"
 
     def replay(plugin, port, extra):
-        conf = os.path.join(tmp, f"pmacctd-{plugin}.conf")
-        with open(conf, "w") as f:
-            f.write(f"daemonize: false\npcap_savefile: {SAMPLE}\npcap_savefile_wait: false\nplugins: {plugin}[p]\n"
-                    + "".join(f"{k}[p]: {v}\n" for k, v in extra.items()).replace("PORT", str(port)))
-        subprocess.run(["pmacctd", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        pmacctd_replay(tmp, plugin, port, extra)
 
     sfprobe = {"sfprobe_receiver": "127.0.0.1:PORT", "sfprobe_agentip": "127.0.0.9", "sampling_rate": "1"}
     rows, _ = collect_while(tmp, "sfprobe", fields + ",source", lambda port: replay("sfprobe", port, sfprobe))
@@ -631,7 +639,7 @@ def pmacct_exporters(tmp):
           f"flows, packets and bytes per direction ({missing} packet of {sum(want_p.values())} not sent by pmacctd)")
     if not shutil.which("nfcapd"):
         return
-    nfprobe = {"nfprobe_receiver": "127.0.0.1:PORT", "nfprobe_version": "10"}
+    nfprobe = NFPROBE
     rows, _ = collect_while(tmp, "nfprobe", FIELDS + ",icmp_type,icmp_code", lambda port: replay("nfprobe", port, nfprobe))
     got = with_icmp(rows)
     want = nfcapd_while(tmp, "nf-nfprobe", lambda port: replay("nfprobe", port, nfprobe))
@@ -734,6 +742,16 @@ def pmacct_collectors(tmp):
     check(len(rows) < len(want) // 2 and not diff,
           f"softflowd -v 10 -b (RFC 5103 biflows): flowsift's {len(rows)} records, split by direction, are nfacctd's "
           f"{len(want) // 2} 5-tuples of the one-way export (differ: {diff[:3]})")
+    if shutil.which("pmacctd"):  # pmacctd's nfprobe (IPFIX) to pmacct's own collector
+        def nfprobe(port):
+            pmacctd_replay(tmp, "nfprobe", port, NFPROBE)
+
+        got = keyed_totals(collect_while(tmp, "nfa-nfprobe-collect", "srcaddr,dstaddr,srcp,dstp,proto,packets,size",
+                                         nfprobe)[0])
+        want = pmacct_collector_while(tmp, "nfacctd", "nfa-nfprobe", nfprobe)
+        diff = [k for k in set(got) | set(want) if got[k] != want[k]]
+        check(len(want) > 400 and not diff, f"pmacctd's nfprobe (IPFIX) to nfacctd and to flowsift: packets and bytes "
+              f"of {len(want) // 2} 5-tuples agree (differ: {diff[:3]})")
     # sfacctd is no oracle here: Debian's 1.7.7 misses 20 of the 4,698 packets pmacctd's sfprobe samples and
     # counts 252 of the 506 5-tuples differently, while flowsift's records of the same export equal the capture's
     # own packets (pmacct_exporters: extract's flows, direction by direction); docs/oracles.md
