@@ -29,11 +29,30 @@ static int flow_zero_in(size_t c, unsigned kinds)
            ((kinds & KIND_PACKETS) && fs_flow_member_zero_in_packets(c));
 }
 
+/* A maximum above its minimum, a time after another of the same record: stored as the excess, mostly zero or
+ * small (the flows of one or two packets). */
+static const char *const FLOW_REFS[][2] = {
+    { "last_ns", "d0.last_ns" },       { "d1.last_ns", "d1.first_ns" }, { "iat_max", "iat_min" },
+    { "d0.iat_max", "d0.iat_min" },    { "d1.iat_max", "d1.iat_min" },  { "d0.size_max", "d0.size_min" },
+    { "d1.size_max", "d1.size_min" },  { "d0.pay_max", "d0.pay_min" },  { "d1.pay_max", "d1.pay_min" },
+};
+
+static int flow_ref_of(size_t c)
+{
+    if (c >= FS_FLOW_NMEMBERS) return -1;
+    for (size_t i = 0; i < sizeof FLOW_REFS / sizeof FLOW_REFS[0]; i++)
+        if (strcmp(fs_flow_member_array[c].name, FLOW_REFS[i][0]) == 0) {
+            const struct fs_flow_member *r = fs_flow_member_find(FLOW_REFS[i][1]);
+            return r ? (int)(r - fs_flow_member_array) : -1;
+        }
+    return -1;
+}
+
 static const struct fs_store_schema schemas[] = {
     { "flows", sizeof(struct fs_flow), fs_flow_member_array, FS_FLOW_NMEMBERS, flow_lane_width, flow_row_kind,
-      flow_zero_in },
+      flow_zero_in, flow_ref_of },
     { "counters", sizeof(struct fs_ifcounters), fs_ifcounters_member_array, FS_IFCOUNTERS_NMEMBERS, lanes_of_8, NULL,
-      NULL },
+      NULL, NULL },
 };
 _Static_assert(FS_FLOW_NMEMBERS <= FS_STORE_MAX_COLS && FS_IFCOUNTERS_NMEMBERS <= FS_STORE_MAX_COLS,
                "FS_STORE_MAX_COLS holds every table's columns");

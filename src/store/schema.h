@@ -29,6 +29,10 @@ struct fs_store_schema {
      * row when all rows of a group share the kinds in `kinds` (the AND of theirs). */
     unsigned (*row_kind)(const void *row);
     int (*zero_in)(size_t c, unsigned kinds);
+    /* Optional: the column whose values column c never goes below in a record (a maximum's minimum, a last
+     * time's first), or -1. The store keeps c as its excess over that column when every row allows it (codec 6,
+     * store-format.md). A reference column has no reference of its own. */
+    int (*ref_of)(size_t c);
 };
 
 /* The schema of `table`, or NULL if the store has no such table. */

@@ -59,6 +59,10 @@
  * bytes each, packed one after the other (not planes: a repeated address stays a repeated byte string for zstd);
  * all zstd-compressed. An IPv4 address or a sum that fits 64 bits costs nothing for its unused lanes. */
 #define CODEC_ZSTD_LANES 5
+/* A column whose values never go below another column's in the same row (the schema's ref_of: a maximum and its
+ * minimum, a last time and a first): u32 the reference column's place in the directory, u32 0, then as codec 2
+ * with t = value - the reference's value. The reference column is not itself of this codec. */
+#define CODEC_ZSTD_DIFF 6
 #define LANE_HEAD 24
 #define MAX_COLS 256
 #define ZSTD_LEVEL 1
@@ -189,6 +193,7 @@ struct flushctx {
     uint8_t *gather;              /* owned: one column's encoding, before compression */
     uint8_t *out;                 /* owned: one row group as written (header, directory, compressed columns) */
     uint64_t *tv;                 /* owned: a column's transformed values */
+    uint64_t *tv2;                /* owned: room for another column's worth (codec 6's excesses) */
     uint8_t *cols[NCOLS_MAX];     /* owned: one row group as columns, in time order */
     struct sortkey *order, *order_tmp; /* owned: the rows in time order, and room to sort them */
     size_t out_cap;
@@ -493,7 +498,30 @@ static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *c
     *codec = CODEC_ZSTD_FOR;
     tmin = lo;
     tmax = hi;
-    int delta = c == COL_FIRST_NS, rel = !delta && strstr(col->name, "_ns") != NULL; /* the times */
+    int ref = fc->sc->ref_of ? fc->sc->ref_of(c) : -1, diff = ref >= 0 && fc->sc->cols[ref].width <= 8;
+    if (diff) { /* the excess over the reference column, if no row is below it */
+        const uint8_t *rv = fc->cols[ref];
+        unsigned rw = fc->sc->cols[ref].width;
+        uint64_t *ex = fc->tv2;
+        for (size_t r = 0; r < n && diff; r++) {
+            uint64_t x = 0;
+            memcpy(&x, rv + (size_t)rw * r, rw);
+            diff = tv[r] >= x;
+            ex[r] = tv[r] - x;
+        }
+        if (diff) {
+            memcpy(tv, ex, n * sizeof *tv);
+            minmax(tv, n, &tmin, &tmax);
+            *codec = CODEC_ZSTD_DIFF;
+        }
+    }
+    uint8_t *head = fc->gather;
+    if (diff) {
+        put_u32(head, (uint32_t)ref); /* its place in the directory: the writer writes the columns in order */
+        put_u32(head + 4, 0);
+        head += 8;
+    }
+    int delta = !diff && c == COL_FIRST_NS, rel = !diff && !delta && strstr(col->name, "_ns") != NULL; /* times */
     for (size_t r = 1; r < n && delta; r++) delta = tv[r] >= tv[r - 1];
     for (size_t r = 0; r < n && rel; r++) rel = tv[r] == 0 || tv[r] >= firsts[r];
     if (delta || rel) {
@@ -505,13 +533,13 @@ static size_t encode_column(struct flushctx *fc, size_t c, size_t n, uint32_t *c
         minmax(tv, n, &tmin, &tmax);
     }
     uint64_t g = choose_divisor(tv, n, tmin, tmax, &shift, sw);
-    put_u64(fc->gather, g);
+    put_u64(head, g);
     if (*sw) quotients(tv, n, tmin, g, shift);
-    uint8_t *out = fc->gather + 8;
+    uint8_t *out = head + 8;
     for (uint32_t b = 0; b < *sw; b++, out += n) /* plane b holds byte b of every value: runs of zeros */
         for (size_t r = 0; r < n; r++) out[r] = (uint8_t)(tv[r] >> (8 * b));
     *base = tmin;
-    return n * *sw + 8;
+    return n * *sw + 8 + (diff ? 8 : 0);
 }
 
 /* Makes room for need bytes in fc->out (it grows to the largest group seen, then stays); -1, with fc->err set,
@@ -960,12 +988,13 @@ fs_result fs_store_writer_new(struct fs_store_writer **out, const char *dir, con
         c->sc = sc;
         c->gather = malloc(NARROW_BYTES(FS_STORE_GROUP_ROWS));
         c->tv = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->tv);
+        c->tv2 = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->tv2);
         c->order = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->order);
         c->order_tmp = malloc((size_t)FS_STORE_GROUP_ROWS * sizeof *c->order_tmp);
         c->out_cap = 1 << 20;
         c->out = malloc(c->out_cap);
         c->cctx = ZSTD_createCCtx();
-        ok = c->gather && c->tv && c->order && c->order_tmp && c->out && c->cctx;
+        ok = c->gather && c->tv && c->tv2 && c->order && c->order_tmp && c->out && c->cctx;
         if (ok) ok = (c->cols[0] = malloc(COLS_BYTES(sc))) != NULL;
         for (size_t k = 1; k < sc->ncols && ok; k++) /* one allocation, each column 64-byte aligned */
             c->cols[k] = c->cols[k - 1] + ((size_t)FS_STORE_GROUP_ROWS * sc->cols[k - 1].width + 63) / 64 * 64;
@@ -1078,6 +1107,7 @@ fs_result fs_store_writer_close(struct fs_store_writer *w, char *err, size_t err
         ZSTD_freeCCtx(c->cctx);
         free(c->gather);
         free(c->tv);
+        free(c->tv2);
         free(c->order);
         free(c->order_tmp);
         free(c->cols[0]);
@@ -1165,6 +1195,8 @@ struct seg_reader {
     uint8_t *cbuf;            /* owned: compressed bytes of one column */
     size_t ccap;
     uint8_t *narrow;          /* owned: one column's encoding (planes, lanes), NARROW_BYTES(nrows_cap) */
+    uint8_t *held;            /* owned: the same for a codec 6 column while its reference is decoded */
+    uint64_t held_cap;        /* rows it has room for */
     uint64_t *wide;           /* owned: the same widened, nrows_cap values */
     uint64_t nrows_cap;
     uint8_t dir[MAX_COLS * DIRENT_SIZE];
@@ -1179,6 +1211,7 @@ static void reader_free(struct seg_reader *r)
     for (size_t k = 0; k < NCOLS_MAX; k++) free(r->data[k]);
     free(r->cbuf);
     free(r->narrow);
+    free(r->held);
     free(r->wide);
     ZSTD_freeDCtx(r->dctx);
     free(r);
@@ -1347,6 +1380,9 @@ static void widen(const uint8_t *src, uint32_t sw, uint64_t base, uint64_t colmi
 #undef WIDEN_LOOP
 }
 
+static fs_result seg_column_diff(struct seg_reader *r, const struct seg_src *src, int k, uint32_t width, uint32_t sw,
+                                 uint64_t base, size_t len, const char *name, char *err, size_t errlen);
+
 /* Decodes column k of the current segment into data[k], checking its checksum and size. */
 static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int k, const char *name, char *err,
                             size_t errlen)
@@ -1370,11 +1406,13 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     uint64_t off = get_u64(e + 40), clen = get_u64(e + 48), raw = get_u64(e + 56), base = get_u64(e + 88);
     if (off > r->gsize || clen > r->gsize - off)
         return fail(err, errlen, FS_ERR_TRUNC, "'%s': column '%s' runs past the end of its row group", name, col->name);
-    int narrowed = codec == CODEC_ZSTD_FOR || codec == CODEC_ZSTD_DELTA || codec == CODEC_ZSTD_REL;
+    int diff = codec == CODEC_ZSTD_DIFF;
+    int narrowed = codec == CODEC_ZSTD_FOR || codec == CODEC_ZSTD_DELTA || codec == CODEC_ZSTD_REL || diff;
     int laned = codec == CODEC_ZSTD_LANES;
     if (!narrowed) sw = width;
     if ((codec != CODEC_ZSTD && !narrowed && !laned) || width != col->width || (narrowed && (width > 8 || sw > 8)) ||
-        (laned ? width <= 8 || raw > NARROW_MAX(r->nrows) : raw != (uint64_t)r->nrows * sw + (narrowed ? 8 : 0)))
+        (laned ? width <= 8 || raw > NARROW_MAX(r->nrows)
+               : raw != (uint64_t)r->nrows * sw + (narrowed ? 8 : 0) + (diff ? 8 : 0)))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' has codec %u, width %u/%u and %llu bytes for %llu rows",
                     name, col->name, codec, width, sw, (unsigned long long)raw, (unsigned long long)r->nrows);
     const int kf = COL_FIRST_NS;
@@ -1399,9 +1437,47 @@ static fs_result seg_column(struct seg_reader *r, const struct seg_src *src, int
     size_t got = ZSTD_decompressDCtx(r->dctx, dst, cap, r->cbuf, (size_t)clen);
     if (ZSTD_isError(got) || got != raw || (laned && unlane(r->narrow, got, r->data[k], width, r->sc->lane_width(width), (size_t)r->nrows, r->wide)))
         return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' does not decompress", name, col->name);
+    if (diff) /* the excess over another column: that one first, this one's bytes kept meanwhile */
+        return seg_column_diff(r, src, k, width, sw, base, (size_t)got, name, err, errlen);
     if (narrowed)
         widen(r->narrow, sw, base, get_u64(e + 64), codec, (const uint64_t *)r->data[kf], r->data[k], width,
               (size_t)r->nrows, r->wide);
+    r->decoded[k] = 1;
+    return FS_OK;
+}
+
+/* Codec 6: column k's excess over its reference column, decompressed into r->narrow (len bytes). */
+static fs_result seg_column_diff(struct seg_reader *r, const struct seg_src *src, int k, uint32_t width, uint32_t sw,
+                                 uint64_t base, size_t len, const char *name, char *err, size_t errlen)
+{
+    const struct fs_flow_member *col = &r->sc->cols[k];
+    uint32_t refpos = get_u32(r->narrow);
+    int kr = -1;
+    for (size_t j = 0; j < r->sc->ncols; j++)
+        if (r->dirpos[j] >= 0 && (uint32_t)r->dirpos[j] == refpos) kr = (int)j;
+    if (kr < 0 || kr == k || r->sc->cols[kr].width > 8 ||
+        get_u32(r->dir + (size_t)refpos * DIRENT_SIZE + 36) == CODEC_ZSTD_DIFF)
+        return fail(err, errlen, FS_ERR_FORMAT, "'%s': column '%s' is relative to no usable column", name, col->name);
+    if (r->nrows > r->held_cap) {
+        uint8_t *nh = realloc(r->held, NARROW_BYTES(r->nrows));
+        if (!nh) return FS_ERR_NOMEM;
+        r->held = nh;
+        r->held_cap = r->nrows;
+    }
+    memcpy(r->held, r->narrow, len);
+    fs_result rc = seg_column(r, src, kr, name, err, errlen); /* may use r->narrow and r->wide */
+    if (rc) return rc;
+    size_t n = (size_t)r->nrows;
+    widen(r->held + 8, sw, base, 0, CODEC_ZSTD_FOR, NULL, r->data[k], width, n, r->wide);
+    const uint8_t *rv = r->data[kr];
+    unsigned rw = r->sc->cols[kr].width;
+    for (size_t i = 0; i < n; i++) { /* value = excess + reference, at the column's width */
+        uint64_t x = 0, v = 0;
+        memcpy(&x, rv + (size_t)rw * i, rw);
+        memcpy(&v, r->data[k] + (size_t)width * i, width);
+        v += x;
+        memcpy(r->data[k] + (size_t)width * i, &v, width);
+    }
     r->decoded[k] = 1;
     return FS_OK;
 }

@@ -56,6 +56,59 @@ static void random_flow(struct fs_flow *f, uint64_t first)
     }
 }
 
+#define SWAP_IF_LESS(a, b)                                                                                   \
+    do {                                                                                                     \
+        if ((a) < (b)) {                                                                                     \
+            __typeof__(a) t_ = (a);                                                                          \
+            (a) = (b);                                                                                       \
+            (b) = t_;                                                                                        \
+        }                                                                                                    \
+    } while (0)
+
+/* The same, with the orders every metered record keeps (maxima at or above minima, a last time after the first
+ * of its kind), so that the store keeps the maxima and last times as their excess (codec 6). */
+static void ordered_flow(struct fs_flow *f, uint64_t first)
+{
+    random_flow(f, first);
+    SWAP_IF_LESS(f->iat_max, f->iat_min);
+    for (int d = 0; d < 2; d++) {
+        struct fs_flow_dir *x = &f->dir[d];
+        SWAP_IF_LESS(x->iat_max, x->iat_min);
+        SWAP_IF_LESS(x->size_max, x->size_min);
+        SWAP_IF_LESS(x->pay_max, x->pay_min);
+        SWAP_IF_LESS(x->last_ns, x->first_ns);
+    }
+    SWAP_IF_LESS(f->last_ns, f->dir[0].last_ns);
+}
+
+/* How many column entries of the store's segments use codec c (their directories, row group by row group). */
+static size_t codec_count(const char *dir, uint32_t c)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cat %s/flows/*/*.fss", dir);
+    FILE *p = popen(cmd, "r");
+    size_t len = 0, cap = 1 << 20, n = 0;
+    uint8_t *b = malloc(cap);
+    for (size_t got; p && b && (got = fread(b + len, 1, cap - len, p)) > 0;)
+        if ((len += got) == cap && !(b = realloc(b, cap *= 2))) break;
+    if (p) pclose(p);
+    for (size_t at = 0; b && at + 64 <= len;) { /* row groups one after another (segments too, concatenated) */
+        uint32_t ncols;
+        uint64_t gsize;
+        memcpy(&ncols, b + at + 12, 4);
+        memcpy(&gsize, b + at + 48, 8);
+        if (memcmp(b + at, "FSSEG01\n", 8) != 0 || gsize < 64 || at + 64 + (size_t)ncols * 96 > len) break;
+        for (uint32_t k = 0; k < ncols; k++) {
+            uint32_t codec;
+            memcpy(&codec, b + at + 64 + (size_t)k * 96 + 36, 4);
+            n += codec == c;
+        }
+        at += gsize;
+    }
+    free(b);
+    return n;
+}
+
 struct got {
     struct fs_flow *v;
     size_t n, cap;
@@ -253,7 +306,11 @@ int main(void)
     struct fs_flow *in = malloc(N * sizeof *in);
     struct got g = { malloc(N * sizeof *in), 0, N, 0 };
     uint64_t base = 1700000000000000000ull;
-    for (size_t i = 0; i < N; i++) random_flow(&in[i], base + i * 50000000ull + (check_rnd() % 7)); /* ~2 h, in order */
+    for (size_t i = 0; i < N; i++) { /* ~2 h, in order; the first hour's records in the orders the meter keeps */
+        uint64_t t = base + i * 50000000ull + (check_rnd() % 7);
+        if (i < N / 2) ordered_flow(&in[i], t);
+        else random_flow(&in[i], t);
+    }
     struct fs_store_writer *w;
     char err[512];
     CHECK(fs_store_writer_new(&w, dir, "flows", 0, err, sizeof err) == FS_OK);
@@ -264,6 +321,9 @@ int main(void)
     CHECK_EQ_U(g.n, N);
     CHECK(st.partitions >= 2 && st.segments >= 3);
     CHECK_EQ_U(same_records(in, N, &g), N); /* every member of every record reads back identical */
+    /* both ways of keeping maxima and last times: as excesses (codec 6) and as they are */
+    CHECK(codec_count(dir, 6) >= 9);
+    CHECK(codec_count(dir, 2) >= 9);
 
     /* a time range: only records whose first packet lies in it, segments outside skipped */
     g.n = 0;
