@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh --test   also what the test suite needs (oracles, clang for fuzzers)
 # Run as root (apt-get). Does nothing when everything is there.
 set -eu
-pkgs="build-essential cmake pkg-config libpcap-dev libzstd-dev bsdextrautils"
+pkgs="build-essential cmake pkg-config libpcap-dev libzstd-dev libxxhash-dev bsdextrautils"
 if [ "${1:-}" = "--test" ]; then
   pkgs="$pkgs python3 tshark clang libclang-rt-14-dev softflowd nfdump pmacct"
 fi
