@@ -625,11 +625,9 @@ def pmacct_exporters(tmp):
         return
     fields = "srcaddr,dstaddr,srcp,dstp,proto,src_packets,src_size,dst_packets,dst_size"
 
-    def replay(plugin, port, extra):
-        pmacctd_replay(tmp, plugin, port, extra)
-
     sfprobe = {"sfprobe_receiver": "127.0.0.1:PORT", "sfprobe_agentip": "127.0.0.9", "sampling_rate": "1"}
-    rows, _ = collect_while(tmp, "sfprobe", fields + ",source", lambda port: replay("sfprobe", port, sfprobe))
+    rows, _ = collect_while(tmp, "sfprobe", fields + ",source",
+                            lambda port: pmacctd_replay(tmp, "sfprobe", port, sfprobe))
     got_p, got_b = direction_totals([r for r in rows if r["source"] == "sflow"])
     _, ex, _ = run("extract", "-q", "-o", "-", "--fields", fields, SAMPLE)
     want_p, want_b = direction_totals(csv.DictReader(io.StringIO(ex)))
@@ -639,13 +637,22 @@ def pmacct_exporters(tmp):
           f"flows, packets and bytes per direction ({missing} packet of {sum(want_p.values())} not sent by pmacctd)")
     if not shutil.which("nfcapd"):
         return
-    nfprobe = NFPROBE
-    rows, _ = collect_while(tmp, "nfprobe", FIELDS + ",icmp_type,icmp_code", lambda port: replay("nfprobe", port, nfprobe))
+    rows, _ = collect_while(tmp, "nfprobe", FIELDS + ",icmp_type,icmp_code",
+                            lambda port: pmacctd_replay(tmp, "nfprobe", port, NFPROBE))
     got = with_icmp(rows)
-    want = nfcapd_while(tmp, "nf-nfprobe", lambda port: replay("nfprobe", port, nfprobe))
+    want = nfcapd_while(tmp, "nf-nfprobe", lambda port: pmacctd_replay(tmp, "nfprobe", port, NFPROBE))
     check(sum(want.values()) > 300 and got == want,
           f"pmacctd's nfprobe (IPFIX) to flowsift and to nfcapd: {sum(got.values())} records, nfdump's "
           f"{sum(want.values())}, the same")
+
+
+def add_tuple(totals, src, dst, sport, dport, proto, packets, size):
+    """Adds packets and bytes to totals under a 5-tuple, the ports of ICMP dropped (pmacct puts type and code
+    there, flowsift in fields of their own): the key both sides of the pmacct comparisons share."""
+    icmp = proto in (1, 58)
+    k = (src, dst, 0 if icmp else int(sport), 0 if icmp else int(dport), proto)
+    totals[k + ("packets",)] += int(packets)
+    totals[k + ("bytes",)] += int(size)
 
 
 PROTO_NAMES = {"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58, "icmpv6": 58, "gre": 47, "esp": 50, "sctp": 132}
@@ -677,10 +684,7 @@ def pmacct_collector_while(tmp, daemon, name, send):
             for r in csv.DictReader(f):
                 proto = r["PROTOCOL"]
                 proto = PROTO_NAMES.get(proto, int(proto) if proto.isdigit() else proto)
-                icmp = proto in (1, 58)
-                k = (r["SRC_IP"], r["DST_IP"], 0 if icmp else int(r["SRC_PORT"]), 0 if icmp else int(r["DST_PORT"]), proto)
-                got[k + ("packets",)] += int(r["PACKETS"])
-                got[k + ("bytes",)] += int(r["BYTES"])
+                add_tuple(got, r["SRC_IP"], r["DST_IP"], r["SRC_PORT"], r["DST_PORT"], proto, r["PACKETS"], r["BYTES"])
     return got
 
 
@@ -688,11 +692,7 @@ def keyed_totals(rows):
     """flowsift's records summed as pmacct_collector_while() sums pmacct's."""
     got = collections.Counter()
     for r in rows:
-        proto = int(r["proto"])
-        icmp = proto in (1, 58)
-        k = (r["srcaddr"], r["dstaddr"], 0 if icmp else int(r["srcp"]), 0 if icmp else int(r["dstp"]), proto)
-        got[k + ("packets",)] += int(r["packets"])
-        got[k + ("bytes",)] += int(r["size"])
+        add_tuple(got, r["srcaddr"], r["dstaddr"], r["srcp"], r["dstp"], int(r["proto"]), r["packets"], r["size"])
     return got
 
 
@@ -731,13 +731,10 @@ def pmacct_collectors(tmp):
     split = collections.Counter()  # the biflow records as one-way records
     for r in rows:
         proto = int(r["proto"])
-        icmp = proto in (1, 58)
-        sp, dp = (0, 0) if icmp else (int(r["srcp"]), int(r["dstp"]))
-        for k, n, b in (((r["srcaddr"], r["dstaddr"], sp, dp, proto), r["src_packets"], r["src_size"]),
-                        ((r["dstaddr"], r["srcaddr"], dp, sp, proto), r["dst_packets"], r["dst_size"])):
-            if int(n):
-                split[k + ("packets",)] += int(n)
-                split[k + ("bytes",)] += int(b)
+        if int(r["src_packets"]):
+            add_tuple(split, r["srcaddr"], r["dstaddr"], r["srcp"], r["dstp"], proto, r["src_packets"], r["src_size"])
+        if int(r["dst_packets"]):
+            add_tuple(split, r["dstaddr"], r["srcaddr"], r["dstp"], r["srcp"], proto, r["dst_packets"], r["dst_size"])
     diff = [k for k in set(split) | set(want) if split[k] != want[k]]
     check(len(rows) < len(want) // 2 and not diff,
           f"softflowd -v 10 -b (RFC 5103 biflows): flowsift's {len(rows)} records, split by direction, are nfacctd's "
