@@ -223,7 +223,6 @@ static int query_table(const char *store, const char *tname, uint64_t since, uin
     double t0 = fs_now_seconds();
     struct fs_store_query sq = { since, until, NULL, NULL, 0, NULL };
     struct fs_store_scan_stats st;
-    int damaged = 0;
     fs_result rc = fs_store_scan(store, tname, &sq, on_record, on_record_damage, &o, &st, err, sizeof err);
     int status = rc ? fs_cli_error(C, "%s", err) : 0;
     if (aligned) {
@@ -233,14 +232,13 @@ static int query_table(const char *store, const char *tname, uint64_t since, uin
     } else if (fs_record_writer_close(&o.w) != FS_OK) {
         status = fs_cli_error(C, "writing '%s' failed", out_path);
     }
-    damaged = st.segments_damaged != 0;
     if (!quiet) {
         char a[32];
         fprintf(stderr, "flowsift query: %s records of table '%s' in %.3f s; %llu segments, %llu damaged\n",
                 fs_human_int(o.n, a, sizeof a), tname, fs_now_seconds() - t0, (unsigned long long)st.segments,
                 (unsigned long long)st.segments_damaged);
     }
-    return status ? status : damaged;
+    return status ? status : st.segments_damaged != 0;
 }
 
 int fs_cmd_query(int argc, char **argv)
