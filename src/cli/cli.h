@@ -60,6 +60,7 @@ int fs_cmd_collect(int argc, char **argv);
 int fs_cmd_stats(int argc, char **argv);
 int fs_cmd_retain(int argc, char **argv);
 int fs_cmd_compact(int argc, char **argv);
+int fs_cmd_monitor(int argc, char **argv);
 int fs_cmd_fields(int argc, char **argv);
 
 #endif

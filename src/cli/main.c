@@ -16,6 +16,7 @@ static int usage(FILE *f)
             "commands:\n"
             "  extract   packet captures -> bidirectional flows with statistical features (CSV, JSON)\n"
             "  collect   flow exports (NetFlow v5/v9, IPFIX, sFlow) over UDP/TCP or from files -> flow records\n"
+            "  monitor   traffic -> per-host statistics over windows of 1 s to 1 h (live, replayed, exports)\n"
             "  stats     a collector's counters per exporter\n"
             "  query     flow records from a store, chosen by time and filter; grouping and top-N\n"
             "  retain    remove a store's oldest partitions by age or size\n"
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "fields") == 0) return fs_cmd_fields(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0) return fs_cmd_query(argc - 1, argv + 1);
     if (strcmp(cmd, "collect") == 0) return fs_cmd_collect(argc - 1, argv + 1);
+    if (strcmp(cmd, "monitor") == 0) return fs_cmd_monitor(argc - 1, argv + 1);
     if (strcmp(cmd, "stats") == 0) return fs_cmd_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "retain") == 0) return fs_cmd_retain(argc - 1, argv + 1);
     if (strcmp(cmd, "compact") == 0) return fs_cmd_compact(argc - 1, argv + 1);

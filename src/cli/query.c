@@ -141,7 +141,8 @@ static void help(void)
            "      --fields LIST     comma-separated fields or a preset (flowsift fields)       [default]\n"
            "      --preset NAME     the same as --fields NAME\n"
            "      --limit N         stop after N records                                       [no limit]\n"
-           "      --table NAME      flows, or counters: the interface counters of sFlow counter samples\n"
+           "      --table NAME      flows; counters: the interface counters of sFlow counter samples;\n"
+           "                        hosts: per-host window statistics of flowsift monitor\n"
            "                        (every column, in the time range)                           [flows]\n"
            "      --ordered         records in order of their first packet (holds the matching records of\n"
            "                        one hourly partition in memory at a time)         [the order stored]\n"
@@ -207,7 +208,7 @@ static int query_table(const char *store, const char *tname, uint64_t since, uin
     const char *C = "query";
     char err[1024];
     const struct fs_store_schema *sc = fs_store_schema_find(tname);
-    if (!sc) return fs_cli_error(C, "a store has no table '%s' (flows, counters)", tname) + 1;
+    if (!sc) return fs_cli_error(C, "a store has no table '%s' (flows, counters, hosts)", tname) + 1;
     if (fs_store_prepare(store, 0, NULL, err, sizeof err) != FS_OK) return fs_cli_error(C, "%s", err);
     FILE *csv = aligned ? tmpfile() : NULL;
     static struct rows_out o;
@@ -414,7 +415,7 @@ int fs_cmd_query(int argc, char **argv)
 }
 
 /* The tables retain and compact work on: every one the store has. */
-static const char *const TABLES[] = { "flows", "counters" };
+static const char *const TABLES[] = { "flows", "counters", "hosts" };
 
 static int has_table(const char *store, const char *table)
 {

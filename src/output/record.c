@@ -77,9 +77,10 @@ void fs_record_write(struct fs_record_writer *w, const void *rec)
         size_t len = strlen(name);
         if (sc->cols[c].width == 16) {
             const uint8_t *a = (const uint8_t *)rec + sc->cols[c].off;
-            int v6 = w->ver_col[c] >= 0 ? uint_of(sc, rec, (size_t)w->ver_col[c]) == 6 : 1;
-            if (!inet_ntop(v6 ? AF_INET6 : AF_INET, a, val, sizeof val)) val[0] = 0;
-            quoted = 1;
+            uint64_t ver = w->ver_col[c] >= 0 ? uint_of(sc, rec, (size_t)w->ver_col[c]) : 6;
+            if (ver == 0 || !inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a, val, sizeof val)) val[0] = 0;
+            quoted = ver != 0; /* no address (version 0): empty in CSV, null in JSON */
+            if (!quoted && json) strcpy(val, "null");
         } else if (sc->cols[c].width > 8) {
             val[0] = 0; /* no table has such a column yet */
         } else if (len > 3 && strcmp(name + len - 3, "_ns") == 0) {

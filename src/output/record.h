@@ -2,7 +2,7 @@
  * record.h - records of any store table (schema.h) as CSV or JSON lines, column by column, for the tables
  * that have no field table of their own (the flows table has field.c and writer.h): times (columns ending in
  * "_ns") as seconds under the name without "_ns", 16-byte columns as IPv4 or IPv6 addresses (the version from
- * the column "<name>_ipver", not printed itself), other columns as unsigned integers.
+ * the column "<name>_ipver", not printed itself; version 0: no address, empty in CSV and null in JSON), other columns as unsigned integers.
  *
  * Ownership: the writer owns the file it opened (not standard output) and closes it in fs_record_writer_close().
  */

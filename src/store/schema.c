@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../flow/ifcounters.h"
+#include "../monitor/hostrec.h"
 
 /* The arrays of u32 counters (TCP flags) are lanes of 4 bytes; addresses and 128-bit sums lanes of 8. */
 static uint32_t flow_lane_width(uint32_t width) { return width == 4 * FS_TCP_NFLAGS ? 4 : 8; }
@@ -53,8 +54,10 @@ static const struct fs_store_schema schemas[] = {
       flow_zero_in, flow_ref_of },
     { "counters", sizeof(struct fs_ifcounters), fs_ifcounters_member_array, FS_IFCOUNTERS_NMEMBERS, lanes_of_8, NULL,
       NULL, NULL },
+    { "hosts", sizeof(struct fs_host_window), fs_host_member_array, FS_HOST_NMEMBERS, lanes_of_8, NULL, NULL, NULL },
 };
-_Static_assert(FS_FLOW_NMEMBERS <= FS_STORE_MAX_COLS && FS_IFCOUNTERS_NMEMBERS <= FS_STORE_MAX_COLS,
+_Static_assert(FS_FLOW_NMEMBERS <= FS_STORE_MAX_COLS && FS_IFCOUNTERS_NMEMBERS <= FS_STORE_MAX_COLS &&
+                   FS_HOST_NMEMBERS <= FS_STORE_MAX_COLS,
                "FS_STORE_MAX_COLS holds every table's columns");
 
 const struct fs_store_schema *fs_store_schema_find(const char *table)

@@ -1,7 +1,8 @@
 /*
  * schema.h - the tables a store holds. Each is a fixed-size record whose members are its columns; the store
- * writes and reads any such table the same way (store.c). Two exist: "flows" (struct fs_flow, flow.h) and
- * "counters" (struct fs_ifcounters, ifcounters.h: sFlow interface counter samples).
+ * writes and reads any such table the same way (store.c). Three exist: "flows" (struct fs_flow, flow.h),
+ * "counters" (struct fs_ifcounters, ifcounters.h: sFlow interface counter samples) and "hosts" (struct
+ * fs_host_window, monitor/hostrec.h: per-host window statistics).
  *
  * Column 0 is the time that partitions the table and that time ranges select, column 1 the end of the time a
  * record covers (both u64 nanoseconds since 1970, column 1 never before column 0). Columns whose name ends in

@@ -1,0 +1,117 @@
+/*
+ * monitor.h - per-host statistics over event-time windows, from packets or from flow records, in one pass.
+ *
+ * Packets: each is put in its conversation (canonical 5-tuple key; a conversation is new the first time
+ * it is seen, after `idle_ns` without packets, and at a SYN after a FIN or RST) and its conversation's
+ * partial for the packet's base window (the shortest window) is counted: packets, bytes and flag counts per
+ * direction. Flow records (collect, or records read back) are counted the same way, whole, in the base
+ * window of their last packet. When a window closes, every partial becomes one or two one-way flows
+ * (hostrec.h), which are added to the accumulators of the monitored hosts at their two ends; each host's
+ * accumulator is emitted as a record, and the partials are merged into the partials of the next longer
+ * window, which is closed the same way. So every window length comes from one pass, and every count of a
+ * longer window is exact (a conversation active in ten 1 s windows is one flow of their 10 s window), not a
+ * sum of the shorter windows' counts.
+
+ * Event time: the clock is the largest timestamp seen. A base window closes once the clock has passed its end
+ * by `lateness_ns`; until then packets and records of it are still counted, later ones are counted as late
+ * and dropped. fs_monitor_advance() moves the clock without data (a live source calls it with the wall
+ * clock, so that windows close on time when traffic stops).
+ *
+ * Memory: a conversation takes a map entry until it is idle, and a partial in every open window it is active
+ * in; hosts take accumulators only while a window closes. `max_hosts` bounds the hosts of one window: traffic of hosts
+ * beyond it is not counted and is reported (flows_refused).
+ *
+ * Ownership: the monitor owns its maps and sketches. Records passed to the emit callback are lent for the
+ * call. One thread.
+ */
+#ifndef FS_MONITOR_H
+#define FS_MONITOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../decode/decode.h"
+#include "../flow/flow.h"
+#include "../util/bmap.h"
+#include "../util/result.h"
+#include "hostrec.h"
+
+#define FS_MONITOR_MAX_LEVELS 8
+#define FS_MONITOR_MAX_PREFIXES 1024
+
+struct fs_prefix {
+    uint8_t addr[16];
+    uint8_t ipver;
+    uint8_t bits;
+};
+
+/* "10.0.0.0/8", "2001:db8::/32", "192.0.2.1" -> prefix; 0 on success. */
+int fs_prefix_parse(const char *s, struct fs_prefix *p);
+
+struct fs_monitor_opts {
+    uint64_t windows_ns[FS_MONITOR_MAX_LEVELS]; /* ascending; each a multiple of the one before */
+    int nwindows;
+    uint64_t lateness_ns;        /* how long a window waits for late data after the clock passes its end */
+    uint64_t idle_ns;            /* a conversation silent this long starts anew (default 120 s) */
+    const struct fs_prefix *prefixes; /* borrowed: the monitored networks */
+    size_t nprefixes;
+    int all_hosts;               /* monitor every address seen (prefixes ignored) */
+    uint64_t max_hosts;          /* hosts per window (default 1,000,000) */
+    enum fs_size_basis size_basis;
+    uint64_t seed;
+};
+
+void fs_monitor_opts_default(struct fs_monitor_opts *o);
+
+struct fs_monitor_stats {
+    uint64_t packets, flows;     /* taken in */
+    uint64_t late_packets, late_flows; /* dropped: their window had closed */
+    uint64_t unmonitored;        /* packets and flows with no monitored host at either end */
+    uint64_t conversations;      /* conversations begun */
+    uint64_t conv_live_peak;
+    uint64_t updates;            /* one-way flows added to host accumulators */
+    uint64_t flows_refused;      /* one-way flows not counted for a host: its window had max_hosts hosts */
+    uint64_t records[FS_MONITOR_MAX_LEVELS]; /* emitted per window length */
+    uint64_t windows[FS_MONITOR_MAX_LEVELS]; /* windows closed per length (with at least one host) */
+    uint64_t bytes_peak;         /* most bytes held in maps and sketches (estimated) */
+};
+
+/* A record, and which window length (index into windows_ns) it is of. */
+typedef void (*fs_host_emit_fn)(void *arg, int level, const struct fs_host_window *rec);
+
+struct fs_monitor_window;
+
+struct fs_monitor {
+    struct fs_monitor_opts opts;
+    struct fs_prefix prefixes[FS_MONITOR_MAX_PREFIXES];
+    struct fs_monitor_stats stats;
+    fs_host_emit_fn emit;
+    void *emit_arg;
+    uint64_t clock_ns;           /* largest event time seen (or given to advance) */
+    int started;
+    uint64_t closed_before;      /* base windows below this index are closed */
+    struct fs_bmap conv;         /* conversations */
+    uint64_t next_sweep_ns;
+    struct fs_monitor_window *open; /* owned: open base windows, ascending */
+    size_t nopen, capopen;
+    struct fs_bmap level_parts[FS_MONITOR_MAX_LEVELS]; /* conversations of each longer length's open window */
+    uint64_t level_idx[FS_MONITOR_MAX_LEVELS];         /* that window's index (start / length) */
+    int level_open[FS_MONITOR_MAX_LEVELS];
+    struct fs_bmap hosts;        /* the host accumulators of the window being closed */
+};
+
+fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o, fs_host_emit_fn emit, void *arg);
+/* Takes one decoded packet. FS_ERR_NOMEM without memory. */
+fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *p);
+/* Takes one flow record (emitted form: key.a the source). */
+fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f);
+/* Moves the clock to now_ns if later, and closes the windows that are due. */
+fs_result fs_monitor_advance(struct fs_monitor *m, uint64_t now_ns);
+/* End of input: closes every open window. */
+fs_result fs_monitor_finish(struct fs_monitor *m);
+void fs_monitor_release(struct fs_monitor *m);
+
+/* Whether an address is monitored. */
+int fs_monitor_watches(const struct fs_monitor *m, const uint8_t addr[16], uint8_t ipver);
+
+#endif
