@@ -6,7 +6,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libpcap-dev libzstd-dev libxxhash-dev bsdextrautils"
 if [ "${1:-}" = "--test" ]; then
-  pkgs="$pkgs python3 tshark clang libclang-rt-14-dev softflowd nfdump pmacct"
+  pkgs="$pkgs python3 tshark clang libclang-rt-14-dev softflowd nfdump pmacct tcpreplay tcpdump iproute2"
 fi
 missing=""
 for p in $pkgs; do

@@ -4,6 +4,7 @@
 #include "live.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@ struct fs_live {
     fs_live_fn fn;
     void *arg;
     int nanosecond;
+    int timeout_ms;
+    int fd;                   /* pollable descriptor, or -1 */
 };
 
 fs_result fs_live_open(struct fs_live **out, const struct fs_live_opts *o, char *err, size_t errlen)
@@ -50,6 +53,12 @@ fs_result fs_live_open(struct fs_live **out, const struct fs_live_opts *o, char 
         pcap_freecode(&prog);
     }
     l->linktype = pcap_datalink(l->p);
+    l->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 100;
+    /* Non-blocking reads after a poll with our own timeout: with TPACKET_V3 a blocking read waits for the
+     * kernel to retire a block, which it never does while no packet comes, so an idle interface would hold
+     * the caller (and the windows it should close) indefinitely. */
+    l->fd = pcap_get_selectable_fd(l->p);
+    if (l->fd >= 0 && pcap_setnonblock(l->p, 1, ebuf) != 0) l->fd = -1;
     *out = l;
     return FS_OK;
 }
@@ -71,6 +80,10 @@ int fs_live_dispatch(struct fs_live *l, fs_live_fn fn, void *arg)
 {
     l->fn = fn;
     l->arg = arg;
+    if (l->fd >= 0) {
+        struct pollfd pfd = { l->fd, POLLIN, 0 };
+        if (poll(&pfd, 1, l->timeout_ms) == 0) return 0;
+    }
     int n = pcap_dispatch(l->p, -1, on_packet, (u_char *)l);
     if (n == PCAP_ERROR_BREAK) return 0;
     return n < 0 ? -1 : n;

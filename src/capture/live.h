@@ -3,8 +3,8 @@
  *
  * A thin layer that hands packets over as struct fs_capture_pkt, the form the decoder takes from capture
  * files, so that every consumer reads a file and an interface alike. Packets come in batches
- * (pcap_dispatch) with a read timeout, so a caller regains control at least every `timeout_ms` even when
- * no traffic arrives (to close windows on time).
+ * (pcap_dispatch, non-blocking, after a poll with a timeout), so a caller regains control at least every
+ * `timeout_ms` even when no traffic arrives (to close windows on time).
  *
  * Ownership: fs_live_open() returns a handle the caller frees with fs_live_close(). Packet data passed to the
  * callback is lent for the call.

@@ -32,6 +32,9 @@ static const char *const C = "monitor";
 
 struct mon {
     struct fs_monitor m;
+    const char *store_dir;
+    uint64_t stored, published;      /* records handed to the store writer; of those, published */
+    double last_publish;
     struct fs_decoder dec;
     struct fs_store_writer *store;   /* owned, or NULL */
     fs_result store_rc;
@@ -57,7 +60,10 @@ static void on_host(void *arg, int level, const struct fs_host_window *rec)
 {
     (void)level;
     struct mon *x = arg;
-    if (x->store && !x->store_rc) x->store_rc = fs_store_writer_add(x->store, rec);
+    if (x->store && !x->store_rc) {
+        x->store_rc = fs_store_writer_add(x->store, rec);
+        x->stored++;
+    }
     if (x->out_open) fs_record_write(&x->out, rec);
 }
 
@@ -81,6 +87,26 @@ static void take_frame(struct mon *x, const struct fs_capture_pkt *cp)
     while (fs_decode_pending(&x->dec, &p)) note(x, fs_monitor_packet(&x->m, &p));
 }
 
+#define PUBLISH_EVERY 5.0 /* seconds: how stale the store may be behind a live run */
+
+/* A live run: what closed is written out now, and what the store holds is published every few seconds (a
+ * new writer each time: readers see whole segments only), so that readers follow within seconds. */
+static void publish(struct mon *x)
+{
+    if (x->out_open) fflush(x->out.f);
+    double now = fs_now_seconds();
+    if (!x->store || x->stored == x->published || now - x->last_publish < PUBLISH_EVERY) return;
+    char err[512];
+    x->last_publish = now;
+    if (fs_store_writer_close(x->store, err, sizeof err) != FS_OK) fs_cli_error(C, "store '%s': %s", x->store_dir, err);
+    x->store = NULL;
+    x->published = x->stored;
+    if (fs_store_writer_new(&x->store, x->store_dir, "hosts", 0, err, sizeof err) != FS_OK) {
+        fs_cli_error(C, "store '%s': %s", x->store_dir, err);
+        x->store_rc = FS_ERR_IO;
+    }
+}
+
 static void on_live(void *arg, const struct fs_capture_pkt *cp) { take_frame(arg, cp); }
 
 /* Sleeps until wall time `until` (monotonic seconds), moving the event clock along meanwhile so that windows
@@ -95,6 +121,7 @@ static void pace_until(struct mon *x, double until, double wall0, uint64_t ts0, 
         nanosleep(&ts, NULL);
         now = fs_now_seconds();
         note(x, fs_monitor_advance(&x->m, ts0 + (uint64_t)((now - wall0) * speed * 1e9)));
+        publish(x);
     }
 }
 
@@ -166,16 +193,22 @@ static int read_live(struct mon *x, const struct fs_live_opts *lo, uint64_t dura
         }
         uint64_t now = wall_ns();
         note(x, fs_monitor_advance(&x->m, now));
+        publish(x);
         if (duration_ns && now - start >= duration_ns) break;
     }
     live_to_break = NULL;
     return rc;
 }
 
+struct export_ctx {
+    struct mon *x;
+    uint64_t recv_ns;
+};
+
 static void on_export_flow(void *arg, struct fs_flow *f)
 {
-    struct mon *x = arg;
-    note(x, fs_monitor_flow(&x->m, f));
+    struct export_ctx *e = arg;
+    note(e->x, fs_monitor_flow(&e->x->m, f, e->recv_ns));
 }
 
 static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
@@ -237,9 +270,11 @@ static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
                 o.port = ntohs(s6->sin6_port);
             }
             x->datagrams++;
-            fs_nf_message(nf, &o, now, buf, (size_t)n, on_export_flow, x);
+            struct export_ctx e = { x, now };
+            fs_nf_message(nf, &o, now, buf, (size_t)n, on_export_flow, &e);
         }
         note(x, fs_monitor_advance(&x->m, now));
+        publish(x);
         if (duration_ns && now - start >= duration_ns) break;
     }
     fs_nf_finish(nf);
@@ -251,7 +286,8 @@ static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
 static int on_stored_flow(void *arg, const void *rec)
 {
     struct mon *x = arg;
-    note(x, fs_monitor_flow(&x->m, rec));
+    const struct fs_flow *f = rec;
+    note(x, fs_monitor_flow(&x->m, f, f->first_ns)); /* a store is read in the order of first packets */
     return x->rc != FS_OK || stop_requested;
 }
 
@@ -288,8 +324,9 @@ static void help(void)
            "      --bpf EXPR           BPF filter for live capture\n"
            "      --snaplen N          bytes captured of each packet                       [262144]\n"
            "      --no-promisc         do not put the interface in promiscuous mode\n"
-           "      --listen [ADDR:]PORT receive NetFlow v5/v9, IPFIX or sFlow over UDP\n"
-           "      --from-store DIR     the flow records of a store\n"
+           "      --listen [ADDR:]PORT receive NetFlow v5/v9, IPFIX or sFlow over UDP (each record in the\n"
+           "                           window of its arrival)\n"
+           "      --from-store DIR     the flow records of a store (each in the window of its first packet)\n"
            "      --duration T         stop a live capture or listener after T\n"
            "\n"
            "hosts and windows:\n"
@@ -499,6 +536,8 @@ int fs_cmd_monitor(int argc, char **argv)
         if (!store_dir || !*store_dir) store_dir = FS_DEFAULT_STORE;
     }
     if (no_store) store_dir = NULL;
+    x.store_dir = store_dir;
+    x.last_publish = fs_now_seconds();
     if (store_dir) {
         uint64_t removed = 0;
         if (fs_store_prepare(store_dir, 1, &removed, err, sizeof err) != FS_OK ||

@@ -563,8 +563,9 @@ fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *pkt)
     return FS_OK;
 }
 
-fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f)
+fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_t at_ns)
 {
+    uint64_t ts = at_ns ? at_ns : f->last_ns;
     m->stats.flows++;
     struct fs_flow_key key = f->key;
     int swapped = fs_key_canonicalize(&key);
@@ -574,7 +575,7 @@ fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f)
         return FS_OK;
     }
     uint64_t idx;
-    if (!take_time(m, f->last_ns, &idx)) {
+    if (!take_time(m, ts, &idx)) {
         m->stats.late_flows++;
         return FS_OK;
     }
@@ -596,8 +597,8 @@ fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f)
         for (int k = 0; k < FS_TCP_NFLAGS; k++)
             pt->flags[pd][k] += (f->state & FS_FLOW_EXPORTED) ? (uint32_t)((fd->flags_or >> k) & 1) : fd->flags[k];
     }
-    if (f->last_ns > m->clock_ns) {
-        m->clock_ns = f->last_ns;
+    if (ts > m->clock_ns) {
+        m->clock_ns = ts;
         return close_due(m);
     }
     return FS_OK;

@@ -5,7 +5,9 @@
  * it is seen, after `idle_ns` without packets, and at a SYN after a FIN or RST) and its conversation's
  * partial for the packet's base window (the shortest window) is counted: packets, bytes and flag counts per
  * direction. Flow records (collect, or records read back) are counted the same way, whole, in the base
- * window of their last packet. When a window closes, every partial becomes one or two one-way flows
+ * window of their last packet, or of the time the caller gives (a flow export's arrival: an exporter reports
+ * a flow up to its idle or active timeout after the flow's last packet, so a collector windows records by
+ * when they come, as Stream4Flow does). When a window closes, every partial becomes one or two one-way flows
  * (hostrec.h), which are added to the accumulators of the monitored hosts at their two ends; each host's
  * accumulator is emitted as a record, and the partials are merged into the partials of the next longer
  * window, which is closed the same way. So every window length comes from one pass, and every count of a
@@ -103,8 +105,9 @@ struct fs_monitor {
 fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o, fs_host_emit_fn emit, void *arg);
 /* Takes one decoded packet. FS_ERR_NOMEM without memory. */
 fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *p);
-/* Takes one flow record (emitted form: key.a the source). */
-fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f);
+/* Takes one flow record (emitted form: key.a the source), in the base window of at_ns, or of its last packet
+ * when at_ns is 0. */
+fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_t at_ns);
 /* Moves the clock to now_ns if later, and closes the windows that are due. */
 fs_result fs_monitor_advance(struct fs_monitor *m, uint64_t now_ns);
 /* End of input: closes every open window. */

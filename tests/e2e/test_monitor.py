@@ -1,0 +1,239 @@
+"""flowsift monitor as a user meets it: help and usage errors; only monitored networks get records; records in
+the store equal the JSON lines; hand-built captures with hand-checked numbers (directions, flows, new flows,
+flags, sessions, peers and ports, late data, longer windows exact rather than summed, --max-hosts); the same
+traffic from packets, from extract's flow records in a store, and from softflowd's NetFlow over UDP gives the
+same per-host totals."""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+import pcaplib
+from e2e_common import SAMPLE, binary, check, finish, run
+
+S = 10**9
+
+
+def ip4(s):
+    return socket.inet_aton(s)
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def frame(src, dst, proto, sport=0, dport=0, flags=0, payload=0):
+    """Ethernet + IPv4 + TCP/UDP/ICMP with `payload` zero bytes."""
+    if proto == 6:
+        l4 = struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, flags, 65535, 0, 0)
+    elif proto == 17:
+        l4 = struct.pack("!HHHH", sport, dport, 8 + payload, 0)
+    else:
+        l4 = struct.pack("!BBHHH", 8, 0, 0, 1, 1)
+    body = l4 + b"\0" * payload
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, proto, 0, ip4(src), ip4(dst))
+    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
+    eth = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x08\x00"
+    data = eth + hdr + body
+    return data
+
+
+def write(path, pkts):
+    """pkts: (seconds as float, frame bytes)"""
+    pcaplib.write_pcap(path, 1, [(int(round(t * S)), len(d), d) for t, d in pkts], nsec=True)
+
+
+def monitor(*args):
+    rc, out, err = run("monitor", "--no-store", "-q", "-o", "-", *args)
+    return rc, [json.loads(line) for line in out.splitlines()], err
+
+
+def by(records, host, length):
+    return [r for r in records if r["host"] == host and round(r["end"] - r["start"]) == length]
+
+
+T0 = 1700000000.0
+A, B, C, D = "10.0.0.1", "10.0.0.2", "192.0.2.9", "198.51.100.7"
+SYN, ACK, FIN, RST, PSH = 0x02, 0x10, 0x01, 0x04, 0x08
+
+
+def handmade(tmp):
+    p = os.path.join(tmp, "hand.pcap")
+    pk = [
+        # window [0,1): A opens a TCP connection to C:80 and sends data
+        (T0 + 0.10, frame(A, C, 6, 40000, 80, SYN)),
+        (T0 + 0.20, frame(C, A, 6, 80, 40000, SYN | ACK)),
+        (T0 + 0.30, frame(A, C, 6, 40000, 80, ACK | PSH, 100)),
+        # A queries D over UDP, D answers
+        (T0 + 0.40, frame(A, D, 17, 5353, 53, payload=30)),
+        (T0 + 0.45, frame(D, A, 17, 53, 5353, payload=90)),
+        # window [1,2): the connection continues and closes; B pings A
+        (T0 + 1.10, frame(C, A, 6, 80, 40000, ACK | PSH, 1000)),
+        (T0 + 1.20, frame(A, C, 6, 40000, 80, FIN | ACK)),
+        (T0 + 1.30, frame(C, A, 6, 80, 40000, FIN | ACK)),
+        (T0 + 1.40, frame(B, A, 1)),
+        # window [2,3): a new connection on the same ports after the FIN (new flow); A scans C's ports
+        (T0 + 2.10, frame(A, C, 6, 40000, 80, SYN)),
+        (T0 + 2.20, frame(A, C, 6, 40001, 22, SYN)),
+        (T0 + 2.30, frame(A, C, 6, 40002, 23, SYN)),
+        (T0 + 2.40, frame(C, A, 6, 23, 40002, RST | ACK)),
+        # late: a packet of window [0,1) after the clock passed 1 s + lateness; then the clock moves on
+        (T0 + 3.90, frame(A, D, 17, 5353, 53, payload=30)),
+        (T0 + 3.95, frame(A, D, 17, 5353, 53, payload=30)),
+        (T0 + 0.50, frame(A, D, 17, 5353, 53, payload=30)),
+        # an unmonitored conversation
+        (T0 + 3.96, frame(C, D, 17, 1000, 2000, payload=10)),
+    ]
+    write(p, pk)
+    rc, recs, err = monitor("--net", "10.0.0.0/24", "-w", "1s,10s", "--lateness", "500ms", p)
+    rc2, _, err2 = run("monitor", "--no-store", "--net", "10.0.0.0/24", "-w", "1s,10s", "--lateness", "500ms", p)
+    check(rc == 0, f"monitor runs on a hand-made capture ({err[-200:]})")
+    hosts = {r["host"] for r in recs}
+    check(hosts == {A, B}, f"only hosts of --net get records ({sorted(hosts)})")
+    check("1 late (packets)" in err2 and "1 without a monitored host" in err2,
+          "the late packet and the unmonitored conversation are counted in the summary")
+    w = {round(r["start"] - T0): r for r in by(recs, A, 1)}
+    check(sorted(w) == [0, 1, 2, 3], f"host A has a record for each 1 s window it was active in ({sorted(w)})")
+    r0 = w[0]
+    check((r0["out_flows"], r0["out_packets"], r0["out_bytes"]) == (2, 3, 40 + 40 + 100 + 58),
+          f"window 0, A sent: 2 one-way flows, 3 packets, 238 bytes ({r0['out_flows']}, {r0['out_packets']}, {r0['out_bytes']})")
+    check((r0["in_flows"], r0["in_packets"], r0["in_bytes"]) == (2, 2, 40 + 118),
+          f"window 0, A received: 2 flows, 2 packets, 158 bytes ({r0['in_flows']}, {r0['in_packets']}, {r0['in_bytes']})")
+    check(r0["out_new_flows"] == 2 and r0["sessions"] == 2, "window 0: both flows new, 2 sessions")
+    check((r0["out_syn"], r0["out_ack"], r0["out_psh"], r0["in_syn"], r0["in_ack"]) == (1, 1, 1, 1, 1),
+          "window 0: TCP flag counts per direction")
+    check((r0["out_peers"], r0["out_ports"], r0["in_peers"], r0["in_ports"]) == (2, 2, 2, 2),
+          "window 0: distinct peers and destination ports, each way (ports 80, 53 out; 40000, 5353 in)")
+    check(r0["out_peer1"] == C and r0["out_peer1_bytes"] == 180 and r0["out_peer2"] == D and r0["out_port1"] == 80,
+          "window 0: A's top peer and port by bytes")
+    check(r0["out_proto1"] == 6 and r0["out_proto1_bytes"] == 180 and r0["out_proto2"] == 17
+          and r0["out_proto2_bytes"] == 58, "window 0: bytes per protocol")
+    check(abs(r0["out_avg_duration"] - (0.2 + 0.05) / 2) < 1e-6,
+          f"window 0: mean conversation duration so far, both directions: (0.2 + 0.05) / 2 ({r0['out_avg_duration']})")
+    r1 = w[1]
+    check((r1["in_flows"], r1["in_packets"], r1["in_peers"], r1["out_fin"], r1["in_fin"]) == (2, 3, 2, 1, 1),
+          "window 1: C's data and FIN and B's ping received; A's FIN sent")
+    check(r1["out_new_flows"] == 0 and r1["in_new_flows"] == 1, "window 1: the connection is not new, B's ping is")
+    check(r1["in_proto1"] == 6 and r1["in_proto2"] == 1 and r1["in_port1"] == 40000,
+          "window 1: protocols and ports received (ICMP has no port)")
+    r2 = w[2]
+    check((r2["out_flows"], r2["out_new_flows"], r2["out_syn"], r2["out_ports"], r2["in_rst"]) == (3, 3, 3, 3, 1),
+          "window 2: the SYN after the FIN starts a new flow; 3 SYNs to 3 ports; 1 RST back")
+    ten = by(recs, A, 10)
+    check(len(ten) == 1, "one 10 s record for A")
+    t = ten[0]
+    check(t["out_flows"] == 4 and t["sessions"] == 5,
+          f"10 s window: one-way flows (distinct 5-tuples: the reopened connection is the same) and sessions "
+          f"counted once, not summed over the 1 s windows ({t['out_flows']} flows, {t['sessions']} sessions)")
+    check(t["out_packets"] == sum(r["out_packets"] for r in w.values())
+          and t["in_bytes"] == sum(r["in_bytes"] for r in w.values()), "10 s window: packets and bytes add up")
+    check(t["out_new_flows"] == 4, f"10 s window: every one of the 4 flows began in it ({t['out_new_flows']})")
+    # --max-hosts: one host per window
+    rc, recs, err = monitor("--net", "10.0.0.0/24", "-w", "1s", "--max-hosts", "1", p)
+    rc2, _, err2 = run("monitor", "--no-store", "--net", "10.0.0.0/24", "-w", "1s", "--max-hosts", "1", p)
+    check(rc == 0 and all(r["host"] == A for r in recs if round(r["start"] - T0) != 1) and "not counted" in err2,
+          "--max-hosts bounds the hosts of a window and reports what it refused")
+
+
+def usage(tmp):
+    rc, out, _ = run("monitor", "--help")
+    opts = ["--interface", "--speed", "--bpf", "--listen", "--from-store", "--net", "--all-hosts", "--windows",
+            "--lateness", "--idle-timeout", "--max-hosts", "--store", "--output", "--format", "--duration"]
+    check(rc == 0 and all(o in out for o in opts), "monitor --help documents its options")
+    rc, _, err = run("monitor", "--all-hosts")
+    check(rc == 2 and "one source" in err, "no source exits 2")
+    rc, _, err = run("monitor", SAMPLE)
+    check(rc == 2 and "--net" in err, "no hosts to monitor exits 2 and says how")
+    rc, _, err = run("monitor", "--net", "10.0.0.0/33", SAMPLE)
+    check(rc == 2 and "10.0.0.0/33" in err, "a bad prefix is named")
+    rc, _, err = run("monitor", "--all-hosts", "-w", "10s,15s", SAMPLE)
+    check(rc == 2 and "multiple" in err, "window lengths must divide")
+    rc, _, err = run("monitor", "--all-hosts", "--no-store", os.path.join(tmp, "missing.pcap"))
+    check(rc == 1 and "missing.pcap" in err, "a missing capture is named, exit 1")
+    rc, _, err = run("monitor", "--all-hosts", "-i", "fs-no-such-if0", "--no-store")
+    check(rc == 1 and "fs-no-such-if0" in err, "a missing interface is named, exit 1")
+
+
+def totals(records, length):
+    t = defaultdict(lambda: [0, 0, 0, 0])
+    for r in records:
+        if round(r["end"] - r["start"]) == length:
+            x = t[r["host"]]
+            x[0] += r["out_packets"]
+            x[1] += r["out_bytes"]
+            x[2] += r["in_packets"]
+            x[3] += r["in_bytes"]
+    return dict(t)
+
+
+def sources(tmp):
+    rc, pk, _ = monitor("--all-hosts", "-w", "1m", SAMPLE)
+    want = totals(pk, 60)
+    # store: the records of the hosts table equal the JSON lines
+    store = os.path.join(tmp, "st")
+    rc, out, err = run("monitor", "--all-hosts", "-w", "1m", "--store", store, "-q", "-o", "-", SAMPLE)
+    rc2, q, _ = run("query", store, "--table", "hosts", "-F", "json", "-q")
+    a = sorted(json.dumps(json.loads(line), sort_keys=True) for line in out.splitlines())
+    b = sorted(json.dumps(json.loads(line), sort_keys=True) for line in q.splitlines())
+    check(rc == 0 and rc2 == 0 and a == b and len(a) > 50, f"query --table hosts reads back every record ({len(b)})")
+    # extract's flow records through a store
+    fstore = os.path.join(tmp, "flows")
+    run("extract", "-q", "--store", fstore, SAMPLE)
+    rc, fl, err = monitor("--all-hosts", "-w", "1m", "--from-store", fstore)
+    check(rc == 0 and totals(fl, 60) == want,
+          f"extract's flows from a store give the per-host totals of the packets ({len(totals(fl, 60))} hosts)")
+    # softflowd's NetFlow v9 over UDP, against nfdump's records of the same export
+    if not shutil.which("softflowd") or not shutil.which("nfcapd"):
+        print("skip  softflowd or nfcapd is not installed")
+        return
+    import test_collect
+
+    def softflowd(port):
+        subprocess.run(["softflowd", "-r", SAMPLE, "-n", f"127.0.0.1:{port}", "-v", "9", "-c", "none"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+    want = defaultdict(lambda: [0, 0, 0, 0])
+    for (sa, da, _sp, _dp, _pr, pkts, byts), n in test_collect.nfcapd_while(tmp, "nf", softflowd).items():
+        want[sa][0] += n * int(pkts)
+        want[sa][1] += n * int(byts)
+        want[da][2] += n * int(pkts)
+        want[da][3] += n * int(byts)
+    port = test_collect.free_port()
+    mon = subprocess.Popen([binary(), "monitor", "--all-hosts", "-w", "1m", "--listen", f"127.0.0.1:{port}",
+                            "--no-store", "-o", "-", "--duration", "60s"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    softflowd(port)
+    time.sleep(1.0)
+    mon.send_signal(2)
+    out, err = mon.communicate(timeout=30)
+    got = totals([json.loads(line) for line in out.decode().splitlines()], 60)
+    check(mon.returncode == 0 and len(want) > 50 and got == dict(want),
+          f"softflowd's NetFlow v9 over UDP: per-host packets and bytes sent and received equal nfdump's records "
+          f"of the same export ({len(got)} and {len(want)} hosts)")
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    try:
+        usage(tmp)
+        handmade(tmp)
+        sources(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return finish("test_monitor")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
