@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "../collect/netflow.h"
 #include "../decode/decode.h"
 #include "../monitor/monitor.h"
+#include "../monitor/profile.h"
 #include "../output/record.h"
 #include "../store/store.h"
 #include "cli.h"
@@ -44,6 +46,10 @@ struct mon {
     uint64_t files, files_damaged, bytes_read, datagrams;
     struct fs_live *live;
     int quiet;
+    struct fs_profiles prof;
+    int prof_level;                  /* the window length profiled (index), or -1 */
+    char prof_path[4400];            /* where profiles are kept, or "" (memory only) */
+    double last_prof_save;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -56,10 +62,18 @@ static void on_signal(int sig)
     if (live_to_break) fs_live_break(live_to_break);
 }
 
-static void on_host(void *arg, int level, const struct fs_host_window *rec)
+static void note(struct mon *x, fs_result r);
+
+static void on_host(void *arg, int level, const struct fs_host_window *r)
 {
-    (void)level;
     struct mon *x = arg;
+    struct fs_host_window scored;
+    const struct fs_host_window *rec = r;
+    if (level == x->prof_level) {
+        scored = *r;
+        note(x, fs_profiles_apply(&x->prof, &scored));
+        rec = &scored;
+    }
     if (x->store && !x->store_rc) {
         x->store_rc = fs_store_writer_add(x->store, rec);
         x->stored++;
@@ -91,10 +105,19 @@ static void take_frame(struct mon *x, const struct fs_capture_pkt *cp)
 
 /* A live run: what closed is written out now, and what the store holds is published every few seconds (a
  * new writer each time: readers see whole segments only), so that readers follow within seconds. */
+static void save_profiles(struct mon *x)
+{
+    char err[4400];
+    x->last_prof_save = fs_now_seconds();
+    if (x->prof_level >= 0 && x->prof_path[0] && fs_profiles_save(&x->prof, x->prof_path, err, sizeof err) != FS_OK)
+        fs_cli_error(C, "%s", err);
+}
+
 static void publish(struct mon *x)
 {
     if (x->out_open) fflush(x->out.f);
     double now = fs_now_seconds();
+    if (now - x->last_prof_save >= 600) save_profiles(x);
     if (!x->store || x->stored == x->published || now - x->last_publish < PUBLISH_EVERY) return;
     char err[512];
     x->last_publish = now;
@@ -339,6 +362,15 @@ static void help(void)
            "      --max-hosts N        hosts per window; traffic of more is counted as refused [1M]\n"
            "      --size BASIS         bytes: ip (IP total length) or frame (on the wire)   [ip]\n"
            "\n"
+           "profiles (docs/flowsift-monitor.md):\n"
+           "      --profile-window T   the window length profiled and scored by hour of the week: each of its\n"
+           "                           records gets a deviation from the host's usual traffic  [5m if listed,\n"
+           "                           else the longest]\n"
+           "      --profile-alpha A    weight of a new window in the profile's moving averages   [0.1]\n"
+           "      --max-profiles N     hosts profiled (about %zu bytes each)                [100k]\n"
+           "      --no-profiles        no profiles, no deviations\n"
+           "      --profiles FILE      keep the profiles in FILE            [STORE/profiles/hosts-LENGTH.prof]\n"
+           "\n"
            "output:\n"
            "      --store DIR          the store for the records                      [$FLOWSIFT_STORE or " FS_DEFAULT_STORE "]\n"
            "      --no-store           do not write a store\n"
@@ -350,7 +382,7 @@ static void help(void)
            "  -h, --help               this text\n"
            "\n"
            "Exit status: 0 done, 1 an input could not be read completely or output failed, 2 bad usage.\n"
-           "See docs/flowsift-monitor.md for every column and the exact semantics.\n");
+           "See docs/flowsift-monitor.md for every column and the exact semantics.\n", sizeof(struct fs_host_profile));
 }
 
 static int parse_windows(const char *s, struct fs_monitor_opts *o)
@@ -390,14 +422,23 @@ static void summary(const struct mon *x, double elapsed)
                 w % 60000000000ull ? "s" : w % 3600000000000ull ? "m" : "h", fs_human_int(s->records[l], a, sizeof a),
                 fs_human_int(s->windows[l], b, sizeof b));
     }
-    fprintf(stderr, "  memory    %s at most\n", fs_human_bytes((double)s->bytes_peak, a, sizeof a));
+    fprintf(stderr, "  memory    %s at most", fs_human_bytes((double)s->bytes_peak, a, sizeof a));
+    if (x->prof_level >= 0)
+        fprintf(stderr, "; %s host profiles, %s", fs_human_int(x->prof.n, b, sizeof b),
+                fs_human_bytes((double)x->prof.cap * sizeof(struct fs_host_profile), c, sizeof c));
+    fputc('\n', stderr);
+    if (x->prof_level >= 0)
+        fprintf(stderr, "  profiles  %s records scored against a warm profile%s%s\n",
+                fs_human_int(x->prof.scored, a, sizeof a), x->prof.refused ? "; not profiled (--max-profiles): " : "",
+                x->prof.refused ? fs_human_int(x->prof.refused, b, sizeof b) : "");
     if (s->flows_refused)
         fprintf(stderr, "  warning   %s one-way flows not counted: a window reached --max-hosts\n",
                 fs_human_int(s->flows_refused, a, sizeof a));
 }
 
 enum { OPT_SPEED = 256, OPT_BPF, OPT_SNAPLEN, OPT_NOPROMISC, OPT_LISTEN, OPT_FROMSTORE, OPT_DURATION, OPT_ALL,
-       OPT_LATENESS, OPT_IDLE, OPT_MAXHOSTS, OPT_SIZE, OPT_STORE, OPT_NOSTORE, OPT_PROGRESS, OPT_KEEPGOING };
+       OPT_LATENESS, OPT_IDLE, OPT_MAXHOSTS, OPT_SIZE, OPT_STORE, OPT_NOSTORE, OPT_PROGRESS, OPT_KEEPGOING,
+       OPT_PWINDOW, OPT_PALPHA, OPT_MAXPROF, OPT_NOPROF, OPT_PROFILES };
 
 int fs_cmd_monitor(int argc, char **argv)
 {
@@ -413,6 +454,9 @@ int fs_cmd_monitor(int argc, char **argv)
         { "no-store", no_argument, 0, OPT_NOSTORE },      { "output", required_argument, 0, 'o' },
         { "format", required_argument, 0, 'F' },          { "quiet", no_argument, 0, 'q' },
         { "progress", required_argument, 0, OPT_PROGRESS }, { "keep-going", no_argument, 0, OPT_KEEPGOING },
+        { "profile-window", required_argument, 0, OPT_PWINDOW }, { "profile-alpha", required_argument, 0, OPT_PALPHA },
+        { "max-profiles", required_argument, 0, OPT_MAXPROF }, { "no-profiles", no_argument, 0, OPT_NOPROF },
+        { "profiles", required_argument, 0, OPT_PROFILES },
         { "help", no_argument, 0, 'h' },                  { 0, 0, 0, 0 },
     };
     static struct mon x;
@@ -424,8 +468,10 @@ int fs_cmd_monitor(int argc, char **argv)
     struct fs_live_opts lo = { NULL, NULL, 0, 1, 100, 64 };
     const char *listen_spec = NULL, *from_store = NULL, *store_dir = NULL, *out_path = NULL;
     int no_store = 0, keep_going = 0, progress_mode = -1, c;
-    double speed = 0;
-    uint64_t duration = 0, v;
+    double speed = 0, palpha = 0.1;
+    uint64_t duration = 0, v, pwindow = 0, max_profiles = 100000;
+    int no_profiles = 0;
+    const char *profiles_path = NULL;
     enum fs_format format = FS_FORMAT_JSON;
     char err[1024];
 
@@ -499,6 +545,22 @@ int fs_cmd_monitor(int argc, char **argv)
             else return fs_cli_error(C, "--progress takes on, off or auto") + 1;
             break;
         case OPT_KEEPGOING: keep_going = 1; break;
+        case OPT_PWINDOW:
+            if (fs_parse_duration(optarg, &pwindow) || !pwindow) return fs_cli_error(C, "'%s' is not a duration", optarg) + 1;
+            break;
+        case OPT_PALPHA: {
+            char *end;
+            palpha = strtod(optarg, &end);
+            if (end == optarg || *end || !(palpha > 0 && palpha <= 1))
+                return fs_cli_error(C, "--profile-alpha takes a number in (0, 1]") + 1;
+            break;
+        }
+        case OPT_MAXPROF:
+            if (fs_parse_count(optarg, &max_profiles) || !max_profiles)
+                return fs_cli_error(C, "--max-profiles takes a positive count") + 1;
+            break;
+        case OPT_NOPROF: no_profiles = 1; break;
+        case OPT_PROFILES: profiles_path = optarg; break;
         case 'h': help(); return 0;
         default: fprintf(stderr, "Try 'flowsift monitor --help'.\n"); return 2;
         }
@@ -514,6 +576,16 @@ int fs_cmd_monitor(int argc, char **argv)
         return 2;
     }
     if (speed > 0 && optind >= argc) return fs_cli_error(C, "--speed replays capture files") + 1;
+    x.prof_level = -1;
+    if (!no_profiles) {
+        for (int l = 0; l < mo.nwindows; l++)
+            if (pwindow ? mo.windows_ns[l] == pwindow : (mo.windows_ns[l] == 300000000000ull || l == mo.nwindows - 1)) {
+                x.prof_level = l;
+                break;
+            }
+        if (x.prof_level < 0) return fs_cli_error(C, "--profile-window must be one of the --windows") + 1;
+        fs_profiles_init(&x.prof, mo.windows_ns[x.prof_level], palpha, max_profiles);
+    }
     struct fs_input_list inputs;
     fs_inputs_init(&inputs);
     for (int i = optind; i < argc; i++)
@@ -545,6 +617,27 @@ int fs_cmd_monitor(int argc, char **argv)
             rc = fs_cli_error(C, "%s", err);
             goto out;
         }
+    }
+    if (x.prof_level >= 0) {
+        if (profiles_path) {
+            snprintf(x.prof_path, sizeof x.prof_path, "%s", profiles_path);
+        } else if (store_dir) {
+            char dir[4200];
+            snprintf(dir, sizeof dir, "%s/profiles", store_dir);
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+                rc = fs_cli_error(C, "cannot create '%s': %s", dir, strerror(errno));
+                goto out;
+            }
+            snprintf(x.prof_path, sizeof x.prof_path, "%s/hosts-%llus.prof", dir,
+                     (unsigned long long)(mo.windows_ns[x.prof_level] / 1000000000ull));
+        }
+        uint64_t loaded = 0;
+        if (x.prof_path[0] && fs_profiles_load(&x.prof, x.prof_path, &loaded, err, sizeof err) != FS_OK) {
+            rc = fs_cli_error(C, "%s (move it away to start new profiles, or give --no-profiles)", err);
+            goto out;
+        }
+        if (loaded && !x.quiet)
+            fprintf(stderr, "flowsift monitor: %llu host profiles from '%s'\n", (unsigned long long)loaded, x.prof_path);
     }
     if (out_path) {
         if (fs_record_writer_open(&x.out, out_path, fs_store_schema_find("hosts"), format, 9) != FS_OK) {
@@ -586,12 +679,14 @@ int fs_cmd_monitor(int argc, char **argv)
         if (fs_store_writer_close(x.store, err, sizeof err) != FS_OK) rc = fs_cli_error(C, "store '%s': %s", store_dir, err);
         x.store = NULL;
     }
+    if (x.prof_level >= 0) save_profiles(&x);
     if (!x.quiet) summary(&x, fs_now_seconds() - t0);
 out:
     if (x.out_open) fs_record_writer_close(&x.out);
     fs_store_writer_close(x.store, NULL, 0);
     fs_live_close(x.live);
     fs_monitor_release(&x.m);
+    if (x.prof_level >= 0) fs_profiles_free(&x.prof);
     fs_decoder_release(&x.dec);
     fs_inputs_release(&inputs);
     return rc;

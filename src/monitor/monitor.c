@@ -59,9 +59,9 @@ void fs_monitor_opts_default(struct fs_monitor_opts *o)
 {
     memset(o, 0, sizeof *o);
     static const uint64_t s = 1000000000ull;
-    const uint64_t w[] = { 10 * s, 60 * s, 300 * s, 3600 * s };
+    const uint64_t w[] = { 10 * s, 30 * s, 60 * s, 300 * s, 3600 * s };
     memcpy(o->windows_ns, w, sizeof w);
-    o->nwindows = 4;
+    o->nwindows = 5;
     o->lateness_ns = 2 * s;
     o->idle_ns = 120 * s;
     o->max_hosts = DEFAULT_MAX_HOSTS;
