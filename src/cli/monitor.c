@@ -359,7 +359,8 @@ static void help(void)
            "  -w, --windows LIST       window lengths, each a multiple of the one before   [10s,30s,1m,5m,1h]\n"
            "      --lateness T         how long a window waits for late data after its end  [2s]\n"
            "      --idle-timeout T     a conversation silent for T starts anew (new flows)  [120s]\n"
-           "      --max-hosts N        hosts per window; traffic of more is counted as refused [1M]\n"
+           "      --max-conversations N  live conversations (about 260 bytes each, and 200 for each open\n"
+           "                           window they are active in); traffic of more is counted as refused [10M]\n"
            "      --size BASIS         bytes: ip (IP total length) or frame (on the wire)   [ip]\n"
            "\n"
            "profiles (docs/flowsift-monitor.md):\n"
@@ -431,9 +432,9 @@ static void summary(const struct mon *x, double elapsed)
         fprintf(stderr, "  profiles  %s records scored against a warm profile%s%s\n",
                 fs_human_int(x->prof.scored, a, sizeof a), x->prof.refused ? "; not profiled (--max-profiles): " : "",
                 x->prof.refused ? fs_human_int(x->prof.refused, b, sizeof b) : "");
-    if (s->flows_refused)
-        fprintf(stderr, "  warning   %s one-way flows not counted: a window reached --max-hosts\n",
-                fs_human_int(s->flows_refused, a, sizeof a));
+    if (s->refused)
+        fprintf(stderr, "  warning   %s packets and flow records not counted: --max-conversations were live\n",
+                fs_human_int(s->refused, a, sizeof a));
 }
 
 enum { OPT_SPEED = 256, OPT_BPF, OPT_SNAPLEN, OPT_NOPROMISC, OPT_LISTEN, OPT_FROMSTORE, OPT_DURATION, OPT_ALL,
@@ -449,7 +450,7 @@ int fs_cmd_monitor(int argc, char **argv)
         { "from-store", required_argument, 0, OPT_FROMSTORE }, { "duration", required_argument, 0, OPT_DURATION },
         { "net", required_argument, 0, 'n' },             { "all-hosts", no_argument, 0, OPT_ALL },
         { "windows", required_argument, 0, 'w' },         { "lateness", required_argument, 0, OPT_LATENESS },
-        { "idle-timeout", required_argument, 0, OPT_IDLE }, { "max-hosts", required_argument, 0, OPT_MAXHOSTS },
+        { "idle-timeout", required_argument, 0, OPT_IDLE }, { "max-conversations", required_argument, 0, OPT_MAXHOSTS },
         { "size", required_argument, 0, OPT_SIZE },       { "store", required_argument, 0, OPT_STORE },
         { "no-store", no_argument, 0, OPT_NOSTORE },      { "output", required_argument, 0, 'o' },
         { "format", required_argument, 0, 'F' },          { "quiet", no_argument, 0, 'q' },
@@ -521,8 +522,9 @@ int fs_cmd_monitor(int argc, char **argv)
             else mo.idle_ns = v;
             break;
         case OPT_MAXHOSTS:
-            if (fs_parse_count(optarg, &v) || !v) return fs_cli_error(C, "--max-hosts takes a positive count") + 1;
-            mo.max_hosts = v;
+            if (fs_parse_count(optarg, &v) || !v)
+                return fs_cli_error(C, "--max-conversations takes a positive count") + 1;
+            mo.max_conversations = v;
             break;
         case OPT_SIZE:
             if (strcmp(optarg, "ip") == 0) mo.size_basis = FS_SIZE_IP;
@@ -662,7 +664,7 @@ int fs_cmd_monitor(int argc, char **argv)
     struct fs_pkt p;
     while (fs_decode_pending(&x.dec, &p)) note(&x, fs_monitor_packet(&x.m, &p));
     note(&x, fs_monitor_finish(&x.m));
-    if (x.rc != FS_OK) rc = fs_cli_error(C, "out of memory (lower --max-hosts or shorten --idle-timeout)");
+    if (x.rc != FS_OK) rc = fs_cli_error(C, "out of memory (lower --max-conversations or shorten --idle-timeout)");
     if (x.live) {
         uint64_t recv, drop;
         if (!x.quiet && fs_live_stats(x.live, &recv, &drop) == 0 && drop)

@@ -16,7 +16,7 @@
 #include "../sketch/hll.h"
 #include "../sketch/topk.h"
 
-#define DEFAULT_MAX_HOSTS 1000000
+#define DEFAULT_MAX_CONVERSATIONS 10000000
 
 struct conv {
     uint64_t first_ns, last_ns;
@@ -25,34 +25,56 @@ struct conv {
 };
 
 struct part {
+    uint64_t hash;               /* of the key (fs_bmap_hash), kept for the merge into the next length */
     uint64_t conv_first_ns, last_ns;
     uint64_t packets[2], bytes[2];  /* 0: key.a -> key.b (canonical key), 1: b -> a */
     uint32_t flags[2][FS_TCP_NFLAGS];
     uint8_t is_new, mon_a, mon_b;
 };
 
-struct hkey {
-    uint8_t addr[16];
-    uint8_t ipver;
-    uint8_t pad[7];
+/* One end of a conversation partial that is a monitored host, to be grouped by host. */
+struct fs_monitor_end {
+    uint64_t hhash;              /* of the host's address and version */
+    uint32_t part;               /* index in the parts map */
+    uint32_t end;                /* 0: key.a, 1: key.b */
 };
 
-struct hacc_dir {
-    uint64_t flows, new_flows, packets, bytes, dur_sum;
-    uint64_t flags[FS_TCP_NFLAGS];
-    struct fs_hll peers, ports;
-    struct fs_topk proto, port, peer;
+/* What a host's window collects of one kind of peer or port, before grouping. */
+struct fs_monitor_peer {
+    uint64_t hi, lo;             /* the address as two big-endian words: sorts as memcmp would */
+    uint64_t bytes;
+    uint64_t flows;
 };
 
-struct hacc {
-    uint64_t sessions;
-    struct hacc_dir d[2];        /* 0 out, 1 in */
+struct fs_monitor_port {
+    uint32_t port;
+    uint32_t flows;
+    uint64_t bytes;
 };
 
 struct fs_monitor_window {
     uint64_t idx;                /* start / base length */
     struct fs_bmap parts;        /* struct fs_flow_key -> struct part */
-    struct fs_bmap hosts;        /* struct hkey -> struct hacc */
+};
+
+/* A host's side (out or in) of a longer window, merged from its base windows: sums, distinct-count sketches
+ * and top lists (hll.h, topk.h). */
+struct hacc_dir {
+    uint64_t new_flows, packets, bytes, dur_sum, dur_n;
+    uint64_t flags[FS_TCP_NFLAGS];
+    struct fs_hll flows, peers, ports;   /* one-way flow keys, peer addresses, destination ports */
+    struct fs_topk proto, port, peer;
+};
+
+struct hacc {
+    struct fs_hll sessions;              /* conversation keys */
+    struct hacc_dir d[2];                /* 0 out, 1 in */
+};
+
+struct hkey {
+    uint8_t addr[16];
+    uint8_t ipver;
+    uint8_t pad[7];
 };
 
 void fs_monitor_opts_default(struct fs_monitor_opts *o)
@@ -64,7 +86,7 @@ void fs_monitor_opts_default(struct fs_monitor_opts *o)
     o->nwindows = 5;
     o->lateness_ns = 2 * s;
     o->idle_ns = 120 * s;
-    o->max_hosts = DEFAULT_MAX_HOSTS;
+    o->max_conversations = DEFAULT_MAX_CONVERSATIONS;
     o->size_basis = FS_SIZE_IP;
 }
 
@@ -122,23 +144,286 @@ fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o,
     for (int l = 0; l < o->nwindows; l++)
         if (!o->windows_ns[l] || (l && o->windows_ns[l] % o->windows_ns[l - 1])) return FS_ERR_ARG;
     m->opts = *o;
-    if (!m->opts.max_hosts) m->opts.max_hosts = DEFAULT_MAX_HOSTS;
+    if (!m->opts.max_conversations) m->opts.max_conversations = DEFAULT_MAX_CONVERSATIONS;
     if (o->nprefixes) memcpy(m->prefixes, o->prefixes, o->nprefixes * sizeof *o->prefixes);
     m->opts.prefixes = m->prefixes;
     m->emit = emit;
     m->emit_arg = arg;
     fs_bmap_init(&m->conv, sizeof(struct fs_flow_key), sizeof(struct conv));
     for (int l = 0; l < FS_MONITOR_MAX_LEVELS; l++)
-        fs_bmap_init(&m->level_parts[l], sizeof(struct fs_flow_key), sizeof(struct part));
-    fs_bmap_init(&m->hosts, sizeof(struct hkey), sizeof(struct hacc));
+        fs_bmap_init(&m->level_hosts[l], sizeof(struct hkey), sizeof(struct hacc));
     return FS_OK;
 }
 
-/* ---- host accumulators ---- */
+/* ---- closing a window: its partials grouped by monitored host ---- */
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+static uint64_t host_hash(const uint8_t a[16], uint8_t ipver)
+{
+    uint64_t h = be64(a) * 0x9e3779b97f4a7c15ull ^ (be64(a + 8) + ipver) * 0xc2b2ae3d27d4eb4full;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 29);
+}
+
+/* Grows a scratch array to hold n elements of size sz. */
+static int room(void **v, size_t *cap, size_t n, size_t sz)
+{
+    if (n <= *cap) return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < n) c *= 2;
+    void *p = realloc(*v, c * sz);
+    if (!p) return -1;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
+/* Sorts the ends by host hash: LSD radix sort, 16 bits a pass. */
+static int sort_ends(struct fs_monitor *m, size_t n)
+{
+    if (room((void **)&m->ends_tmp, &m->ends_tmp_cap, n, sizeof *m->ends)) return -1;
+    struct fs_monitor_end *a = m->ends, *b = m->ends_tmp;
+    static uint32_t count[1 << 16];
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = 16 * pass;
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++) count[(a[i].hhash >> shift) & 0xffff]++;
+        uint32_t sum = 0;
+        for (size_t d = 0; d < (1u << 16); d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) b[count[(a[i].hhash >> shift) & 0xffff]++] = a[i];
+        struct fs_monitor_end *t = a;
+        a = b;
+        b = t;
+    }
+    return 0; /* four passes: the result is back in m->ends */
+}
+
+static int cmp_end_small(const struct fs_monitor_end *x, const struct fs_monitor_end *y)
+{
+    return x->hhash < y->hhash ? -1 : x->hhash > y->hhash;
+}
+
+static void sort_ends_small(struct fs_monitor_end *e, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct fs_monitor_end v = e[i];
+        size_t j = i;
+        while (j > 0 && cmp_end_small(&e[j - 1], &v) > 0) {
+            e[j] = e[j - 1];
+            j--;
+        }
+        e[j] = v;
+    }
+}
+
+static int cmp_peer(const void *pa, const void *pb)
+{
+    const struct fs_monitor_peer *a = pa, *b = pb;
+    if (a->hi != b->hi) return a->hi < b->hi ? -1 : 1;
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+static int cmp_port(const void *pa, const void *pb)
+{
+    const struct fs_monitor_port *a = pa, *b = pb;
+    return a->port < b->port ? -1 : a->port > b->port;
+}
+
+static void sort_peers(struct fs_monitor_peer *v, size_t n)
+{
+    if (n > 16) {
+        qsort(v, n, sizeof *v, cmp_peer);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct fs_monitor_peer x = v[i];
+        size_t j = i;
+        while (j > 0 && cmp_peer(&v[j - 1], &x) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+static void sort_ports(struct fs_monitor_port *v, size_t n)
+{
+    if (n > 16) {
+        qsort(v, n, sizeof *v, cmp_port);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct fs_monitor_port x = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1].port > x.port) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+/* Whether (bytes, key order) a ranks before b: more bytes first, then the smaller key. */
+static int peer_before(const struct fs_monitor_peer *a, const struct fs_monitor_peer *b)
+{
+    return a->bytes != b->bytes ? a->bytes > b->bytes : cmp_peer(a, b) < 0;
+}
+
+/* The most flows, then the most bytes, then the smaller key. */
+static int peer_busier(const struct fs_monitor_peer *a, const struct fs_monitor_peer *b)
+{
+    if (a->flows != b->flows) return a->flows > b->flows;
+    return peer_before(a, b);
+}
+
+static void put_addr(uint8_t out[16], const struct fs_monitor_peer *p)
+{
+    uint64_t hi = __builtin_bswap64(p->hi), lo = __builtin_bswap64(p->lo);
+    memcpy(out, &hi, 8);
+    memcpy(out + 8, &lo, 8);
+}
+
+/* Groups one side's peers: distinct count, the top by bytes, the one with the most flows. */
+static void finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_t n, uint8_t ipver,
+                         struct hacc_dir *up)
+{
+    sort_peers(v, n);
+    struct fs_monitor_peer top[FS_HOST_TOP_PEERS], busiest;
+    size_t ntop = 0, distinct = 0;
+    uint64_t listed = 0;
+    for (size_t i = 0; i < n;) {
+        struct fs_monitor_peer g = v[i++];
+        while (i < n && v[i].hi == g.hi && v[i].lo == g.lo) {
+            g.bytes += v[i].bytes;
+            g.flows += v[i].flows;
+            i++;
+        }
+        if (distinct++ == 0 || peer_busier(&g, &busiest)) busiest = g;
+        if (up) {
+            uint8_t a[16];
+            put_addr(a, &g);
+            fs_topk_add(&up->peer, a, g.bytes, g.flows);
+        }
+        size_t at = ntop;
+        while (at > 0 && peer_before(&g, &top[at - 1])) at--;
+        if (at < FS_HOST_TOP_PEERS) {
+            size_t last = ntop < FS_HOST_TOP_PEERS ? ntop : FS_HOST_TOP_PEERS - 1;
+            memmove(&top[at + 1], &top[at], (last - at) * sizeof top[0]);
+            top[at] = g;
+            if (ntop < FS_HOST_TOP_PEERS) ntop++;
+        }
+    }
+    o->peers = distinct > UINT32_MAX ? UINT32_MAX : (uint32_t)distinct;
+    for (size_t i = 0; i < ntop; i++) {
+        put_addr(o->peer[i], &top[i]);
+        o->peer_ipver[i] = ipver;
+        o->peer_bytes[i] = top[i].bytes;
+        listed += top[i].bytes;
+    }
+    o->peer_other = o->bytes - listed;
+    if (distinct) {
+        put_addr(o->top_peer, &busiest);
+        o->top_peer_ipver = ipver;
+    }
+}
+
+static int port_before(const struct fs_monitor_port *a, const struct fs_monitor_port *b)
+{
+    return a->bytes != b->bytes ? a->bytes > b->bytes : a->port < b->port;
+}
+
+static void finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_t n, struct hacc_dir *up)
+{
+    sort_ports(v, n);
+    struct fs_monitor_port top[FS_HOST_TOP_PORTS], busiest = { 0, 0, 0 };
+    size_t ntop = 0, distinct = 0;
+    uint64_t all = 0, listed = 0;
+    for (size_t i = 0; i < n;) {
+        struct fs_monitor_port g = v[i++];
+        while (i < n && v[i].port == g.port) {
+            g.bytes += v[i].bytes;
+            g.flows += v[i].flows;
+            i++;
+        }
+        all += g.bytes;
+        if (up) {
+            uint8_t key[16] = { (uint8_t)(g.port >> 8), (uint8_t)g.port };
+            fs_topk_add(&up->port, key, g.bytes, g.flows);
+        }
+        if (distinct++ == 0 || g.flows > busiest.flows || (g.flows == busiest.flows && port_before(&g, &busiest)))
+            busiest = g;
+        size_t at = ntop;
+        while (at > 0 && port_before(&g, &top[at - 1])) at--;
+        if (at < FS_HOST_TOP_PORTS) {
+            size_t last = ntop < FS_HOST_TOP_PORTS ? ntop : FS_HOST_TOP_PORTS - 1;
+            memmove(&top[at + 1], &top[at], (last - at) * sizeof top[0]);
+            top[at] = g;
+            if (ntop < FS_HOST_TOP_PORTS) ntop++;
+        }
+    }
+    o->ports = distinct > UINT32_MAX ? UINT32_MAX : (uint32_t)distinct;
+    for (size_t i = 0; i < ntop; i++) {
+        o->port[i] = top[i].port;
+        o->port_bytes[i] = top[i].bytes;
+        listed += top[i].bytes;
+    }
+    o->port_other = all - listed;
+    o->top_port = busiest.port;
+}
+
+struct proto_bytes {
+    uint64_t bytes[256];
+    uint8_t seen[256];
+    uint8_t list[256];
+    int n;
+};
+
+static void finish_protos(struct fs_host_dir *o, struct proto_bytes *pb, struct hacc_dir *up)
+{
+    uint64_t listed = 0;
+    for (int i = 0; up && i < pb->n; i++) {
+        uint8_t key[16] = { pb->list[i] };
+        fs_topk_add(&up->proto, key, pb->bytes[pb->list[i]], 1);
+    }
+    for (int k = 0; k < FS_HOST_TOP_PROTOS; k++) {
+        int best = -1;
+        for (int i = 0; i < pb->n; i++) {
+            int p = pb->list[i];
+            if (pb->seen[p] == 2) continue;
+            if (best < 0 || pb->bytes[p] > pb->bytes[best] || (pb->bytes[p] == pb->bytes[best] && p < best)) best = p;
+        }
+        if (best < 0) break;
+        pb->seen[best] = 2;
+        o->proto[k] = (uint32_t)best;
+        o->proto_bytes[k] = pb->bytes[best];
+        listed += pb->bytes[best];
+    }
+    o->proto_other = o->bytes - listed;
+    for (int i = 0; i < pb->n; i++) {
+        pb->bytes[pb->list[i]] = 0;
+        pb->seen[pb->list[i]] = 0;
+    }
+    pb->n = 0;
+}
+
+/* ---- longer windows: host accumulators ---- */
 
 static void hacc_free(struct hacc *h)
 {
+    fs_hll_free(&h->sessions);
     for (int d = 0; d < 2; d++) {
+        fs_hll_free(&h->d[d].flows);
         fs_hll_free(&h->d[d].peers);
         fs_hll_free(&h->d[d].ports);
     }
@@ -146,250 +431,299 @@ static void hacc_free(struct hacc *h)
 
 static size_t hacc_heap(const struct hacc *h)
 {
-    size_t n = 0;
-    for (int d = 0; d < 2; d++) n += fs_hll_bytes(&h->d[d].peers) + fs_hll_bytes(&h->d[d].ports);
+    size_t n = fs_hll_bytes(&h->sessions);
+    for (int d = 0; d < 2; d++)
+        n += fs_hll_bytes(&h->d[d].flows) + fs_hll_bytes(&h->d[d].peers) + fs_hll_bytes(&h->d[d].ports);
     return n;
 }
 
-static uint32_t clamp32(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
-
-static uint64_t listed(const struct fs_topk *t, int max, uint64_t total, void (*put)(void *, int, const struct fs_topk_entry *),
-                       void *arg)
+static fs_result hacc_merge(struct hacc *into, const struct hacc *from)
 {
-    uint64_t sum = 0;
-    for (int i = 0; i < max && i < (int)t->n; i++) {
-        put(arg, i, &t->e[i]);
-        sum += t->e[i].bytes;
+    if (fs_hll_merge(&into->sessions, &from->sessions)) return FS_ERR_NOMEM;
+    for (int d = 0; d < 2; d++) {
+        struct hacc_dir *a = &into->d[d];
+        const struct hacc_dir *b = &from->d[d];
+        a->new_flows += b->new_flows;
+        a->packets += b->packets;
+        a->bytes += b->bytes;
+        a->dur_sum += b->dur_sum;
+        a->dur_n += b->dur_n;
+        for (int k = 0; k < FS_TCP_NFLAGS; k++) a->flags[k] += b->flags[k];
+        if (fs_hll_merge(&a->flows, &b->flows) || fs_hll_merge(&a->peers, &b->peers) ||
+            fs_hll_merge(&a->ports, &b->ports))
+            return FS_ERR_NOMEM;
+        fs_topk_merge(&a->proto, &b->proto);
+        fs_topk_merge(&a->port, &b->port);
+        fs_topk_merge(&a->peer, &b->peer);
     }
-    return sum < total ? total - sum : 0; /* counts of a summary that replaced keys may overstate */
+    return FS_OK;
 }
 
-struct put_ctx {
-    struct fs_host_dir *o;
-    uint8_t ipver;
-};
-
-static void put_proto(void *a, int i, const struct fs_topk_entry *e)
+static uint32_t count32(const struct fs_hll *h)
 {
-    struct put_ctx *c = a;
-    c->o->proto[i] = e->key[0];
-    c->o->proto_bytes[i] = e->bytes;
+    double c = fs_hll_count(h) + 0.5;
+    return c >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
-static uint32_t port_of(const struct fs_topk_entry *e) { return (uint32_t)e->key[0] << 8 | e->key[1]; }
+static uint32_t topk_port(const struct fs_topk_entry *e) { return (uint32_t)e->key[0] << 8 | e->key[1]; }
 
-static void put_port(void *a, int i, const struct fs_topk_entry *e)
+static void fill_from_hacc(struct fs_host_dir *o, struct hacc_dir *d, uint8_t ipver)
 {
-    struct put_ctx *c = a;
-    c->o->port[i] = port_of(e);
-    c->o->port_bytes[i] = e->bytes;
-}
-
-static void put_peer(void *a, int i, const struct fs_topk_entry *e)
-{
-    struct put_ctx *c = a;
-    memcpy(c->o->peer[i], e->key, 16);
-    c->o->peer_ipver[i] = c->ipver;
-    c->o->peer_bytes[i] = e->bytes;
-}
-
-static void fill_dir(struct fs_host_dir *o, struct hacc_dir *d, uint8_t ipver)
-{
-    o->flows = d->flows;
+    o->flows = count32(&d->flows);
     o->new_flows = d->new_flows;
     o->packets = d->packets;
     o->bytes = d->bytes;
-    o->avg_duration_ns = d->flows ? d->dur_sum / d->flows : 0;
-    o->peers = clamp32((uint64_t)llround(fs_hll_count(&d->peers)));
-    o->ports = clamp32((uint64_t)llround(fs_hll_count(&d->ports)));
-    for (int k = 0; k < FS_TCP_NFLAGS; k++) o->flags[k] = clamp32(d->flags[k]);
-    struct put_ctx c = { o, ipver };
+    o->avg_duration_ns = d->dur_n ? d->dur_sum / d->dur_n : 0;
+    o->peers = count32(&d->peers);
+    o->ports = count32(&d->ports);
+    for (int k = 0; k < FS_TCP_NFLAGS; k++) o->flags[k] = d->flags[k] > UINT32_MAX ? UINT32_MAX : (uint32_t)d->flags[k];
     fs_topk_sort(&d->proto);
     fs_topk_sort(&d->port);
     fs_topk_sort(&d->peer);
-    o->proto_other = listed(&d->proto, FS_HOST_TOP_PROTOS, d->bytes, put_proto, &c);
-    o->port_other = listed(&d->port, FS_HOST_TOP_PORTS, d->port.n ? d->bytes : 0, put_port, &c);
-    o->peer_other = listed(&d->peer, FS_HOST_TOP_PEERS, d->bytes, put_peer, &c);
+    uint64_t listed = 0, ported = 0;
+    for (uint32_t i = 0; i < d->proto.n && i < FS_HOST_TOP_PROTOS; i++) {
+        o->proto[i] = d->proto.e[i].key[0];
+        o->proto_bytes[i] = d->proto.e[i].bytes;
+        listed += d->proto.e[i].bytes;
+    }
+    o->proto_other = listed < d->bytes ? d->bytes - listed : 0; /* a summary that replaced keys overstates */
+    listed = 0;
+    for (uint32_t i = 0; i < d->port.n; i++) ported += d->port.e[i].bytes;
+    for (uint32_t i = 0; i < d->port.n && i < FS_HOST_TOP_PORTS; i++) {
+        o->port[i] = topk_port(&d->port.e[i]);
+        o->port_bytes[i] = d->port.e[i].bytes;
+        listed += d->port.e[i].bytes;
+    }
+    o->port_other = ported - listed;
+    listed = 0;
+    for (uint32_t i = 0; i < d->peer.n && i < FS_HOST_TOP_PEERS; i++) {
+        memcpy(o->peer[i], d->peer.e[i].key, 16);
+        o->peer_ipver[i] = ipver;
+        o->peer_bytes[i] = d->peer.e[i].bytes;
+        listed += d->peer.e[i].bytes;
+    }
+    o->peer_other = listed < d->bytes ? d->bytes - listed : 0;
     const struct fs_topk_entry *e = fs_topk_most_flows(&d->peer);
     if (e) {
         memcpy(o->top_peer, e->key, 16);
         o->top_peer_ipver = ipver;
     }
     e = fs_topk_most_flows(&d->port);
-    if (e) o->top_port = port_of(e);
+    if (e) o->top_port = topk_port(e);
 }
 
-/* Makes the conversations of window `idx` of length `level` into host records, emits them, and merges the
- * conversations into the next length's open window. */
-static fs_result close_parts(struct fs_monitor *m, int level, struct fs_bmap *parts, uint64_t idx);
+static int has_ports(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132; }
 
-/* Makes window idx the open window of length `level`, closing the one before if it is another. */
+/* The record of one host: ends[0..n) are its ends of the window's partials. */
+static fs_result host_record(struct fs_monitor *m, const struct fs_bmap *parts, const struct fs_monitor_end *ends,
+                             size_t n, struct fs_host_window *rec, struct hacc *up)
+{
+    const struct fs_flow_key *k0 = fs_bmap_key(parts, ends[0].part);
+    uint8_t ipver = k0->ipver;
+    memcpy(rec->host, ends[0].end ? k0->b : k0->a, 16);
+    rec->host_ipver = ipver;
+    rec->sessions = 0;
+    size_t np[2] = { 0, 0 }, nq[2] = { 0, 0 };
+    uint64_t dur[2] = { 0, 0 };
+    static struct proto_bytes protos[2];
+    for (size_t i = 0; i < n; i++) {
+        if (i + 4 < n) __builtin_prefetch(fs_bmap_key(parts, ends[i + 4].part));
+        const struct fs_flow_key *k = fs_bmap_key(parts, ends[i].part);
+        const struct part *p = fs_bmap_val(parts, ends[i].part);
+        unsigned e = ends[i].end;
+        if (!(e == 1 && memcmp(k->a, k->b, 16) == 0)) rec->sessions++; /* a host talking to itself: once */
+        if (up && fs_hll_add(&up->sessions, p->hash)) return FS_ERR_NOMEM;
+        for (unsigned d = 0; d < 2; d++) {
+            if (!p->packets[d]) continue;
+            unsigned side = d ^ e; /* the host sent direction d (out) when it is that direction's sender */
+            struct fs_host_dir *o = side ? &rec->in : &rec->out;
+            if (up) {
+                struct hacc_dir *u = &up->d[side];
+                const uint8_t *peer = e ? k->a : k->b;
+                uint16_t dport = d ? k->pa : k->pb;
+                u->new_flows += p->is_new;
+                u->packets += p->packets[d];
+                u->bytes += p->bytes[d];
+                u->dur_sum += p->last_ns - p->conv_first_ns;
+                u->dur_n++;
+                for (int f = 0; f < FS_TCP_NFLAGS; f++) u->flags[f] += p->flags[d][f];
+                if (fs_hll_add(&u->flows, p->hash ^ (d ? 0x5851f42d4c957f2dull : 0)) ||
+                    fs_hll_add(&u->peers, fs_hll_hash(peer, 16)) ||
+                    (has_ports(k->proto) && fs_hll_add(&u->ports, fs_hll_hash(&dport, 2))))
+                    return FS_ERR_NOMEM;
+            }
+            o->flows++;
+            o->new_flows += p->is_new;
+            o->packets += p->packets[d];
+            o->bytes += p->bytes[d];
+            dur[side] += p->last_ns - p->conv_first_ns;
+            for (int f = 0; f < FS_TCP_NFLAGS; f++) o->flags[f] += p->flags[d][f];
+            if (room((void **)&m->peers[side], &m->peers_cap[side], np[side] + 1, sizeof *m->peers[side]))
+                return FS_ERR_NOMEM;
+            const uint8_t *peer = e ? k->a : k->b;
+            m->peers[side][np[side]++] = (struct fs_monitor_peer){ be64(peer), be64(peer + 8), p->bytes[d], 1 };
+            if (has_ports(k->proto)) {
+                if (room((void **)&m->ports[side], &m->ports_cap[side], nq[side] + 1, sizeof *m->ports[side]))
+                    return FS_ERR_NOMEM;
+                m->ports[side][nq[side]++] = (struct fs_monitor_port){ d ? k->pa : k->pb, 1, p->bytes[d] };
+            }
+            struct proto_bytes *pb = &protos[side];
+            if (!pb->seen[k->proto]) {
+                pb->seen[k->proto] = 1;
+                pb->list[pb->n++] = k->proto;
+            }
+            pb->bytes[k->proto] += p->bytes[d];
+        }
+    }
+    for (int side = 0; side < 2; side++) {
+        struct fs_host_dir *o = side ? &rec->in : &rec->out;
+        o->avg_duration_ns = o->flows ? dur[side] / o->flows : 0;
+        struct hacc_dir *u = up ? &up->d[side] : NULL;
+        finish_peers(o, m->peers[side], np[side], ipver, u);
+        finish_ports(o, m->ports[side], nq[side], u);
+        finish_protos(o, &protos[side], u);
+    }
+    return FS_OK;
+}
+
+static int same_host(const struct fs_bmap *parts, const struct fs_monitor_end *x, const struct fs_monitor_end *y)
+{
+    const struct fs_flow_key *a = fs_bmap_key(parts, x->part), *b = fs_bmap_key(parts, y->part);
+    return a->ipver == b->ipver && memcmp(x->end ? a->b : a->a, y->end ? b->b : b->a, 16) == 0;
+}
+
+static const struct fs_bmap *cmp_parts; /* for cmp_end_key (qsort has no argument) */
+
+static int cmp_end_key(const void *pa, const void *pb)
+{
+    const struct fs_monitor_end *x = pa, *y = pb;
+    const struct fs_flow_key *a = fs_bmap_key(cmp_parts, x->part), *b = fs_bmap_key(cmp_parts, y->part);
+    if (a->ipver != b->ipver) return a->ipver < b->ipver ? -1 : 1;
+    return memcmp(x->end ? a->b : a->a, y->end ? b->b : b->a, 16);
+}
+
+/* Emits the accumulators of the open window of length `level` (>= 1) and merges them into the next length. */
+static fs_result close_level(struct fs_monitor *m, int level);
+
+/* Makes window idx the open window of length `level` (>= 1), closing the one before if it is another. */
 static fs_result roll_level(struct fs_monitor *m, int level, uint64_t idx)
 {
     if (m->level_open[level] && m->level_idx[level] == idx) return FS_OK;
-    fs_result rc = FS_OK;
-    if (m->level_open[level]) {
-        m->level_open[level] = 0;
-        rc = close_parts(m, level, &m->level_parts[level], m->level_idx[level]);
-    }
+    fs_result rc = m->level_open[level] ? close_level(m, level) : FS_OK;
     m->level_open[level] = 1;
     m->level_idx[level] = idx;
     return rc;
 }
 
-/* A conversation's partial merged into its partial of a longer window, which it follows in time. */
-static void part_merge(struct part *into, int created, const struct part *from)
+static struct hacc *hacc_get(struct fs_bmap *hosts, const uint8_t addr[16], uint8_t ipver)
 {
-    if (created || from->is_new) into->conv_first_ns = from->conv_first_ns;
-    into->is_new |= from->is_new;
-    into->mon_a = from->mon_a;
-    into->mon_b = from->mon_b;
-    if (from->last_ns > into->last_ns) into->last_ns = from->last_ns;
-    for (int d = 0; d < 2; d++) {
-        into->packets[d] += from->packets[d];
-        into->bytes[d] += from->bytes[d];
-        for (int k = 0; k < FS_TCP_NFLAGS; k++) into->flags[d][k] += from->flags[d][k];
-    }
+    struct hkey k;
+    memset(&k, 0, sizeof k);
+    memcpy(k.addr, addr, 16);
+    k.ipver = ipver;
+    return fs_bmap_get(hosts, &k, fs_bmap_hash(&k, sizeof k), NULL);
 }
 
-static fs_result apply_part(struct fs_monitor *m, struct fs_bmap *hosts, const struct fs_flow_key *k,
-                            const struct part *p);
+static void note_memory(struct fs_monitor *m, uint64_t extra);
 
-static void note_memory(struct fs_monitor *m, uint64_t transient);
-
-static fs_result close_parts(struct fs_monitor *m, int level, struct fs_bmap *parts, uint64_t idx)
+static void start_record(struct fs_host_window *rec, uint64_t idx, uint64_t len)
 {
-    uint64_t len = m->opts.windows_ns[level];
+    memset(rec, 0, sizeof *rec);
+    rec->start_ns = idx * len;
+    rec->end_ns = rec->start_ns + len;
+}
+
+static fs_result close_level(struct fs_monitor *m, int level)
+{
+    struct fs_bmap *hosts = &m->level_hosts[level];
+    uint64_t idx = m->level_idx[level], len = m->opts.windows_ns[level];
+    m->level_open[level] = 0;
+    int up = level + 1 < m->opts.nwindows;
     fs_result rc = FS_OK;
-    struct fs_bmap *hosts = &m->hosts;
-    for (uint32_t i = 0; i < parts->n && rc == FS_OK; i++)
-        rc = apply_part(m, hosts, fs_bmap_key(parts, i), fs_bmap_val(parts, i));
-    uint64_t heap = fs_bmap_bytes(hosts);
+    if (up && hosts->n) rc = roll_level(m, level + 1, idx * len / m->opts.windows_ns[level + 1]);
+    uint64_t heap = 0;
     for (uint32_t i = 0; i < hosts->n; i++) heap += hacc_heap(fs_bmap_val(hosts, i));
     note_memory(m, heap);
     if (hosts->n) m->stats.windows[level]++;
     for (uint32_t i = 0; i < hosts->n; i++) {
         const struct hkey *k = fs_bmap_key(hosts, i);
         struct hacc *h = fs_bmap_val(hosts, i);
+        if (up && rc == FS_OK) {
+            struct hacc *n = hacc_get(&m->level_hosts[level + 1], k->addr, k->ipver);
+            if (!n || hacc_merge(n, h) != FS_OK) rc = FS_ERR_NOMEM;
+        }
         struct fs_host_window rec;
-        memset(&rec, 0, sizeof rec);
-        rec.start_ns = idx * len;
-        rec.end_ns = rec.start_ns + len;
+        start_record(&rec, idx, len);
         memcpy(rec.host, k->addr, 16);
         rec.host_ipver = k->ipver;
-        rec.sessions = h->sessions;
-        fill_dir(&rec.out, &h->d[0], k->ipver);
-        fill_dir(&rec.in, &h->d[1], k->ipver);
+        rec.sessions = count32(&h->sessions);
+        fill_from_hacc(&rec.out, &h->d[0], k->ipver);
+        fill_from_hacc(&rec.in, &h->d[1], k->ipver);
         m->stats.records[level]++;
+        m->stats.updates += rec.out.flows + rec.in.flows;
         if (m->emit) m->emit(m->emit_arg, level, &rec);
         hacc_free(h);
     }
     fs_bmap_clear(hosts);
-    if (level + 1 < m->opts.nwindows && parts->n) {
-        fs_result r2 = roll_level(m, level + 1, idx * len / m->opts.windows_ns[level + 1]);
-        if (rc == FS_OK) rc = r2;
-        struct fs_bmap *next = &m->level_parts[level + 1];
-        for (uint32_t i = 0; i < parts->n && rc == FS_OK; i++) {
-            const void *key = fs_bmap_key(parts, i);
-            int created;
-            struct part *into = fs_bmap_get(next, key, fs_bmap_hash(key, sizeof(struct fs_flow_key)), &created);
-            if (!into) rc = FS_ERR_NOMEM;
-            else part_merge(into, created, fs_bmap_val(parts, i));
-        }
-    }
-    fs_bmap_clear(parts);
     return rc;
 }
 
-/* ---- updates ---- */
-
-static struct hacc *host_get(struct fs_monitor *m, struct fs_bmap *hosts, const uint8_t addr[16], uint8_t ipver)
+/* Closes a base window: its partials grouped by monitored host, one exact record each; each host's window
+ * is also added to its accumulator of the next length. */
+static fs_result close_base(struct fs_monitor *m, const struct fs_bmap *parts, uint64_t idx)
 {
-    struct hkey k;
-    memset(&k, 0, sizeof k);
-    memcpy(k.addr, addr, 16);
-    k.ipver = ipver;
-    uint64_t h = fs_bmap_hash(&k, sizeof k);
-    struct hacc *a = fs_bmap_find(hosts, &k, h);
-    if (a) return a;
-    if (hosts->n >= m->opts.max_hosts) return NULL;
-    return fs_bmap_get(hosts, &k, h, NULL);
-}
-
-static int has_ports(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132; }
-
-/* What one one-way flow adds to a host's side d (0 out: the host sent it; 1 in: it received it). */
-struct uniflow {
-    const uint8_t *src, *dst;
-    uint16_t dport;
-    uint8_t proto, ipver;
-    uint64_t packets, bytes, dur;
-    const uint32_t *flags;       /* counts per flag */
-    int is_new;
-};
-
-static fs_result add_side(struct hacc_dir *d, const struct uniflow *u, const uint8_t *peer)
-{
-    d->flows++;
-    d->new_flows += (uint64_t)u->is_new;
-    d->packets += u->packets;
-    d->bytes += u->bytes;
-    d->dur_sum += u->dur;
-    for (int k = 0; k < FS_TCP_NFLAGS; k++) d->flags[k] += u->flags[k];
-    uint8_t key[16] = { 0 };
-    key[0] = u->proto;
-    fs_topk_add(&d->proto, key, u->bytes, 1);
-    fs_topk_add(&d->peer, peer, u->bytes, 1);
-    if (fs_hll_add(&d->peers, fs_hll_hash(peer, 16)) != 0) return FS_ERR_NOMEM;
-    if (has_ports(u->proto)) {
-        key[0] = (uint8_t)(u->dport >> 8);
-        key[1] = (uint8_t)u->dport;
-        fs_topk_add(&d->port, key, u->bytes, 1);
-        if (fs_hll_add(&d->ports, fs_hll_hash(&u->dport, 2)) != 0) return FS_ERR_NOMEM;
+    size_t n = 0;
+    uint64_t len = m->opts.windows_ns[0];
+    int up = m->opts.nwindows > 1;
+    fs_result rc = FS_OK;
+    if (up && parts->n) rc = roll_level(m, 1, idx * len / m->opts.windows_ns[1]);
+    if (room((void **)&m->ends, &m->ends_cap, (size_t)parts->n * 2, sizeof *m->ends)) return FS_ERR_NOMEM;
+    for (uint32_t i = 0; i < parts->n; i++) {
+        const struct fs_flow_key *k = fs_bmap_key(parts, i);
+        const struct part *p = fs_bmap_val(parts, i);
+        if (p->mon_a) m->ends[n++] = (struct fs_monitor_end){ host_hash(k->a, k->ipver), i, 0 };
+        if (p->mon_b) m->ends[n++] = (struct fs_monitor_end){ host_hash(k->b, k->ipver), i, 1 };
     }
-    return FS_OK;
-}
-
-static fs_result add_uniflow(struct fs_monitor *m, struct fs_bmap *hosts, const struct uniflow *u, int mon_src,
-                             int mon_dst)
-{
-    if (!u->packets) return FS_OK;
-    m->stats.updates++;
-    if (mon_src) {
-        struct hacc *h = host_get(m, hosts, u->src, u->ipver);
-        if (!h) m->stats.flows_refused++;
-        else if (add_side(&h->d[0], u, u->dst) != FS_OK) return FS_ERR_NOMEM;
+    if (n <= 64) sort_ends_small(m->ends, n);
+    else if (sort_ends(m, n)) return FS_ERR_NOMEM;
+    note_memory(m, 0);
+    if (n) m->stats.windows[0]++;
+    for (size_t i = 0; i < n && rc == FS_OK;) {
+        for (size_t ahead = i + 8; ahead < n && ahead < i + 12; ahead++) { /* the parts of the next hosts */
+            const char *e = fs_bmap_key(parts, m->ends[ahead].part);
+            __builtin_prefetch(e);
+            __builtin_prefetch(e + 64);
+            __builtin_prefetch(e + 128);
+        }
+        size_t j = i + 1;
+        while (j < n && m->ends[j].hhash == m->ends[i].hhash) j++;
+        int mixed = 0; /* two hosts with one hash: sort the run by address */
+        for (size_t k = i + 1; k < j && !mixed; k++) mixed = !same_host(parts, &m->ends[i], &m->ends[k]);
+        if (mixed) {
+            cmp_parts = parts;
+            qsort(&m->ends[i], j - i, sizeof *m->ends, cmp_end_key);
+        }
+        for (size_t a = i; a < j && rc == FS_OK;) {
+            size_t b = a + 1;
+            while (b < j && same_host(parts, &m->ends[a], &m->ends[b])) b++;
+            const struct fs_flow_key *k = fs_bmap_key(parts, m->ends[a].part);
+            struct hacc *acc = NULL;
+            if (up && !(acc = hacc_get(&m->level_hosts[1], m->ends[a].end ? k->b : k->a, k->ipver))) {
+                rc = FS_ERR_NOMEM;
+                break;
+            }
+            struct fs_host_window rec;
+            start_record(&rec, idx, len);
+            rc = host_record(m, parts, &m->ends[a], b - a, &rec, acc);
+            if (rc != FS_OK) break;
+            m->stats.records[0]++;
+            m->stats.updates += rec.out.flows + rec.in.flows;
+            if (m->emit) m->emit(m->emit_arg, 0, &rec);
+            a = b;
+        }
+        i = j;
     }
-    if (mon_dst) {
-        struct hacc *h = host_get(m, hosts, u->dst, u->ipver);
-        if (!h) m->stats.flows_refused++;
-        else if (add_side(&h->d[1], u, u->src) != FS_OK) return FS_ERR_NOMEM;
-    }
-    return FS_OK;
-}
-
-static void add_session(struct fs_monitor *m, struct fs_bmap *hosts, const uint8_t *addr, uint8_t ipver)
-{
-    struct hacc *h = host_get(m, hosts, addr, ipver);
-    if (h) h->sessions++;
-}
-
-/* A conversation's partial of a closing base window becomes its one-way flows. */
-static fs_result apply_part(struct fs_monitor *m, struct fs_bmap *hosts, const struct fs_flow_key *k,
-                            const struct part *p)
-{
-    if (p->mon_a) add_session(m, hosts, k->a, k->ipver);
-    if (p->mon_b) add_session(m, hosts, k->b, k->ipver);
-    for (int d = 0; d < 2; d++) {
-        struct uniflow u = {
-            .src = d ? k->b : k->a, .dst = d ? k->a : k->b, .dport = d ? k->pa : k->pb, .proto = k->proto,
-            .ipver = k->ipver, .packets = p->packets[d], .bytes = p->bytes[d], .dur = p->last_ns - p->conv_first_ns,
-            .flags = p->flags[d], .is_new = p->is_new,
-        };
-        fs_result rc = add_uniflow(m, hosts, &u, d ? p->mon_b : p->mon_a, d ? p->mon_a : p->mon_b);
-        if (rc != FS_OK) return rc;
-    }
-    return FS_OK;
+    return rc;
 }
 
 /* ---- base windows ---- */
@@ -410,16 +744,21 @@ static struct fs_monitor_window *window_for(struct fs_monitor *m, uint64_t idx)
     m->nopen++;
     struct fs_monitor_window *w = &m->open[i];
     w->idx = idx;
-    fs_bmap_init(&w->parts, sizeof(struct fs_flow_key), sizeof(struct part));
+    if (m->nspare) w->parts = m->spare[--m->nspare]; /* a closed window's map, its memory kept */
+    else fs_bmap_init(&w->parts, sizeof(struct fs_flow_key), sizeof(struct part));
     return w;
 }
 
-/* Bytes held now, with `transient` more (the host accumulators of a window being closed). */
-static void note_memory(struct fs_monitor *m, uint64_t transient)
+/* Bytes held now: maps and scratch arrays, and `extra` (sketches being closed). Sketches of windows still
+ * open are not walked for this (it would cost a pass over every host at every base window). */
+static void note_memory(struct fs_monitor *m, uint64_t extra)
 {
-    uint64_t b = fs_bmap_bytes(&m->conv) + transient;
+    uint64_t b = fs_bmap_bytes(&m->conv) + (m->ends_cap + m->ends_tmp_cap) * sizeof *m->ends;
+    for (size_t i = 0; i < m->nspare; i++) b += fs_bmap_bytes(&m->spare[i]);
+    for (int s = 0; s < 2; s++) b += m->peers_cap[s] * sizeof *m->peers[s] + m->ports_cap[s] * sizeof *m->ports[s];
     for (size_t i = 0; i < m->nopen; i++) b += fs_bmap_bytes(&m->open[i].parts);
-    for (int l = 0; l < m->opts.nwindows; l++) b += fs_bmap_bytes(&m->level_parts[l]);
+    for (int l = 0; l < m->opts.nwindows; l++) b += fs_bmap_bytes(&m->level_hosts[l]);
+    b += extra;
     if (b > m->stats.bytes_peak) m->stats.bytes_peak = b;
 }
 
@@ -427,8 +766,10 @@ static void note_memory(struct fs_monitor *m, uint64_t transient)
 static fs_result close_oldest(struct fs_monitor *m)
 {
     struct fs_monitor_window *w = &m->open[0];
-    fs_result rc = close_parts(m, 0, &w->parts, w->idx);
-    fs_bmap_free(&w->parts);
+    fs_result rc = close_base(m, &w->parts, w->idx);
+    fs_bmap_clear(&w->parts);
+    if (m->nspare < FS_MONITOR_SPARE) m->spare[m->nspare++] = w->parts; /* grown already: no page faults next time */
+    else fs_bmap_free(&w->parts);
     m->nopen--;
     memmove(&m->open[0], &m->open[1], m->nopen * sizeof *m->open);
     return rc;
@@ -449,10 +790,8 @@ static fs_result close_levels(struct fs_monitor *m, int all)
     uint64_t done_ns = m->closed_before * m->opts.windows_ns[0];
     for (int l = 1; l < m->opts.nwindows; l++) {
         uint64_t len = m->opts.windows_ns[l];
-        if (m->level_open[l] && (all || (m->level_idx[l] + 1) * len <= done_ns)) {
-            m->level_open[l] = 0;
-            if (close_parts(m, l, &m->level_parts[l], m->level_idx[l]) != FS_OK) rc = FS_ERR_NOMEM;
-        }
+        if (m->level_open[l] && (all || (m->level_idx[l] + 1) * len <= done_ns))
+            if (close_level(m, l) != FS_OK) rc = FS_ERR_NOMEM;
     }
     return rc;
 }
@@ -489,12 +828,20 @@ static int take_time(struct fs_monitor *m, uint64_t ts, uint64_t *idx)
     return *idx >= m->closed_before;
 }
 
-/* The conversation of a canonical key at time ts: whether this starts it anew, and its first time. */
+/* The conversation of a canonical key at time ts: whether this starts it anew, and its first time. NULL
+ * without memory, or (*refused) when max_conversations are live. */
 static struct conv *conv_at(struct fs_monitor *m, const struct fs_flow_key *key, uint64_t h, uint64_t ts,
-                            int syn_only, int *is_new)
+                            int syn_only, int *is_new, int *refused)
 {
     int created;
-    struct conv *c = fs_bmap_get(&m->conv, key, h, &created);
+    *refused = 0;
+    struct conv *c = fs_bmap_find(&m->conv, key, h);
+    if (!c && m->conv.n >= m->opts.max_conversations) {
+        *refused = 1;
+        return NULL;
+    }
+    if (!c) c = fs_bmap_get(&m->conv, key, h, &created);
+    else created = 0;
     if (!c) return NULL;
     *is_new = created || (ts > c->last_ns && m->opts.idle_ns && ts - c->last_ns >= m->opts.idle_ns) ||
               (c->closed && syn_only);
@@ -521,6 +868,7 @@ static struct part *part_at(struct fs_monitor *m, uint64_t idx, const struct fs_
     pt->mon_b = (uint8_t)mon_b;
     if (is_new) pt->is_new = 1;
     if (created || is_new) pt->conv_first_ns = c->first_ns;
+    pt->hash = h;
     return pt;
 }
 
@@ -543,8 +891,12 @@ fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *pkt)
         return FS_OK;
     }
     uint64_t h = fs_bmap_hash(&p.key, sizeof p.key);
-    int is_new;
-    struct conv *c = conv_at(m, &p.key, h, p.ts_ns, (p.tcp_flags & 0x12) == 0x02, &is_new);
+    int is_new, refused;
+    struct conv *c = conv_at(m, &p.key, h, p.ts_ns, (p.tcp_flags & 0x12) == 0x02, &is_new, &refused);
+    if (refused) {
+        m->stats.refused++;
+        return FS_OK;
+    }
     if (!c) return FS_ERR_NOMEM;
     if (p.tcp_flags & 0x05) c->closed = 1;
     struct part *pt = part_at(m, idx, &p.key, h, c, is_new, mon_a, mon_b);
@@ -579,15 +931,19 @@ fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_
         m->stats.late_flows++;
         return FS_OK;
     }
-    uint8_t flags_or = f->dir[0].flags_or | f->dir[1].flags_or;
+    /* A record is a flow of its own: new, and its duration its own (no conversation state: exporters split
+     * long flows at their active timeout, and each piece counts, as collectors count records). */
     uint64_t h = fs_bmap_hash(&key, sizeof key);
-    int is_new;
-    struct conv *c = conv_at(m, &key, h, f->first_ns, (flags_or & 0x02) != 0, &is_new);
-    if (!c) return FS_ERR_NOMEM;
-    if (f->last_ns > c->last_ns) c->last_ns = f->last_ns;
-    if (flags_or & 0x05) c->closed = 1;
-    struct part *pt = part_at(m, idx, &key, h, c, is_new, mon_a, mon_b);
+    struct fs_monitor_window *w = window_for(m, idx);
+    if (!w) return FS_ERR_NOMEM;
+    int created;
+    struct part *pt = fs_bmap_get(&w->parts, &key, h, &created);
     if (!pt) return FS_ERR_NOMEM;
+    pt->hash = h;
+    pt->mon_a = (uint8_t)mon_a;
+    pt->mon_b = (uint8_t)mon_b;
+    pt->is_new = 1;
+    if (created || f->first_ns < pt->conv_first_ns) pt->conv_first_ns = f->first_ns;
     if (f->last_ns > pt->last_ns) pt->last_ns = f->last_ns;
     for (int d = 0; d < 2; d++) {
         const struct fs_flow_dir *fd = &f->dir[d];
@@ -623,11 +979,20 @@ fs_result fs_monitor_finish(struct fs_monitor *m)
 void fs_monitor_release(struct fs_monitor *m)
 {
     for (size_t i = 0; i < m->nopen; i++) fs_bmap_free(&m->open[i].parts);
+    for (size_t i = 0; i < m->nspare; i++) fs_bmap_free(&m->spare[i]);
+    m->nspare = 0;
     free(m->open);
     m->open = NULL;
     m->nopen = 0;
-    for (int l = 0; l < FS_MONITOR_MAX_LEVELS; l++) fs_bmap_free(&m->level_parts[l]);
-    for (uint32_t k = 0; k < m->hosts.n; k++) hacc_free(fs_bmap_val(&m->hosts, k));
-    fs_bmap_free(&m->hosts);
+    for (int l = 0; l < FS_MONITOR_MAX_LEVELS; l++) {
+        for (uint32_t k = 0; k < m->level_hosts[l].n; k++) hacc_free(fs_bmap_val(&m->level_hosts[l], k));
+        fs_bmap_free(&m->level_hosts[l]);
+    }
     fs_bmap_free(&m->conv);
+    free(m->ends);
+    free(m->ends_tmp);
+    for (int s = 0; s < 2; s++) {
+        free(m->peers[s]);
+        free(m->ports[s]);
+    }
 }

@@ -5,23 +5,32 @@
  * it is seen, after `idle_ns` without packets, and at a SYN after a FIN or RST) and its conversation's
  * partial for the packet's base window (the shortest window) is counted: packets, bytes and flag counts per
  * direction. Flow records (collect, or records read back) are counted the same way, whole, in the base
- * window of their last packet, or of the time the caller gives (a flow export's arrival: an exporter reports
- * a flow up to its idle or active timeout after the flow's last packet, so a collector windows records by
- * when they come, as Stream4Flow does). When a window closes, every partial becomes one or two one-way flows
- * (hostrec.h), which are added to the accumulators of the monitored hosts at their two ends; each host's
- * accumulator is emitted as a record, and the partials are merged into the partials of the next longer
- * window, which is closed the same way. So every window length comes from one pass, and every count of a
- * longer window is exact (a conversation active in ten 1 s windows is one flow of their 10 s window), not a
- * sum of the shorter windows' counts.
-
+ * window of their last packet, each a new flow with its own duration (no conversation state: exporters
+ * split long flows at their active timeout, and each piece counts, as collectors count records), or in the
+ * base window of the time the caller gives (a flow export's arrival: an exporter reports a flow up to its
+ * idle or active timeout after the flow's last packet, so a collector windows records by when they come, as
+ * Stream4Flow does).
+ *
+ * Base windows are exact: when one closes, its partials are grouped by monitored host (a radix sort of
+ * their ends by host) and each host's one-way flows (hostrec.h), peers and ports are counted and ranked
+ * exactly. Each host's base window is also added to its accumulator of the next longer window: sums,
+ * distinct-count sketches (hll.h: exact up to 256 distinct values, then 1.6% relative standard error) of
+ * its one-way flows, conversations, peers and ports, and top lists (topk.h: exact up to 8 keys). When a
+ * longer window closes, its accumulators are emitted and merged into the next length, and so on: every
+ * window length comes from one pass, and a conversation active in ten 1 s windows is one flow of their
+ * 10 s window, not ten. Means of durations and the flow counts of top lists count "pieces": a one-way flow
+ * in one base window.
+ *
  * Event time: the clock is the largest timestamp seen. A base window closes once the clock has passed its end
  * by `lateness_ns`; until then packets and records of it are still counted, later ones are counted as late
  * and dropped. fs_monitor_advance() moves the clock without data (a live source calls it with the wall
  * clock, so that windows close on time when traffic stops).
  *
- * Memory: a conversation takes a map entry until it is idle, and a partial in every open window it is active
- * in; hosts take accumulators only while a window closes. `max_hosts` bounds the hosts of one window: traffic of hosts
- * beyond it is not counted and is reported (flows_refused).
+ * Memory: a conversation of packets takes a map entry until it is idle (72 bytes and its index share); a
+ * conversation or record active in a base window a partial there (176 bytes and its index share); a host
+ * active in a longer window an accumulator (about 2.3 KB, plus the sketches' arrays: 8 bytes a distinct
+ * value up to 256, then 4 KB each) until the window closes. `max_conversations` bounds the live
+ * conversations: packets of new conversations beyond it are not counted and are reported (refused).
  *
  * Ownership: the monitor owns its maps and sketches. Records passed to the emit callback are lent for the
  * call. One thread.
@@ -40,6 +49,7 @@
 
 #define FS_MONITOR_MAX_LEVELS 8
 #define FS_MONITOR_MAX_PREFIXES 1024
+#define FS_MONITOR_SPARE 2          /* maps of closed base windows kept for reuse */
 
 struct fs_prefix {
     uint8_t addr[16];
@@ -58,7 +68,7 @@ struct fs_monitor_opts {
     const struct fs_prefix *prefixes; /* borrowed: the monitored networks */
     size_t nprefixes;
     int all_hosts;               /* monitor every address seen (prefixes ignored) */
-    uint64_t max_hosts;          /* hosts per window (default 1,000,000) */
+    uint64_t max_conversations;  /* live conversations (default 10,000,000) */
     enum fs_size_basis size_basis;
     uint64_t seed;
 };
@@ -71,8 +81,8 @@ struct fs_monitor_stats {
     uint64_t unmonitored;        /* packets and flows with no monitored host at either end */
     uint64_t conversations;      /* conversations begun */
     uint64_t conv_live_peak;
-    uint64_t updates;            /* one-way flows added to host accumulators */
-    uint64_t flows_refused;      /* one-way flows not counted for a host: its window had max_hosts hosts */
+    uint64_t updates;            /* one-way flows counted in host records (each length apart) */
+    uint64_t refused;            /* packets and flow records of new conversations beyond max_conversations */
     uint64_t records[FS_MONITOR_MAX_LEVELS]; /* emitted per window length */
     uint64_t windows[FS_MONITOR_MAX_LEVELS]; /* windows closed per length (with at least one host) */
     uint64_t bytes_peak;         /* most bytes held in maps and sketches (estimated) */
@@ -82,6 +92,9 @@ struct fs_monitor_stats {
 typedef void (*fs_host_emit_fn)(void *arg, int level, const struct fs_host_window *rec);
 
 struct fs_monitor_window;
+struct fs_monitor_end;
+struct fs_monitor_peer;
+struct fs_monitor_port;
 
 struct fs_monitor {
     struct fs_monitor_opts opts;
@@ -96,10 +109,17 @@ struct fs_monitor {
     uint64_t next_sweep_ns;
     struct fs_monitor_window *open; /* owned: open base windows, ascending */
     size_t nopen, capopen;
-    struct fs_bmap level_parts[FS_MONITOR_MAX_LEVELS]; /* conversations of each longer length's open window */
+    struct fs_bmap spare[FS_MONITOR_SPARE];
+    size_t nspare;
+    struct fs_bmap level_hosts[FS_MONITOR_MAX_LEVELS]; /* host accumulators of each longer length's open window */
     uint64_t level_idx[FS_MONITOR_MAX_LEVELS];         /* that window's index (start / length) */
     int level_open[FS_MONITOR_MAX_LEVELS];
-    struct fs_bmap hosts;        /* the host accumulators of the window being closed */
+    /* scratch of a window being closed (grown as needed, kept for the next) */
+    struct fs_monitor_end *ends, *ends_tmp;
+    size_t ends_cap, ends_tmp_cap;
+    struct fs_monitor_peer *peers[2];
+    struct fs_monitor_port *ports[2];
+    size_t peers_cap[2], ports_cap[2];
 };
 
 fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o, fs_host_emit_fn emit, void *arg);

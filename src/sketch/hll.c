@@ -91,6 +91,15 @@ int fs_hll_merge(struct fs_hll *into, const struct fs_hll *from)
         return 0;
     }
     if (!from->n) return 0;
+    if (!into->n) { /* a copy (the first merge into an empty sketch: every longer window's first) */
+        uint64_t *c = malloc(from->n * sizeof *c);
+        if (!c) return -1;
+        memcpy(c, from->sparse, from->n * sizeof *c);
+        free(into->sparse);
+        into->sparse = c;
+        into->n = into->cap = from->n;
+        return 0;
+    }
     /* both exact: the union of two sorted sets */
     uint32_t total = into->n + from->n, k = 0, a = 0, b = 0;
     uint64_t *u = malloc(total * sizeof *u);

@@ -30,38 +30,55 @@ void fs_bmap_clear(struct fs_bmap *m)
 
 uint64_t fs_bmap_hash(const void *key, size_t ksize) { return XXH3_64bits(key, ksize); }
 
-static uint32_t sig_of(uint64_t hash) { return (uint32_t)(hash >> 32); }
+/* A slot keeps the hash's low 32 bits: they place the entry (any index of at most 2^32 slots) and, compared
+ * first, spare most key comparisons; growing the index needs no key hashed again. */
+static uint32_t sig_of(uint64_t hash) { return (uint32_t)hash; }
+
+/* Keys are compared as 8-byte words when their size allows (every key of the monitor's maps). */
+static inline int key_equal(const struct fs_bmap *m, const uint8_t *a, const uint8_t *b)
+{
+    if (m->ksize % 8) return memcmp(a, b, m->ksize) == 0;
+    uint64_t d = 0;
+    for (size_t i = 0; i < m->ksize; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+    return d == 0;
+}
 
 void *fs_bmap_find(const struct fs_bmap *m, const void *key, uint64_t hash)
 {
     if (!m->nslots) return NULL;
     uint32_t mask = m->nslots - 1, sig = sig_of(hash);
-    for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = sig & mask;; i = (i + 1) & mask) {
         uint64_t s = m->slots[i];
         if (!s) return NULL;
         if ((uint32_t)(s >> 32) == sig) {
             uint32_t e = (uint32_t)s - 1;
-            if (memcmp(fs_bmap_key(m, e), key, m->ksize) == 0) return fs_bmap_val(m, e);
+            if (key_equal(m, fs_bmap_key(m, e), key)) return fs_bmap_val(m, e);
         }
     }
 }
 
-static void place(struct fs_bmap *m, uint64_t hash, uint32_t e)
+static void place(uint64_t *slots, uint32_t nslots, uint32_t sig, uint32_t e)
 {
-    uint32_t mask = m->nslots - 1;
-    uint32_t i = (uint32_t)hash & mask;
-    while (m->slots[i]) i = (i + 1) & mask;
-    m->slots[i] = (uint64_t)sig_of(hash) << 32 | (uint64_t)(e + 1);
+    uint32_t mask = nslots - 1;
+    uint32_t i = sig & mask;
+    while (slots[i]) i = (i + 1) & mask;
+    slots[i] = (uint64_t)sig << 32 | (uint64_t)(e + 1);
 }
 
 static int grow_index(struct fs_bmap *m, uint32_t nslots)
 {
     uint64_t *s = calloc(nslots, sizeof *s);
     if (!s) return -1;
+    for (uint32_t i = 0; i < m->nslots; i++)
+        if (m->slots[i]) place(s, nslots, (uint32_t)(m->slots[i] >> 32), (uint32_t)m->slots[i] - 1);
     free(m->slots);
     m->slots = s;
     m->nslots = nslots;
-    for (uint32_t e = 0; e < m->n; e++) place(m, fs_bmap_hash(fs_bmap_key(m, e), m->ksize), e);
     return 0;
 }
 
@@ -83,7 +100,7 @@ void *fs_bmap_get(struct fs_bmap *m, const void *key, uint64_t hash, int *create
     uint8_t *p = m->entries + (size_t)e * m->esize;
     memset(p, 0, m->esize);
     memcpy(p, key, m->ksize);
-    place(m, hash, e);
+    place(m->slots, m->nslots, sig_of(hash), e);
     return fs_bmap_val(m, e);
 }
 
@@ -99,10 +116,17 @@ void fs_bmap_rebuild_keep(struct fs_bmap *m, int (*keep)(void *arg, const void *
     uint32_t nslots = 32;
     while ((uint64_t)m->n * 2 > nslots) nslots *= 2;
     /* a smaller index if one can be had; else the old one, which holds the fewer entries as well */
-    if (nslots < m->nslots && grow_index(m, nslots) == 0) return;
-    if (m->slots) {
+    if (nslots < m->nslots) {
+        uint64_t *sl = calloc(nslots, sizeof *sl);
+        if (sl) {
+            free(m->slots);
+            m->slots = sl;
+            m->nslots = nslots;
+        }
+    }
+    if (m->slots) { /* entries moved: placed again from their hashes (sweeps only, now and then) */
         memset(m->slots, 0, (size_t)m->nslots * sizeof *m->slots);
-        for (uint32_t e = 0; e < m->n; e++) place(m, fs_bmap_hash(fs_bmap_key(m, e), m->ksize), e);
+        for (uint32_t e = 0; e < m->n; e++) place(m->slots, m->nslots, sig_of(fs_bmap_hash(fs_bmap_key(m, e), m->ksize)), e);
     }
 }
 

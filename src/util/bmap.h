@@ -19,7 +19,7 @@ struct fs_bmap {
     size_t ksize, vsize, esize;   /* key bytes, value bytes, entry bytes (key then value, 8-aligned) */
     uint8_t *entries;             /* owned: n used, cap allocated */
     uint32_t n, cap;
-    uint64_t *slots;              /* owned: hash high 32 bits << 32 | entry index + 1; 0 = empty */
+    uint64_t *slots;              /* owned: hash low 32 bits << 32 | entry index + 1; 0 = empty */
     uint32_t nslots;              /* power of two */
 };
 

@@ -138,18 +138,19 @@ def handmade(tmp):
           f"counted once, not summed over the 1 s windows ({t['out_flows']} flows, {t['sessions']} sessions)")
     check(t["out_packets"] == sum(r["out_packets"] for r in w.values())
           and t["in_bytes"] == sum(r["in_bytes"] for r in w.values()), "10 s window: packets and bytes add up")
-    check(t["out_new_flows"] == 4, f"10 s window: every one of the 4 flows began in it ({t['out_new_flows']})")
-    # --max-hosts: one host per window
-    rc, recs, err = monitor("--net", "10.0.0.0/24", "-w", "1s", "--max-hosts", "1", p)
-    rc2, _, err2 = run("monitor", "--no-store", "--net", "10.0.0.0/24", "-w", "1s", "--max-hosts", "1", p)
-    check(rc == 0 and all(r["host"] == A for r in recs if round(r["start"] - T0) != 1) and "not counted" in err2,
-          "--max-hosts bounds the hosts of a window and reports what it refused")
+    check(t["out_new_flows"] == 5, f"10 s window: 5 conversations began (the reopened one twice) ({t['out_new_flows']})")
+    # --max-conversations: the third conversation is refused, and counted
+    rc, recs, err = monitor("--net", "10.0.0.0/24", "-w", "10s", "--max-conversations", "2", p)
+    rc2, _, err2 = run("monitor", "--no-store", "--net", "10.0.0.0/24", "-w", "10s", "--max-conversations", "2", p)
+    a10 = by(recs, A, 10)
+    check(rc == 0 and len(a10) == 1 and a10[0]["sessions"] == 2 and "not counted" in err2,
+          f"--max-conversations bounds the live conversations and reports what it refused ({err2[-160:]})")
 
 
 def usage(tmp):
     rc, out, _ = run("monitor", "--help")
     opts = ["--interface", "--speed", "--bpf", "--listen", "--from-store", "--net", "--all-hosts", "--windows",
-            "--lateness", "--idle-timeout", "--max-hosts", "--store", "--output", "--format", "--duration"]
+            "--lateness", "--idle-timeout", "--max-conversations", "--store", "--output", "--format", "--duration"]
     check(rc == 0 and all(o in out for o in opts), "monitor --help documents its options")
     rc, _, err = run("monitor", "--all-hosts")
     check(rc == 2 and "one source" in err, "no source exits 2")
