@@ -1,5 +1,5 @@
 """The documentation says what the program does: docs/fields.md carries exactly the table that
-`flowsift fields --markdown` prints, and every option of `flowsift extract|query|collect --help` is in
+`flowsift fields --markdown` prints, and every option of `flowsift extract|query|collect|monitor --help` is in
 docs/flowsift-<command>.md."""
 import os
 import re
@@ -13,7 +13,7 @@ def main():
     with open(os.path.join(ROOT, "docs", "fields.md")) as f:
         doc = f.read()
     check(rc == 0 and table.strip() in doc, "docs/fields.md contains the current `flowsift fields --markdown`")
-    for cmd in ("extract", "query", "collect"):
+    for cmd in ("extract", "query", "collect", "monitor"):
         rc, helptext, _ = run(cmd, "--help")
         with open(os.path.join(ROOT, "docs", f"flowsift-{cmd}.md")) as f:
             man = f.read()
