@@ -295,9 +295,10 @@ static void put_addr(uint8_t out[16], const struct fs_monitor_peer *p)
 }
 
 /* Groups one side's peers: distinct count, the top by bytes, the one with the most flows. */
-static void finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_t n, uint8_t ipver,
-                         struct hacc_dir *up)
+static int finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_t n, uint8_t ipver,
+                        struct hacc_dir *up)
 {
+    int bad = 0;
     sort_peers(v, n);
     struct fs_monitor_peer top[FS_HOST_TOP_PEERS], busiest;
     size_t ntop = 0, distinct = 0;
@@ -313,7 +314,7 @@ static void finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_
         if (up) {
             uint8_t a[16];
             put_addr(a, &g);
-            fs_topk_add(&up->peer, a, g.bytes, g.flows);
+            bad |= fs_topk_add(&up->peer, a, g.bytes, g.flows);
         }
         size_t at = ntop;
         while (at > 0 && peer_before(&g, &top[at - 1])) at--;
@@ -336,6 +337,7 @@ static void finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_
         put_addr(o->top_peer, &busiest);
         o->top_peer_ipver = ipver;
     }
+    return bad;
 }
 
 static int port_before(const struct fs_monitor_port *a, const struct fs_monitor_port *b)
@@ -343,8 +345,9 @@ static int port_before(const struct fs_monitor_port *a, const struct fs_monitor_
     return a->bytes != b->bytes ? a->bytes > b->bytes : a->port < b->port;
 }
 
-static void finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_t n, struct hacc_dir *up)
+static int finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_t n, struct hacc_dir *up)
 {
+    int bad = 0;
     sort_ports(v, n);
     struct fs_monitor_port top[FS_HOST_TOP_PORTS], busiest = { 0, 0, 0 };
     size_t ntop = 0, distinct = 0;
@@ -359,7 +362,7 @@ static void finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_
         all += g.bytes;
         if (up) {
             uint8_t key[16] = { (uint8_t)(g.port >> 8), (uint8_t)g.port };
-            fs_topk_add(&up->port, key, g.bytes, g.flows);
+            bad |= fs_topk_add(&up->port, key, g.bytes, g.flows);
         }
         if (distinct++ == 0 || g.flows > busiest.flows || (g.flows == busiest.flows && port_before(&g, &busiest)))
             busiest = g;
@@ -380,6 +383,7 @@ static void finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_
     }
     o->port_other = all - listed;
     o->top_port = busiest.port;
+    return bad;
 }
 
 struct proto_bytes {
@@ -389,12 +393,13 @@ struct proto_bytes {
     int n;
 };
 
-static void finish_protos(struct fs_host_dir *o, struct proto_bytes *pb, struct hacc_dir *up)
+static int finish_protos(struct fs_host_dir *o, struct proto_bytes *pb, struct hacc_dir *up)
 {
     uint64_t listed = 0;
+    int bad = 0;
     for (int i = 0; up && i < pb->n; i++) {
         uint8_t key[16] = { pb->list[i] };
-        fs_topk_add(&up->proto, key, pb->bytes[pb->list[i]], 1);
+        bad |= fs_topk_add(&up->proto, key, pb->bytes[pb->list[i]], 1);
     }
     for (int k = 0; k < FS_HOST_TOP_PROTOS; k++) {
         int best = -1;
@@ -415,6 +420,7 @@ static void finish_protos(struct fs_host_dir *o, struct proto_bytes *pb, struct 
         pb->seen[pb->list[i]] = 0;
     }
     pb->n = 0;
+    return bad;
 }
 
 /* ---- longer windows: host accumulators ---- */
@@ -426,6 +432,9 @@ static void hacc_free(struct hacc *h)
         fs_hll_free(&h->d[d].flows);
         fs_hll_free(&h->d[d].peers);
         fs_hll_free(&h->d[d].ports);
+        fs_topk_free(&h->d[d].proto);
+        fs_topk_free(&h->d[d].port);
+        fs_topk_free(&h->d[d].peer);
     }
 }
 
@@ -433,7 +442,8 @@ static size_t hacc_heap(const struct hacc *h)
 {
     size_t n = fs_hll_bytes(&h->sessions);
     for (int d = 0; d < 2; d++)
-        n += fs_hll_bytes(&h->d[d].flows) + fs_hll_bytes(&h->d[d].peers) + fs_hll_bytes(&h->d[d].ports);
+        n += fs_hll_bytes(&h->d[d].flows) + fs_hll_bytes(&h->d[d].peers) + fs_hll_bytes(&h->d[d].ports) +
+             fs_topk_bytes(&h->d[d].proto) + fs_topk_bytes(&h->d[d].port) + fs_topk_bytes(&h->d[d].peer);
     return n;
 }
 
@@ -452,9 +462,9 @@ static fs_result hacc_merge(struct hacc *into, const struct hacc *from)
         if (fs_hll_merge(&a->flows, &b->flows) || fs_hll_merge(&a->peers, &b->peers) ||
             fs_hll_merge(&a->ports, &b->ports))
             return FS_ERR_NOMEM;
-        fs_topk_merge(&a->proto, &b->proto);
-        fs_topk_merge(&a->port, &b->port);
-        fs_topk_merge(&a->peer, &b->peer);
+        if (fs_topk_merge(&a->proto, &b->proto) || fs_topk_merge(&a->port, &b->port) ||
+            fs_topk_merge(&a->peer, &b->peer))
+            return FS_ERR_NOMEM;
     }
     return FS_OK;
 }
@@ -480,27 +490,29 @@ static void fill_from_hacc(struct fs_host_dir *o, struct hacc_dir *d, uint8_t ip
     fs_topk_sort(&d->proto);
     fs_topk_sort(&d->port);
     fs_topk_sort(&d->peer);
+    const struct fs_topk_entry *pr = fs_topk_centries(&d->proto), *po = fs_topk_centries(&d->port),
+                               *pe = fs_topk_centries(&d->peer);
     uint64_t listed = 0, ported = 0;
     for (uint32_t i = 0; i < d->proto.n && i < FS_HOST_TOP_PROTOS; i++) {
-        o->proto[i] = d->proto.e[i].key[0];
-        o->proto_bytes[i] = d->proto.e[i].bytes;
-        listed += d->proto.e[i].bytes;
+        o->proto[i] = pr[i].key[0];
+        o->proto_bytes[i] = pr[i].bytes;
+        listed += pr[i].bytes;
     }
     o->proto_other = listed < d->bytes ? d->bytes - listed : 0; /* a summary that replaced keys overstates */
     listed = 0;
-    for (uint32_t i = 0; i < d->port.n; i++) ported += d->port.e[i].bytes;
+    for (uint32_t i = 0; i < d->port.n; i++) ported += po[i].bytes;
     for (uint32_t i = 0; i < d->port.n && i < FS_HOST_TOP_PORTS; i++) {
-        o->port[i] = topk_port(&d->port.e[i]);
-        o->port_bytes[i] = d->port.e[i].bytes;
-        listed += d->port.e[i].bytes;
+        o->port[i] = topk_port(&po[i]);
+        o->port_bytes[i] = po[i].bytes;
+        listed += po[i].bytes;
     }
     o->port_other = ported - listed;
     listed = 0;
     for (uint32_t i = 0; i < d->peer.n && i < FS_HOST_TOP_PEERS; i++) {
-        memcpy(o->peer[i], d->peer.e[i].key, 16);
+        memcpy(o->peer[i], pe[i].key, 16);
         o->peer_ipver[i] = ipver;
-        o->peer_bytes[i] = d->peer.e[i].bytes;
-        listed += d->peer.e[i].bytes;
+        o->peer_bytes[i] = pe[i].bytes;
+        listed += pe[i].bytes;
     }
     o->peer_other = listed < d->bytes ? d->bytes - listed : 0;
     const struct fs_topk_entry *e = fs_topk_most_flows(&d->peer);
@@ -579,9 +591,9 @@ static fs_result host_record(struct fs_monitor *m, const struct fs_bmap *parts, 
         struct fs_host_dir *o = side ? &rec->in : &rec->out;
         o->avg_duration_ns = o->flows ? dur[side] / o->flows : 0;
         struct hacc_dir *u = up ? &up->d[side] : NULL;
-        finish_peers(o, m->peers[side], np[side], ipver, u);
-        finish_ports(o, m->ports[side], nq[side], u);
-        finish_protos(o, &protos[side], u);
+        if (finish_peers(o, m->peers[side], np[side], ipver, u) | finish_ports(o, m->ports[side], nq[side], u) |
+            finish_protos(o, &protos[side], u))
+            return FS_ERR_NOMEM;
     }
     return FS_OK;
 }

@@ -4,9 +4,12 @@
 #include "record.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../util/outbuf.h"
+
+enum { KIND_UINT, KIND_TIME, KIND_ADDR, KIND_NONE };
 
 fs_result fs_record_writer_open(struct fs_record_writer *w, const char *path, const struct fs_store_schema *sc,
                                 enum fs_format format, int time_decimals)
@@ -25,7 +28,11 @@ fs_result fs_record_writer_open(struct fs_record_writer *w, const char *path, co
     for (size_t c = 0; c < sc->ncols; c++) {
         const char *name = sc->cols[c].name;
         size_t len = strlen(name);
-        if (len > 3 && strcmp(name + len - 3, "_ns") == 0) len -= 3; /* a time: first_ns prints as first */
+        w->kind[c] = sc->cols[c].width == 16 ? KIND_ADDR : sc->cols[c].width > 8 ? KIND_NONE : KIND_UINT;
+        if (len > 3 && strcmp(name + len - 3, "_ns") == 0) { /* a time: first_ns prints as first */
+            len -= 3;
+            if (w->kind[c] == KIND_UINT) w->kind[c] = KIND_TIME;
+        }
         snprintf(w->names[c], sizeof w->names[c], "%.*s", (int)len, name);
         w->ver_col[c] = -1;
         if (sc->cols[c].width != 16) continue;
@@ -67,34 +74,58 @@ void fs_record_write(struct fs_record_writer *w, const void *rec)
     const struct fs_store_schema *sc = w->sc;
     int json = w->format == FS_FORMAT_JSON;
     header(w);
-    if (json) fputc('{', w->f);
-    const char *sep = "";
+    size_t need = 2 + sc->ncols * (sizeof w->names[0] + 64 + 6);
+    if (need > w->line_cap) {
+        char *l = realloc(w->line, need);
+        if (!l) {
+            w->failed = 1; /* reported by fs_record_writer_close() */
+            return;
+        }
+        w->line = l;
+        w->line_cap = need;
+    }
+    char *p = w->line;
+    if (json) *p++ = '{';
+    int first = 1;
     for (size_t c = 0; c < sc->ncols; c++) {
         if (w->hidden[c]) continue;
-        char val[64];
-        int quoted = 0;
-        const char *name = sc->cols[c].name;
-        size_t len = strlen(name);
-        if (sc->cols[c].width == 16) {
+        if (!first) *p++ = ',';
+        first = 0;
+        if (json) {
+            size_t n = strlen(w->names[c]);
+            *p++ = '"';
+            memcpy(p, w->names[c], n);
+            p += n;
+            *p++ = '"';
+            *p++ = ':';
+        }
+        switch (w->kind[c]) {
+        case KIND_ADDR: {
             const uint8_t *a = (const uint8_t *)rec + sc->cols[c].off;
             uint64_t ver = w->ver_col[c] >= 0 ? uint_of(sc, rec, (size_t)w->ver_col[c]) : 6;
-            if (ver == 0 || !inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a, val, sizeof val)) val[0] = 0;
-            quoted = ver != 0; /* no address (version 0): empty in CSV, null in JSON */
-            if (!quoted && json) strcpy(val, "null");
-        } else if (sc->cols[c].width > 8) {
-            val[0] = 0; /* no table has such a column yet */
-        } else if (len > 3 && strcmp(name + len - 3, "_ns") == 0) {
-            *fs_fmt_time(val, uint_of(sc, rec, c), w->decimals) = 0;
-        } else {
-            *fs_fmt_u64(val, uint_of(sc, rec, c)) = 0;
+            char val[64];
+            if (ver == 0 || !inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a, val, sizeof val)) { /* no address */
+                if (json) {
+                    memcpy(p, "null", 4);
+                    p += 4;
+                }
+                break;
+            }
+            size_t n = strlen(val);
+            if (json) *p++ = '"';
+            memcpy(p, val, n);
+            p += n;
+            if (json) *p++ = '"';
+            break;
         }
-        if (json)
-            fprintf(w->f, quoted ? "%s\"%s\":\"%s\"" : "%s\"%s\":%s", sep, w->names[c], val);
-        else
-            fprintf(w->f, "%s%s", sep, val);
-        sep = ",";
+        case KIND_TIME: p = fs_fmt_time(p, uint_of(sc, rec, c), w->decimals); break;
+        case KIND_UINT: p = fs_fmt_u64(p, uint_of(sc, rec, c)); break;
+        default: break; /* no table has such a column yet */
+        }
     }
-    fputs(json ? "}\n" : "\n", w->f);
+    if (json) *p++ = '}';
+    *p++ = '\n';
+    fwrite(w->line, 1, (size_t)(p - w->line), w->f);
     w->written++;
 }
 
@@ -102,8 +133,10 @@ fs_result fs_record_writer_close(struct fs_record_writer *w)
 {
     if (!w->f) return FS_OK;
     header(w);
-    int bad = fflush(w->f) != 0 || ferror(w->f);
+    int bad = fflush(w->f) != 0 || ferror(w->f) || w->failed;
     if (w->owned && fclose(w->f) != 0) bad = 1;
     w->f = NULL;
+    free(w->line);
+    w->line = NULL;
     return bad ? FS_ERR_IO : FS_OK;
 }

@@ -24,6 +24,10 @@ struct fs_record_writer {
     int ver_col[FS_STORE_MAX_COLS];        /* a 16-byte column's version column, or -1 */
     unsigned char hidden[FS_STORE_MAX_COLS]; /* a version column, printed with its address */
     char names[FS_STORE_MAX_COLS][40];
+    unsigned char kind[FS_STORE_MAX_COLS];   /* how column c prints (record.c) */
+    char *line;                            /* owned: one record's text, written with one fwrite */
+    size_t line_cap;
+    int failed;                            /* a record could not be formatted (no memory) */
     int header_done;
     unsigned long long written;
 };

@@ -28,13 +28,18 @@ static uint8_t *registers(const uint64_t *hashes, uint32_t n)
     return d;
 }
 
-/* Where h is, or would go, in the sorted sparse set. */
+/* The exact set's sorted hashes: on the heap, or inline while few. */
+static uint64_t *vals(struct fs_hll *s) { return s->sparse ? s->sparse : s->inl; }
+static const uint64_t *cvals(const struct fs_hll *s) { return s->sparse ? s->sparse : s->inl; }
+
+/* Where h is, or would go, in the sorted exact set. */
 static uint32_t find(const struct fs_hll *s, uint64_t h)
 {
+    const uint64_t *v = cvals(s);
     uint32_t lo = 0, hi = s->n;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
-        if (s->sparse[mid] < h) lo = mid + 1;
+        if (v[mid] < h) lo = mid + 1;
         else hi = mid;
     }
     return lo;
@@ -45,7 +50,7 @@ static int go_dense(struct fs_hll *s, const uint64_t *hashes, uint32_t n)
 {
     uint8_t *d = registers(hashes, n);
     if (!d) return -1;
-    free(s->sparse);
+    free(s->sparse); /* hashes may be inline, or this very array: registers() is done with it */
     s->sparse = NULL;
     s->n = s->cap = 0;
     s->dense = d;
@@ -59,67 +64,82 @@ int fs_hll_add(struct fs_hll *s, uint64_t h)
         return 0;
     }
     uint32_t at = find(s, h);
-    if (at < s->n && s->sparse[at] == h) return 0;
+    uint64_t *v = vals(s);
+    if (at < s->n && v[at] == h) return 0;
     if (s->n == FS_HLL_SPARSE_MAX) { /* one more: registers, the new one among them */
-        if (go_dense(s, s->sparse, s->n) != 0) return -1;
+        if (go_dense(s, v, s->n) != 0) return -1;
         reg_add(s->dense, h);
         return 0;
     }
-    if (s->n == s->cap) {
-        uint32_t nc = s->cap ? s->cap * 2 : 4;
+    if (s->n == (s->sparse ? s->cap : FS_HLL_INLINE)) {
+        uint32_t nc = s->sparse ? s->cap * 2 : 2 * FS_HLL_INLINE;
         uint64_t *ns = realloc(s->sparse, nc * sizeof *ns);
         if (!ns) return -1;
-        s->sparse = ns;
+        if (!s->sparse) memcpy(ns, s->inl, s->n * sizeof *ns);
+        s->sparse = v = ns;
         s->cap = nc;
     }
-    memmove(&s->sparse[at + 1], &s->sparse[at], (s->n - at) * sizeof *s->sparse);
-    s->sparse[at] = h;
+    memmove(&v[at + 1], &v[at], (s->n - at) * sizeof *v);
+    v[at] = h;
     s->n++;
+    return 0;
+}
+
+/* Makes the exact set u[0..k) the sketch's own (u is a scratch array the caller frees, or keeps if taken). */
+static int take_union(struct fs_hll *into, uint64_t *u, uint32_t k, uint32_t cap, int *taken)
+{
+    *taken = 0;
+    if (k > FS_HLL_SPARSE_MAX) return go_dense(into, u, k);
+    if (k <= FS_HLL_INLINE) {
+        free(into->sparse);
+        into->sparse = NULL;
+        into->cap = 0;
+        memcpy(into->inl, u, k * sizeof *u);
+    } else {
+        free(into->sparse);
+        into->sparse = u;
+        into->cap = cap;
+        *taken = 1;
+    }
+    into->n = k;
     return 0;
 }
 
 int fs_hll_merge(struct fs_hll *into, const struct fs_hll *from)
 {
     if (from->dense) {
-        if (!into->dense && go_dense(into, into->sparse, into->n) != 0) return -1;
+        if (!into->dense && go_dense(into, vals(into), into->n) != 0) return -1;
         for (uint32_t j = 0; j < FS_HLL_M; j++)
             if (from->dense[j] > into->dense[j]) into->dense[j] = from->dense[j];
         return 0;
     }
+    const uint64_t *b = cvals(from);
     if (into->dense) {
-        for (uint32_t i = 0; i < from->n; i++) reg_add(into->dense, from->sparse[i]);
+        for (uint32_t i = 0; i < from->n; i++) reg_add(into->dense, b[i]);
         return 0;
     }
     if (!from->n) return 0;
-    if (!into->n) { /* a copy (the first merge into an empty sketch: every longer window's first) */
-        uint64_t *c = malloc(from->n * sizeof *c);
-        if (!c) return -1;
-        memcpy(c, from->sparse, from->n * sizeof *c);
-        free(into->sparse);
-        into->sparse = c;
-        into->n = into->cap = from->n;
-        return 0;
-    }
     /* both exact: the union of two sorted sets */
-    uint32_t total = into->n + from->n, k = 0, a = 0, b = 0;
-    uint64_t *u = malloc(total * sizeof *u);
+    const uint64_t *a = cvals(into);
+    uint32_t total = into->n + from->n, k = 0, i = 0, j = 0;
+    uint64_t small[2 * FS_HLL_INLINE];
+    uint64_t *u = total <= 2 * FS_HLL_INLINE ? small : malloc(total * sizeof *u);
     if (!u) return -1;
-    while (a < into->n || b < from->n) {
-        uint64_t x = b == from->n || (a < into->n && into->sparse[a] <= from->sparse[b]) ? into->sparse[a] : from->sparse[b];
-        if (a < into->n && into->sparse[a] == x) a++;
-        if (b < from->n && from->sparse[b] == x) b++;
+    while (i < into->n || j < from->n) {
+        uint64_t x = j == from->n || (i < into->n && a[i] <= b[j]) ? a[i] : b[j];
+        if (i < into->n && a[i] == x) i++;
+        if (j < from->n && b[j] == x) j++;
         u[k++] = x;
     }
-    if (k > FS_HLL_SPARSE_MAX) {
-        int rc = go_dense(into, u, k);
-        free(u);
-        return rc;
+    if (u == small && k > FS_HLL_INLINE) { /* a few more than inline: to the heap */
+        uint64_t *h = malloc(total * sizeof *h);
+        if (!h) return -1;
+        memcpy(h, small, k * sizeof *h);
+        u = h;
     }
-    free(into->sparse);
-    into->sparse = u;
-    into->n = k;
-    into->cap = total;
-    return 0;
+    int taken, rc = take_union(into, u, k, total, &taken);
+    if (!taken && u != small) free(u);
+    return rc;
 }
 
 /* Ertl (2017), section 4: the estimator's sigma and tau series, summed until they no longer change. */

@@ -20,11 +20,14 @@
 #define FS_HLL_M (1u << FS_HLL_P)
 #define FS_HLL_SPARSE_MAX 256     /* exact up to this many distinct values (2 KB at most) */
 #define FS_HLL_STDERR 0.01625     /* 1.04 / sqrt(FS_HLL_M) */
+#define FS_HLL_INLINE 2           /* held in the struct itself, no heap: most hosts of a window have a peer or two */
 
 struct fs_hll {
-    uint64_t *sparse;   /* owned: sorted distinct hashes, n of them (cap allocated); NULL once dense */
-    uint8_t *dense;     /* owned: FS_HLL_M registers, or NULL while sparse */
+    uint64_t *sparse;   /* owned: sorted distinct hashes, n of them (cap allocated); NULL while they fit in
+                           inl, and once dense */
+    uint8_t *dense;     /* owned: FS_HLL_M registers, or NULL while exact */
     uint32_t n, cap;
+    uint64_t inl[FS_HLL_INLINE]; /* the sorted hashes while n <= FS_HLL_INLINE and sparse is NULL */
 };
 
 /* The hash of a value (bytes). */

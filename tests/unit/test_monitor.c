@@ -34,11 +34,11 @@ static void test_topk(void)
     }
     CHECK_EQ_U(t.replaced, 0);
     fs_topk_sort(&t);
-    CHECK_EQ_U(t.e[0].bytes, 100 * FS_TOPK_M + 1);
-    CHECK_EQ_U(t.e[0].flows, 2);
-    CHECK_EQ_U(t.e[FS_TOPK_M - 1].bytes, 101);
+    CHECK_EQ_U(fs_topk_entries(&t)[0].bytes, 100 * FS_TOPK_M + 1);
+    CHECK_EQ_U(fs_topk_entries(&t)[0].flows, 2);
+    CHECK_EQ_U(fs_topk_entries(&t)[FS_TOPK_M - 1].bytes, 101);
+    fs_topk_free(&t);
     /* a stream of 10,000 distinct small keys and 3 heavy ones: the heavy ones stay, within their error */
-    memset(&t, 0, sizeof t);
     uint64_t total = 0, heavy[3] = { 0 };
     for (uint32_t i = 0; i < 30000; i++) {
         uint32_t key = i % 3 == 0 ? 1000000 + i % 9 / 3 : (uint32_t)(check_rnd() % 10000);
@@ -49,18 +49,20 @@ static void test_topk(void)
         if (i % 3 == 0) heavy[i % 9 / 3] += w;
     }
     CHECK(t.replaced > 0);
+    CHECK(t.cap == FS_TOPK_M);
     for (int h = 0; h < 3; h++) {
         int found = 0;
         for (uint32_t i = 0; i < t.n; i++) {
             uint32_t key;
-            memcpy(&key, t.e[i].key, 4);
+            memcpy(&key, fs_topk_entries(&t)[i].key, 4);
             if (key != 1000000u + (uint32_t)h) continue;
             found = 1;
-            CHECK(t.e[i].bytes >= heavy[h] && t.e[i].bytes - t.e[i].err <= heavy[h]);
-            CHECK(t.e[i].err <= total / FS_TOPK_M);
+            CHECK(fs_topk_entries(&t)[i].bytes >= heavy[h] && fs_topk_entries(&t)[i].bytes - fs_topk_entries(&t)[i].err <= heavy[h]);
+            CHECK(fs_topk_entries(&t)[i].err <= total / FS_TOPK_M);
         }
         CHECK(found);
     }
+    fs_topk_free(&t);
     /* merging two exact summaries is exact */
     struct fs_topk a, b;
     memset(&a, 0, sizeof a);
@@ -78,6 +80,8 @@ static void test_topk(void)
     uint32_t key;
     memcpy(&key, mf->key, 4);
     CHECK_EQ_U(key, 2); /* 3 flows and 15 bytes, like key 3: the smaller key wins the tie */
+    fs_topk_free(&a);
+    fs_topk_free(&b);
 }
 
 static int keep_even(void *arg, const void *key, void *val)
