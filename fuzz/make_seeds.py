@@ -129,6 +129,28 @@ def main():
         write("netflow", name, frame(m))
     write("netflow", "ipfix-then-withdraw", frame(msgs["ipfix"]) + frame(msgs["ipfix-withdraw"]) + frame(msgs["ipfix"]))
     write("netflow", "all", b"".join(frame(m) for m in msgs.values()))
+    # monitor: the sample's first frames as records (time step, kind, length, frame), some as flow records, some
+    # stepping back in time
+    def mon_rec(step, kind, frame_bytes):
+        frame_bytes = frame_bytes[:255]
+        return struct.pack(">HBB", step, kind, len(frame_bytes)) + frame_bytes
+    frames = [d for _, _, d in srecs[:60]]
+    write("monitor", "packets", bytes([1]) + b"".join(mon_rec(30, 0, f) for f in frames))
+    write("monitor", "mixed", bytes([0x16]) + b"".join(mon_rec(0x8000 | 90 if i % 7 == 3 else 70, 0x80 | i if i % 3 == 0 else 0, f)
+                                                       for i, f in enumerate(frames)))
+    write("monitor", "crafted", bytes([2]) + b"".join(mon_rec(10 * i, 0, f) for i, f in enumerate(FRAMES.values())))
+    # profile: a file written by flowsift monitor for two hosts of the sample (regenerate with the command below)
+    prof = os.path.join(os.path.dirname(OUT), "..", "build", "flowsift")
+    if os.path.exists(prof):
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory() as t:
+            subprocess.run([prof, "monitor", "-q", "--net", "10.0.0.1,10.0.0.2", "-w", "1m,5m", "--store", t, sample],
+                           check=True)
+            data = open(os.path.join(t, "profiles", "hosts-300s.prof"), "rb").read()
+            write("profile", "two-hosts", b"\1" + data)
+            write("profile", "two-hosts-raw", b"\0" + data)
+            write("profile", "empty-file", b"\1" + data[:40] + b"\0\0\0\0")
     for i, expr in enumerate(["proto tcp and dstp 22", "paysize == 0", "not (src net 10.0.0.0/8 or host ::1)",
                               "end == fin || duration > 1.5k", "port 53 and udp and ip6", "tcp udp", "(((",
                               "srcaddr != 2001:db8::1 && src_maxps >= 1500"]):

@@ -91,8 +91,25 @@ static void sort_entries(struct fs_topk_entry *e, uint32_t n)
 int fs_topk_merge(struct fs_topk *into, const struct fs_topk *from)
 {
     if (!from->n) return 0;
-    struct fs_topk_entry all[2 * FS_TOPK_M];
     const struct fs_topk_entry *fe = fs_topk_centries(from);
+    if (into->n + from->n <= FS_TOPK_M) { /* room for every key: counters added or appended, exact */
+        if (grow(into, (uint32_t)into->n + from->n)) return -1;
+        struct fs_topk_entry *v = fs_topk_entries(into);
+        for (uint32_t j = 0; j < from->n; j++) {
+            uint32_t i = 0;
+            while (i < into->n && !same_key(v[i].key, fe[j].key)) i++;
+            if (i < into->n) {
+                v[i].bytes += fe[j].bytes;
+                v[i].err += fe[j].err;
+                v[i].flows += fe[j].flows;
+            } else {
+                v[into->n++] = fe[j];
+            }
+        }
+        into->replaced += from->replaced;
+        return 0;
+    }
+    struct fs_topk_entry all[2 * FS_TOPK_M];
     uint32_t n = into->n;
     if (n) memcpy(all, fs_topk_entries(into), n * sizeof all[0]);
     for (uint32_t j = 0; j < from->n; j++) {
