@@ -147,6 +147,64 @@ def handmade(tmp):
           f"--max-conversations bounds the live conversations and reports what it refused ({err2[-160:]})")
 
 
+def sketches(tmp):
+    """A scanner: 8,000 peers and 4,000 ports in 20 s. Each 1 s window is exact; the 10 s and 1 min windows
+    merge sketches, whose distinct counts must be within 3 standard errors (3 x 1.625%) of the truth, and whose
+    top lists must still hold the heavy peer (a quarter of the bytes)."""
+    p = os.path.join(tmp, "scan.pcap")
+    pk = []
+    heavy = "198.18.0.1"
+    for i in range(8000):
+        t = T0 + i * 20.0 / 8000
+        peer = f"203.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" if i % 4 else heavy
+        size = 1000 if peer == heavy else 300
+        pk.append((t, frame(A, peer, 6, 50000 + i % 1000, 1 + i % 4000, SYN, size)))
+    write(p, pk)
+    rc, recs, err = monitor("--net", A, "-w", "1s,10s,1m", p)
+    exact = defaultdict(set)
+    for i in range(8000):
+        exact[int(i * 20.0 / 8000)].add(f"203.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" if i % 4 else heavy)
+    ones = {round(r["start"] - T0): r["out_peers"] for r in by(recs, A, 1)}
+    check(ones == {w: len(v) for w, v in exact.items()}, "1 s windows: distinct peers exact (the shortest window)")
+    ok = rc == 0
+    one = by(recs, A, 60)
+    ok = ok and len(one) == 1
+    if ok:
+        r = one[0]
+        true_peers, true_ports, true_flows = 6000 + 1, 4000, 6000 + 1000  # the heavy peer's flows repeat ports
+        for name, got, want in (("peers", r["out_peers"], true_peers), ("ports", r["out_ports"], true_ports),
+                                ("flows", r["out_flows"], true_flows)):
+            err_rel = abs(got - want) / want
+            check(err_rel <= 3 * 0.01625, f"1 min window: distinct {name} {got} against {want} "
+                                          f"({100 * err_rel:.2f}% off, bound 4.9%)")
+        check(r["out_peer1"] == heavy and r["out_peer1_bytes"] >= 2000 * 1040,
+              f"1 min window: the heavy peer tops the list ({r['out_peer1']}, {r['out_peer1_bytes']} bytes)")
+        check(r["out_packets"] == 8000 and r["out_syn"] == 8000, "1 min window: packets and SYNs are exact sums")
+    else:
+        check(False, f"the scan capture gives one 1 min record for the scanner ({err[-200:]})")
+    tens = by(recs, A, 10)
+    check(len(tens) == 2 and all(abs(r["out_peers"] - 3001) / 3001 <= 3 * 0.01625 for r in tens),
+          f"10 s windows: distinct peers within the bound ({[r['out_peers'] for r in tens]} against 3,001)")
+
+
+def restarts(tmp):
+    """Profiles survive restarts: a second run on the same store loads them and scores its windows."""
+    store = os.path.join(tmp, "prof-store")
+    args = ["monitor", "--all-hosts", "-w", "1m,5m", "--store", store, SAMPLE]
+    rc1, _, err1 = run(*args)
+    path = os.path.join(store, "profiles", "hosts-300s.prof")
+    check(rc1 == 0 and os.path.exists(path), "profiles are saved in the store")
+    rc2, _, err2 = run(*args)
+    check(rc2 == 0 and "host profiles from" in err2, "the next run loads them")
+    with open(path, "r+b") as f:
+        f.seek(100)
+        b = f.read(1)
+        f.seek(100)
+        f.write(bytes([b[0] ^ 0xFF]))
+    rc3, _, err3 = run(*args)
+    check(rc3 == 1 and "damaged" in err3 and path in err3, f"a damaged profile file is named, exit 1 ({err3[:160]})")
+
+
 def usage(tmp):
     rc, out, _ = run("monitor", "--help")
     opts = ["--interface", "--speed", "--bpf", "--listen", "--from-store", "--net", "--all-hosts", "--windows",
@@ -230,6 +288,8 @@ def main():
     try:
         usage(tmp)
         handmade(tmp)
+        sketches(tmp)
+        restarts(tmp)
         sources(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
