@@ -60,6 +60,15 @@ def make_capture(amp, path, megabytes):
                    stderr=subprocess.DEVNULL)
 
 
+def default_capture():
+    """The standard 1 GB bench capture in $TMPDIR, built by pcap-amplify the first time."""
+    amp, _ = build_tools(TMP)
+    cap = os.path.join(TMP, "flowsift-bench-1g.pcap")
+    if not os.path.exists(cap):
+        make_capture(amp, cap, 1024)
+    return cap
+
+
 def capture_facts(limit, path):
     out = subprocess.run([limit, "-r", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode()
     m = re.search(r"packets (\d+) wire_bytes (\d+)", out)

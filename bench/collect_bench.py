@@ -51,10 +51,7 @@ def main():
     cap = a.capture
     if not cap:
         import bench  # the standard capture, built by bench.py's recipe
-        amp, _ = bench.build_tools(bench.TMP)
-        cap = os.path.join(bench.TMP, "flowsift-bench-1g.pcap")
-        if not os.path.exists(cap):
-            bench.make_capture(amp, cap, 1024)
+        cap = bench.default_capture()
     blast = os.path.join(work, "udp_blast")
     subprocess.run(["cc", "-O2", "-o", blast, os.path.join(HERE, "udp_blast.c")], check=True)
     rmem = open("/proc/sys/net/core/rmem_max").read().strip()

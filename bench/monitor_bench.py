@@ -57,12 +57,7 @@ def main():
     a = ap.parse_args()
     fs = os.path.join(a.build, "flowsift")
     mb = os.path.join(a.build, "monitor_bench")
-    cap = a.capture
-    if not cap:
-        amp, _ = bench.build_tools(bench.TMP)
-        cap = os.path.join(bench.TMP, "flowsift-bench-1g.pcap")
-        if not os.path.exists(cap):
-            bench.make_capture(amp, cap, 1024)
+    cap = a.capture or bench.default_capture()
     work = tempfile.mkdtemp(prefix="monitor-bench-")
     subprocess.run(["cat", cap], stdout=subprocess.DEVNULL)  # page cache
     p = subprocess.run([fs, "extract", "-q", "--threads", "1", "-o", "/dev/null", "--stats", "-", cap],

@@ -218,3 +218,12 @@ int fs_cli_export_version(const char *cmd, const char *arg)
     fs_cli_error(cmd, "--export-version takes 9 (NetFlow v9) or 10 (IPFIX), not '%s'", arg);
     return -1;
 }
+
+int fs_cli_progress_mode(const char *cmd, const char *arg)
+{
+    if (strcmp(arg, "on") == 0) return 1;
+    if (strcmp(arg, "off") == 0) return 0;
+    if (strcmp(arg, "auto") == 0) return -1;
+    fs_cli_error(cmd, "--progress takes on, off or auto");
+    return -2;
+}

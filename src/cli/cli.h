@@ -51,6 +51,10 @@ int fs_cli_filter(const char *cmd, const char *expr, struct fs_filter **out);
  * name and returns -1 on error, else the count. */
 int fs_cli_fields(const char *cmd, const char *spec, int *fields, char (*labels)[FS_FIELD_LABEL_MAX]);
 
+/* --progress on|off|auto: 1, 0 or -1 (auto: when standard error is a terminal), or -2 after saying what is
+ * wrong. */
+int fs_cli_progress_mode(const char *cmd, const char *arg);
+
 /* --export-version: 9 or 10, or -1 after saying what is wrong. */
 int fs_cli_export_version(const char *cmd, const char *arg);
 

@@ -450,10 +450,7 @@ int fs_cmd_extract(int argc, char **argv)
         case OPT_STATS: stats_path = optarg; break;
         case 'q': x.quiet = 1; break;
         case OPT_PROGRESS:
-            if (strcmp(optarg, "on") == 0) progress_mode = 1;
-            else if (strcmp(optarg, "off") == 0) progress_mode = 0;
-            else if (strcmp(optarg, "auto") == 0) progress_mode = -1;
-            else return fs_cli_error(C, "--progress takes on, off or auto") + 1;
+            if ((progress_mode = fs_cli_progress_mode(C, optarg)) == -2) return 2;
             break;
         case 'h': help(); fs_inputs_release(&inputs); return 0;
         default: fs_inputs_release(&inputs); fprintf(stderr, "Try 'flowsift extract --help'.\n"); return 2;

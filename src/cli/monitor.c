@@ -542,10 +542,7 @@ int fs_cmd_monitor(int argc, char **argv)
             break;
         case 'q': x.quiet = 1; break;
         case OPT_PROGRESS:
-            if (strcmp(optarg, "on") == 0) progress_mode = 1;
-            else if (strcmp(optarg, "off") == 0) progress_mode = 0;
-            else if (strcmp(optarg, "auto") == 0) progress_mode = -1;
-            else return fs_cli_error(C, "--progress takes on, off or auto") + 1;
+            if ((progress_mode = fs_cli_progress_mode(C, optarg)) == -2) return 2;
             break;
         case OPT_KEEPGOING: keep_going = 1; break;
         case OPT_PWINDOW:

@@ -209,22 +209,10 @@ static int sort_ends(struct fs_monitor *m, size_t n)
     return 0; /* four passes: the result is back in m->ends */
 }
 
-static int cmp_end_small(const struct fs_monitor_end *x, const struct fs_monitor_end *y)
+static int cmp_end(const void *pa, const void *pb)
 {
+    const struct fs_monitor_end *x = pa, *y = pb;
     return x->hhash < y->hhash ? -1 : x->hhash > y->hhash;
-}
-
-static void sort_ends_small(struct fs_monitor_end *e, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        struct fs_monitor_end v = e[i];
-        size_t j = i;
-        while (j > 0 && cmp_end_small(&e[j - 1], &v) > 0) {
-            e[j] = e[j - 1];
-            j--;
-        }
-        e[j] = v;
-    }
 }
 
 static int cmp_peer(const void *pa, const void *pb)
@@ -240,38 +228,39 @@ static int cmp_port(const void *pa, const void *pb)
     return a->port < b->port ? -1 : a->port > b->port;
 }
 
-static void sort_peers(struct fs_monitor_peer *v, size_t n)
+_Static_assert(sizeof(struct fs_monitor_peer) <= 32 && sizeof(struct fs_monitor_port) <= 32 &&
+                   sizeof(struct fs_monitor_end) <= 32, "sort_small's element buffer holds every element");
+
+/* Sorts n elements of size sz (at most 32 bytes): insertion sort while few (most hosts have a peer or two;
+ * qsort's setup would dominate), qsort beyond. Inlined, so that sz and cmp are constants at each call. */
+static inline void sort_small(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *))
 {
     if (n > 16) {
-        qsort(v, n, sizeof *v, cmp_peer);
+        qsort(v, n, sz, cmp);
         return;
     }
+    char *e = v, x[32];
     for (size_t i = 1; i < n; i++) {
-        struct fs_monitor_peer x = v[i];
+        memcpy(x, e + i * sz, sz);
         size_t j = i;
-        while (j > 0 && cmp_peer(&v[j - 1], &x) > 0) {
-            v[j] = v[j - 1];
+        while (j > 0 && cmp(e + (j - 1) * sz, x) > 0) {
+            memcpy(e + j * sz, e + (j - 1) * sz, sz);
             j--;
         }
-        v[j] = x;
+        memcpy(e + j * sz, x, sz);
     }
 }
 
-static void sort_ports(struct fs_monitor_port *v, size_t n)
+/* Puts element g (size sz) at rank `at` of a top list of ntop elements kept to max (the last falls off);
+ * returns the new count. */
+static size_t top_insert(void *top, size_t ntop, size_t max, size_t at, const void *g, size_t sz)
 {
-    if (n > 16) {
-        qsort(v, n, sizeof *v, cmp_port);
-        return;
-    }
-    for (size_t i = 1; i < n; i++) {
-        struct fs_monitor_port x = v[i];
-        size_t j = i;
-        while (j > 0 && v[j - 1].port > x.port) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
-    }
+    if (at >= max) return ntop;
+    size_t last = ntop < max ? ntop : max - 1;
+    char *t = top;
+    memmove(t + (at + 1) * sz, t + at * sz, (last - at) * sz);
+    memcpy(t + at * sz, g, sz);
+    return ntop < max ? ntop + 1 : ntop;
 }
 
 /* Whether (bytes, key order) a ranks before b: more bytes first, then the smaller key. */
@@ -299,7 +288,7 @@ static int finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_t
                         struct hacc_dir *up)
 {
     int bad = 0;
-    sort_peers(v, n);
+    sort_small(v, n, sizeof *v, cmp_peer);
     struct fs_monitor_peer top[FS_HOST_TOP_PEERS], busiest;
     size_t ntop = 0, distinct = 0;
     uint64_t listed = 0;
@@ -318,12 +307,7 @@ static int finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_t
         }
         size_t at = ntop;
         while (at > 0 && peer_before(&g, &top[at - 1])) at--;
-        if (at < FS_HOST_TOP_PEERS) {
-            size_t last = ntop < FS_HOST_TOP_PEERS ? ntop : FS_HOST_TOP_PEERS - 1;
-            memmove(&top[at + 1], &top[at], (last - at) * sizeof top[0]);
-            top[at] = g;
-            if (ntop < FS_HOST_TOP_PEERS) ntop++;
-        }
+        ntop = top_insert(top, ntop, FS_HOST_TOP_PEERS, at, &g, sizeof g);
     }
     o->peers = distinct > UINT32_MAX ? UINT32_MAX : (uint32_t)distinct;
     for (size_t i = 0; i < ntop; i++) {
@@ -348,7 +332,7 @@ static int port_before(const struct fs_monitor_port *a, const struct fs_monitor_
 static int finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_t n, struct hacc_dir *up)
 {
     int bad = 0;
-    sort_ports(v, n);
+    sort_small(v, n, sizeof *v, cmp_port);
     struct fs_monitor_port top[FS_HOST_TOP_PORTS], busiest = { 0, 0, 0 };
     size_t ntop = 0, distinct = 0;
     uint64_t all = 0, listed = 0;
@@ -368,12 +352,7 @@ static int finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_t
             busiest = g;
         size_t at = ntop;
         while (at > 0 && port_before(&g, &top[at - 1])) at--;
-        if (at < FS_HOST_TOP_PORTS) {
-            size_t last = ntop < FS_HOST_TOP_PORTS ? ntop : FS_HOST_TOP_PORTS - 1;
-            memmove(&top[at + 1], &top[at], (last - at) * sizeof top[0]);
-            top[at] = g;
-            if (ntop < FS_HOST_TOP_PORTS) ntop++;
-        }
+        ntop = top_insert(top, ntop, FS_HOST_TOP_PORTS, at, &g, sizeof g);
     }
     o->ports = distinct > UINT32_MAX ? UINT32_MAX : (uint32_t)distinct;
     for (size_t i = 0; i < ntop; i++) {
@@ -696,7 +675,7 @@ static fs_result close_base(struct fs_monitor *m, const struct fs_bmap *parts, u
         if (p->mon_a) m->ends[n++] = (struct fs_monitor_end){ host_hash(k->a, k->ipver), i, 0 };
         if (p->mon_b) m->ends[n++] = (struct fs_monitor_end){ host_hash(k->b, k->ipver), i, 1 };
     }
-    if (n <= 64) sort_ends_small(m->ends, n);
+    if (n <= 16) sort_small(m->ends, n, sizeof *m->ends, cmp_end);
     else if (sort_ends(m, n)) return FS_ERR_NOMEM;
     note_memory(m, 0);
     if (n) m->stats.windows[0]++;

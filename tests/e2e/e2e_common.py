@@ -42,3 +42,17 @@ def finish(name):
 
 def sanitizer_report(stderr):
     return "AddressSanitizer" in stderr or "runtime error:" in stderr or "LeakSanitizer" in stderr
+
+
+def host_totals(records, length):
+    """flowsift monitor's records of one window length summed per host: [out packets, out bytes, in packets,
+    in bytes] (windows differ between runs, sums do not)."""
+    t = {}
+    for r in records:
+        if round(r["end"] - r["start"]) == length:
+            x = t.setdefault(r["host"], [0, 0, 0, 0])
+            x[0] += r["out_packets"]
+            x[1] += r["out_bytes"]
+            x[2] += r["in_packets"]
+            x[3] += r["in_bytes"]
+    return t

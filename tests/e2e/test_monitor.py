@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 
 import pcaplib
-from e2e_common import SAMPLE, binary, check, finish, run
+from e2e_common import SAMPLE, binary, check, finish, host_totals, run
 
 S = 10**9
 
@@ -224,21 +224,9 @@ def usage(tmp):
     check(rc == 1 and "fs-no-such-if0" in err, "a missing interface is named, exit 1")
 
 
-def totals(records, length):
-    t = defaultdict(lambda: [0, 0, 0, 0])
-    for r in records:
-        if round(r["end"] - r["start"]) == length:
-            x = t[r["host"]]
-            x[0] += r["out_packets"]
-            x[1] += r["out_bytes"]
-            x[2] += r["in_packets"]
-            x[3] += r["in_bytes"]
-    return dict(t)
-
-
 def sources(tmp):
     rc, pk, _ = monitor("--all-hosts", "-w", "1m", SAMPLE)
-    want = totals(pk, 60)
+    want = host_totals(pk, 60)
     # store: the records of the hosts table equal the JSON lines
     store = os.path.join(tmp, "st")
     rc, out, err = run("monitor", "--all-hosts", "-w", "1m", "--store", store, "-q", "-o", "-", SAMPLE)
@@ -250,8 +238,8 @@ def sources(tmp):
     fstore = os.path.join(tmp, "flows")
     run("extract", "-q", "--store", fstore, SAMPLE)
     rc, fl, err = monitor("--all-hosts", "-w", "1m", "--from-store", fstore)
-    check(rc == 0 and totals(fl, 60) == want,
-          f"extract's flows from a store give the per-host totals of the packets ({len(totals(fl, 60))} hosts)")
+    check(rc == 0 and host_totals(fl, 60) == want,
+          f"extract's flows from a store give the per-host totals of the packets ({len(host_totals(fl, 60))} hosts)")
     # softflowd's NetFlow v9 over UDP, against nfdump's records of the same export
     if not shutil.which("softflowd") or not shutil.which("nfcapd"):
         print("skip  softflowd or nfcapd is not installed")
@@ -277,7 +265,7 @@ def sources(tmp):
     time.sleep(1.0)
     mon.send_signal(2)
     out, err = mon.communicate(timeout=30)
-    got = totals([json.loads(line) for line in out.decode().splitlines()], 60)
+    got = host_totals([json.loads(line) for line in out.decode().splitlines()], 60)
     check(mon.returncode == 0 and len(want) > 50 and got == dict(want),
           f"softflowd's NetFlow v9 over UDP: per-host packets and bytes sent and received equal nfdump's records "
           f"of the same export ({len(got)} and {len(want)} hosts)")

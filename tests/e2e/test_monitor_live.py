@@ -12,9 +12,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
 
-from e2e_common import SAMPLE, SKIP, binary, check, finish, run
+from e2e_common import SAMPLE, SKIP, binary, check, finish, host_totals, run
 
 LATENESS = 0.5
 
@@ -22,18 +21,6 @@ LATENESS = 0.5
 def sh(*cmd, ns=None):
     full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
     return subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def totals(records, window):
-    t = defaultdict(lambda: [0, 0, 0, 0])
-    for r in records:
-        if round(r["end"] - r["start"]) == window:
-            x = t[r["host"]]
-            x[0] += r["out_packets"]
-            x[1] += r["out_bytes"]
-            x[2] += r["in_packets"]
-            x[3] += r["in_bytes"]
-    return dict(t)
 
 
 def main():
@@ -107,8 +94,8 @@ def main():
 
         # per-host totals equal the sample's (tcpreplay sends every frame; the windows differ, the sums do not)
         rc, out, _ = run("monitor", "--all-hosts", "-w", "10s", "--no-store", "-q", "-o", "-", SAMPLE)
-        want = totals([json.loads(line) for line in out.splitlines()], 10)
-        got = totals(live, 10)
+        want = host_totals([json.loads(line) for line in out.splitlines()], 10)
+        got = host_totals(live, 10)
         check(got == want, f"per-host packets and bytes sent and received equal the sample's ({len(got)} hosts)")
     finally:
         sh("ip", "netns", "del", ns)
