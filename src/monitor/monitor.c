@@ -906,13 +906,12 @@ fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *pkt)
     return FS_OK;
 }
 
-fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_t at_ns)
+/* One flow record, its key already canonical (swapped: the record's source is key.b) and hashed. */
+static fs_result flow_in(struct fs_monitor *m, const struct fs_flow *f, uint64_t ts, const struct fs_flow_key *key,
+                         int swapped, uint64_t h)
 {
-    uint64_t ts = at_ns ? at_ns : f->last_ns;
     m->stats.flows++;
-    struct fs_flow_key key = f->key;
-    int swapped = fs_key_canonicalize(&key);
-    int mon_a = fs_monitor_watches(m, key.a, key.ipver), mon_b = fs_monitor_watches(m, key.b, key.ipver);
+    int mon_a = fs_monitor_watches(m, key->a, key->ipver), mon_b = fs_monitor_watches(m, key->b, key->ipver);
     if (!mon_a && !mon_b) {
         m->stats.unmonitored++;
         return FS_OK;
@@ -924,11 +923,10 @@ fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_
     }
     /* A record is a flow of its own: new, and its duration its own (no conversation state: exporters split
      * long flows at their active timeout, and each piece counts, as collectors count records). */
-    uint64_t h = fs_bmap_hash(&key, sizeof key);
     struct fs_monitor_window *w = window_for(m, idx);
     if (!w) return FS_ERR_NOMEM;
     int created;
-    struct part *pt = fs_bmap_get(&w->parts, &key, h, &created);
+    struct part *pt = fs_bmap_get(&w->parts, key, h, &created);
     if (!pt) return FS_ERR_NOMEM;
     pt->hash = h;
     pt->mon_a = (uint8_t)mon_a;
@@ -947,6 +945,41 @@ fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_
     if (ts > m->clock_ns) {
         m->clock_ns = ts;
         return close_due(m);
+    }
+    return FS_OK;
+}
+
+fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_t at_ns)
+{
+    struct fs_flow_key key = f->key;
+    int swapped = fs_key_canonicalize(&key);
+    return flow_in(m, f, at_ns ? at_ns : f->last_ns, &key, swapped, fs_bmap_hash(&key, sizeof key));
+}
+
+#define FLOW_BATCH 16
+
+fs_result fs_monitor_flows(struct fs_monitor *m, const struct fs_flow *f, size_t n, uint64_t at_ns)
+{
+    struct fs_flow_key keys[FLOW_BATCH];
+    uint64_t hash[FLOW_BATCH];
+    int swapped[FLOW_BATCH];
+    for (size_t at = 0; at < n; at += FLOW_BATCH) {
+        size_t k = n - at < FLOW_BATCH ? n - at : FLOW_BATCH;
+        /* the partials of the newest open window are where records of a stream in time order go: their index
+         * slots, then their entries, fetched ahead for the whole batch */
+        const struct fs_bmap *parts = m->nopen ? &m->open[m->nopen - 1].parts : NULL;
+        for (size_t i = 0; i < k; i++) {
+            keys[i] = f[at + i].key;
+            swapped[i] = fs_key_canonicalize(&keys[i]);
+            hash[i] = fs_bmap_hash(&keys[i], sizeof keys[i]);
+            if (parts) fs_bmap_prefetch_slot(parts, hash[i]);
+        }
+        for (size_t i = 0; parts && i < k; i++) fs_bmap_prefetch_entry(parts, hash[i]);
+        for (size_t i = 0; i < k; i++) {
+            const struct fs_flow *r = &f[at + i];
+            fs_result rc = flow_in(m, r, at_ns ? at_ns : r->last_ns, &keys[i], swapped[i], hash[i]);
+            if (rc != FS_OK) return rc;
+        }
     }
     return FS_OK;
 }

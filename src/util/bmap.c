@@ -30,9 +30,11 @@ void fs_bmap_clear(struct fs_bmap *m)
 
 uint64_t fs_bmap_hash(const void *key, size_t ksize) { return XXH3_64bits(key, ksize); }
 
-/* A slot keeps the hash's low 32 bits: they place the entry (any index of at most 2^32 slots) and, compared
- * first, spare most key comparisons; growing the index needs no key hashed again. */
+/* A slot keeps the hash's low 32 bits, the signature: they place the entry (any index of at most 2^32 slots)
+ * and, compared first, spare most key comparisons; growing the index needs no key hashed again. */
 static uint32_t sig_of(uint64_t hash) { return (uint32_t)hash; }
+
+static uint32_t home(const struct fs_bmap *m, uint32_t sig) { return sig & (m->nslots - 1); }
 
 /* Keys are compared as 8-byte words when their size allows (every key of the monitor's maps). */
 static inline int key_equal(const struct fs_bmap *m, const uint8_t *a, const uint8_t *b)
@@ -52,7 +54,7 @@ void *fs_bmap_find(const struct fs_bmap *m, const void *key, uint64_t hash)
 {
     if (!m->nslots) return NULL;
     uint32_t mask = m->nslots - 1, sig = sig_of(hash);
-    for (uint32_t i = sig & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = home(m, sig);; i = (i + 1) & mask) {
         uint64_t s = m->slots[i];
         if (!s) return NULL;
         if ((uint32_t)(s >> 32) == sig) {

@@ -43,6 +43,25 @@ static inline void *fs_bmap_val(const struct fs_bmap *m, uint32_t i)
     return m->entries + (size_t)i * m->esize + ((m->ksize + 7) & ~(size_t)7);
 }
 
+/* Fetching ahead for a batch of lookups: first the index slot of each hash, then (once those are in the cache)
+ * the entry that the home slot names when its signature matches. */
+static inline uint32_t fs_bmap_home(const struct fs_bmap *m, uint64_t hash)
+{
+    return (uint32_t)hash & (m->nslots - 1);
+}
+
+static inline void fs_bmap_prefetch_slot(const struct fs_bmap *m, uint64_t hash)
+{
+    if (m->nslots) __builtin_prefetch(&m->slots[fs_bmap_home(m, hash)]);
+}
+
+static inline void fs_bmap_prefetch_entry(const struct fs_bmap *m, uint64_t hash)
+{
+    if (!m->nslots) return;
+    uint64_t s = m->slots[fs_bmap_home(m, hash)];
+    if (s && (uint32_t)(s >> 32) == (uint32_t)hash) __builtin_prefetch(fs_bmap_key(m, (uint32_t)s - 1));
+}
+
 /* Keeps the entries for which keep(arg, key, value) is nonzero, in their order. */
 void fs_bmap_rebuild_keep(struct fs_bmap *m, int (*keep)(void *arg, const void *key, void *val), void *arg);
 

@@ -248,6 +248,74 @@ static void test_windows(void)
     fs_monitor_release(&m);
 }
 
+/* fs_monitor_flows (batched, fetched ahead) gives the records of fs_monitor_flow one by one */
+struct sink {
+    struct fs_host_window *v;
+    size_t n, cap;
+};
+
+static void to_sink(void *arg, int level, const struct fs_host_window *r)
+{
+    (void)level;
+    struct sink *s = arg;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = *r;
+}
+
+static void test_batch(void)
+{
+    enum { N = 20000 };
+    struct fs_flow *f = calloc(N, sizeof *f);
+    for (int i = 0; i < N; i++) {
+        uint32_t a = 0x0a000000u | (uint32_t)(check_rnd() % 300), b = 0xc0000200u | (uint32_t)(check_rnd() % 50);
+        a = __builtin_bswap32(a);
+        b = __builtin_bswap32(b);
+        int swap = (int)(check_rnd() & 1);
+        memcpy(f[i].key.a, swap ? &b : &a, 4);
+        memcpy(f[i].key.b, swap ? &a : &b, 4);
+        f[i].key.pa = (uint16_t)(check_rnd() % 3);
+        f[i].key.pb = (uint16_t)(80 + check_rnd() % 3);
+        f[i].key.proto = 6;
+        f[i].key.ipver = 4;
+        f[i].last_ns = T0 + (uint64_t)i * (S / 500) + check_rnd() % (S / 10);
+        f[i].first_ns = f[i].last_ns - check_rnd() % S;
+        f[i].dir[0].packets = 1 + check_rnd() % 5;
+        f[i].dir[0].bytes = 60 * f[i].dir[0].packets;
+        f[i].dir[1].packets = check_rnd() % 3;
+        f[i].dir[1].bytes = 1000 * f[i].dir[1].packets;
+        f[i].dir[0].flags[FS_TCP_SYN] = 1;
+    }
+    struct fs_prefix net;
+    fs_prefix_parse("10.0.0.0/8", &net);
+    struct fs_monitor_opts o;
+    fs_monitor_opts_default(&o);
+    o.prefixes = &net;
+    o.nprefixes = 1;
+    o.nwindows = 3;
+    o.windows_ns[0] = S;
+    o.windows_ns[1] = 5 * S;
+    o.windows_ns[2] = 20 * S;
+    struct sink one = { 0 }, many = { 0 };
+    struct fs_monitor m;
+    CHECK(fs_monitor_init(&m, &o, to_sink, &one) == FS_OK);
+    for (int i = 0; i < N; i++) CHECK(fs_monitor_flow(&m, &f[i], 0) == FS_OK);
+    fs_monitor_finish(&m);
+    fs_monitor_release(&m);
+    CHECK(fs_monitor_init(&m, &o, to_sink, &many) == FS_OK);
+    for (int i = 0; i < N; i += 300) CHECK(fs_monitor_flows(&m, &f[i], N - i < 300 ? (size_t)(N - i) : 300, 0) == FS_OK);
+    fs_monitor_finish(&m);
+    fs_monitor_release(&m);
+    CHECK(one.n > 1000);
+    CHECK_EQ_U(one.n, many.n);
+    CHECK(one.n == many.n && memcmp(one.v, many.v, one.n * sizeof *one.v) == 0);
+    free(one.v);
+    free(many.v);
+    free(f);
+}
+
 /* ---- profiles ---- */
 
 static struct fs_host_window window_of(uint64_t start, uint64_t bytes, uint64_t flows)
@@ -341,6 +409,7 @@ int main(void)
     test_topk();
     test_bmap();
     test_windows();
+    test_batch();
     test_profiles();
     return check_summary("test_monitor");
 }
