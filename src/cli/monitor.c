@@ -223,15 +223,27 @@ static int read_live(struct mon *x, const struct fs_live_opts *lo, uint64_t dura
     return rc;
 }
 
+/* The records of one datagram, taken by the monitor together (fs_monitor_flows fetches ahead). */
+#define EXPORT_BATCH 64
+
 struct export_ctx {
     struct mon *x;
     uint64_t recv_ns;
+    struct fs_flow batch[EXPORT_BATCH];
+    size_t n;
 };
+
+static void export_flush(struct export_ctx *e)
+{
+    if (e->n) note(e->x, fs_monitor_flows(&e->x->m, e->batch, e->n, e->recv_ns));
+    e->n = 0;
+}
 
 static void on_export_flow(void *arg, struct fs_flow *f)
 {
     struct export_ctx *e = arg;
-    note(e->x, fs_monitor_flow(&e->x->m, f, e->recv_ns));
+    e->batch[e->n++] = *f;
+    if (e->n == EXPORT_BATCH) export_flush(e);
 }
 
 static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
@@ -272,6 +284,9 @@ static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
     }
     if (!x->quiet) fprintf(stderr, "flowsift monitor: listening on '%s' (SIGINT or SIGTERM ends)\n", spec);
     static uint8_t buf[65536];
+    static struct export_ctx ectx;
+    struct export_ctx *e = &ectx;
+    e->n = 0;
     uint64_t start = wall_ns();
     while (!stop_requested && x->rc == FS_OK) {
         struct sockaddr_storage from;
@@ -293,8 +308,10 @@ static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
                 o.port = ntohs(s6->sin6_port);
             }
             x->datagrams++;
-            struct export_ctx e = { x, now };
-            fs_nf_message(nf, &o, now, buf, (size_t)n, on_export_flow, &e);
+            e->x = x;
+            e->recv_ns = now;
+            fs_nf_message(nf, &o, now, buf, (size_t)n, on_export_flow, e);
+            export_flush(e);
         }
         note(x, fs_monitor_advance(&x->m, now));
         publish(x);

@@ -934,11 +934,13 @@ static fs_result flow_in(struct fs_monitor *m, const struct fs_flow *f, uint64_t
     pt->is_new = 1;
     if (created || f->first_ns < pt->conv_first_ns) pt->conv_first_ns = f->first_ns;
     if (f->last_ns > pt->last_ns) pt->last_ns = f->last_ns;
+    /* a sampled export (1 packet in N) stands for N times its counts, as est_packets and est_bytes say */
+    uint64_t scale = f->sampling > 1 ? f->sampling : 1;
     for (int d = 0; d < 2; d++) {
         const struct fs_flow_dir *fd = &f->dir[d];
         int pd = d ^ swapped; /* the record's direction d in the canonical key's terms */
-        pt->packets[pd] += fd->packets;
-        pt->bytes[pd] += fd->bytes;
+        pt->packets[pd] += fd->packets * scale;
+        pt->bytes[pd] += fd->bytes * scale;
         for (int k = 0; k < FS_TCP_NFLAGS; k++)
             pt->flags[pd][k] += (f->state & FS_FLOW_EXPORTED) ? (uint32_t)((fd->flags_or >> k) & 1) : fd->flags[k];
     }

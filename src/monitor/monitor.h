@@ -5,7 +5,8 @@
  * it is seen, after `idle_ns` without packets, and at a SYN after a FIN or RST) and its conversation's
  * partial for the packet's base window (the shortest window) is counted: packets, bytes and flag counts per
  * direction. Flow records (collect, or records read back) are counted the same way, whole, in the base
- * window of their last packet, each a new flow with its own duration (no conversation state: exporters
+ * window of their last packet (packets and bytes of a sampled export scaled by its sampling interval, as
+ * est_packets and est_bytes are), each a new flow with its own duration (no conversation state: exporters
  * split long flows at their active timeout, and each piece counts, as collectors count records), or in the
  * base window of the time the caller gives (a flow export's arrival: an exporter reports a flow up to its
  * idle or active timeout after the flow's last packet, so a collector windows records by when they come, as

@@ -234,8 +234,24 @@ static void test_windows(void)
     f.dir[1].bytes = 1500;
     f.dir[1].flags[FS_TCP_ACK] = 5;
     CHECK(fs_monitor_flow(&m, &f, 0) == FS_OK);
+    struct fs_flow sampled = f; /* an sFlow-like record, 1 packet in 64, in the next window */
+    sampled.first_ns += 20 * S;
+    sampled.last_ns += 20 * S;
+    sampled.sampling = 64;
+    sampled.state = FS_FLOW_EXPORTED;
+    sampled.dir[0].flags_or = 0x10;
+    CHECK(fs_monitor_flow(&m, &sampled, 0) == FS_OK);
     CHECK(fs_monitor_finish(&m) == FS_OK);
-    CHECK_EQ_U(g2.n, 2);
+    CHECK_EQ_U(g2.n, 4);
+    for (int i = 2; i < 4; i++) {
+        const struct fs_host_window *r = &g2.rec[i];
+        uint32_t h;
+        memcpy(&h, r->host, 4);
+        CHECK_EQ_U(r->out.packets, 5 * 64);
+        CHECK_EQ_U(r->out.bytes, (h == 1 ? 500 : 1500) * 64);
+        CHECK_EQ_U(r->out.flags[FS_TCP_ACK], h == 1 ? 1 : 0); /* an export's flags: flows with the flag */
+    }
+    g2.n = 2;
     for (int i = 0; i < g2.n; i++) {
         const struct fs_host_window *r = &g2.rec[i];
         uint32_t h;
