@@ -34,6 +34,7 @@ fs_result fs_record_writer_open(struct fs_record_writer *w, const char *path, co
             if (w->kind[c] == KIND_UINT) w->kind[c] = KIND_TIME;
         }
         snprintf(w->names[c], sizeof w->names[c], "%.*s", (int)len, name);
+        w->name_len[c] = (unsigned char)snprintf(w->json_key[c], sizeof w->json_key[c], "\"%s\":", w->names[c]);
         w->ver_col[c] = -1;
         if (sc->cols[c].width != 16) continue;
         char ver[48];
@@ -50,9 +51,12 @@ fs_result fs_record_writer_open(struct fs_record_writer *w, const char *path, co
 static uint64_t uint_of(const struct fs_store_schema *sc, const void *rec, size_t c)
 {
     const uint8_t *p = (const uint8_t *)rec + sc->cols[c].off;
-    uint64_t v = 0;
-    memcpy(&v, p, sc->cols[c].width < 8 ? sc->cols[c].width : 8); /* little-endian: the low bytes */
-    return v;
+    switch (sc->cols[c].width) { /* fixed sizes: loads, not a call to memcpy */
+    case 1: return *p;
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; } /* the low 8 bytes (little-endian) */
+    }
 }
 
 /* The CSV header line, once (also for no records at all). */
@@ -74,7 +78,7 @@ void fs_record_write(struct fs_record_writer *w, const void *rec)
     const struct fs_store_schema *sc = w->sc;
     int json = w->format == FS_FORMAT_JSON;
     header(w);
-    size_t need = 2 + sc->ncols * (sizeof w->names[0] + 64 + 6);
+    size_t need = 2 + sc->ncols * (sizeof w->json_key[0] + 64 + 6);
     if (need > w->line_cap) {
         char *l = realloc(w->line, need);
         if (!l) {
@@ -91,35 +95,33 @@ void fs_record_write(struct fs_record_writer *w, const void *rec)
         if (w->hidden[c]) continue;
         if (!first) *p++ = ',';
         first = 0;
-        if (json) {
-            size_t n = strlen(w->names[c]);
-            *p++ = '"';
-            memcpy(p, w->names[c], n);
-            p += n;
-            *p++ = '"';
-            *p++ = ':';
+        if (json) { /* "name": copied as a whole buffer (a fixed size: moves, not a string copy) */
+            memcpy(p, w->json_key[c], sizeof w->json_key[c]);
+            p += w->name_len[c];
         }
         switch (w->kind[c]) {
         case KIND_ADDR: {
             const uint8_t *a = (const uint8_t *)rec + sc->cols[c].off;
             uint64_t ver = w->ver_col[c] >= 0 ? uint_of(sc, rec, (size_t)w->ver_col[c]) : 6;
-            char val[64];
-            if (ver == 0 || !inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a, val, sizeof val)) { /* no address */
+            if (ver != 4 && ver != 6) { /* no address: empty in CSV, null in JSON */
                 if (json) {
                     memcpy(p, "null", 4);
                     p += 4;
                 }
                 break;
             }
-            size_t n = strlen(val);
             if (json) *p++ = '"';
-            memcpy(p, val, n);
-            p += n;
+            p = fs_fmt_addr(p, a, (int)ver);
             if (json) *p++ = '"';
             break;
         }
         case KIND_TIME: p = fs_fmt_time(p, uint_of(sc, rec, c), w->decimals); break;
-        case KIND_UINT: p = fs_fmt_u64(p, uint_of(sc, rec, c)); break;
+        case KIND_UINT: {
+            uint64_t v = uint_of(sc, rec, c);
+            if (v < 10) *p++ = (char)('0' + v); /* most columns of most records: zero */
+            else p = fs_fmt_u64(p, v);
+            break;
+        }
         default: break; /* no table has such a column yet */
         }
     }

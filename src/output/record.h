@@ -24,6 +24,8 @@ struct fs_record_writer {
     int ver_col[FS_STORE_MAX_COLS];        /* a 16-byte column's version column, or -1 */
     unsigned char hidden[FS_STORE_MAX_COLS]; /* a version column, printed with its address */
     char names[FS_STORE_MAX_COLS][40];
+    char json_key[FS_STORE_MAX_COLS][48];  /* "name": of each column */
+    unsigned char name_len[FS_STORE_MAX_COLS]; /* of json_key */
     unsigned char kind[FS_STORE_MAX_COLS];   /* how column c prints (record.c) */
     char *line;                            /* owned: one record's text, written with one fwrite */
     size_t line_cap;

@@ -6,14 +6,6 @@
 #include <string.h>
 
 /* "0".."255" with their length in the fourth byte, for dotted quads. */
-static char octets[256][4];
-
-static void octets_init(void)
-{
-    if (octets[1][3]) return;
-    for (int i = 0; i < 256; i++) octets[i][3] = (char)fs_u64_to_str((uint64_t)i, octets[i]);
-}
-
 static fs_result setup(struct fs_writer *w, enum fs_format format, const int *fields,
                        char (*labels)[FS_FIELD_LABEL_MAX], int nfields, const struct fs_field_ctx *ctx);
 
@@ -36,7 +28,6 @@ static fs_result setup(struct fs_writer *w, enum fs_format format, const int *fi
 {
     memset(w, 0, sizeof *w);
     if (nfields > FS_WRITER_MAX_FIELDS) return FS_ERR_ARG;
-    octets_init();
     w->format = format;
     memcpy(w->fields, fields, (size_t)nfields * sizeof *fields);
     for (int i = 0; i < nfields; i++) {
@@ -81,23 +72,7 @@ static void header(struct fs_writer *w)
     fs_outbuf_putc(&w->out, '\n');
 }
 
-static char *fmt_addr(char *p, const struct fs_value *v)
-{
-    if (v->ipver == 4) {
-        for (int k = 0; k < 4; k++) {
-            const char *oct = octets[v->addr[k]];
-            memcpy(p, oct, 4);
-            p += oct[3];
-            *p++ = '.';
-        }
-        return p - 1;
-    }
-    char buf[INET6_ADDRSTRLEN];
-    inet_ntop(AF_INET6, v->addr, buf, sizeof buf);
-    size_t n = strlen(buf);
-    memcpy(p, buf, n);
-    return p + n;
-}
+static char *fmt_addr(char *p, const struct fs_value *v) { return fs_fmt_addr(p, v->addr, v->ipver); }
 
 /* Formats a value as a CSV cell at p, which has room for FS_FMT_MAX bytes; returns the end. */
 static char *fmt_csv(char *p, int time_decimals, const struct fs_field *fd, const struct fs_value *v)

@@ -1,6 +1,8 @@
 /* outbuf.c - buffered output and number formatting; see outbuf.h. */
 #include "outbuf.h"
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -224,4 +226,32 @@ void fs_outbuf_json_str(struct fs_outbuf *o, const char *s)
         }
     }
     fs_outbuf_putc(o, '"');
+}
+
+/* "0".."255" with their lengths in the last byte, built once (threads race to write the same bytes). */
+static char octets[256][4];
+
+static void octets_init(void)
+{
+    if (octets[255][3]) return;
+    for (int i = 0; i < 256; i++) octets[i][3] = (char)fs_u64_to_str((uint64_t)i, octets[i]);
+}
+
+char *fs_fmt_addr(char *p, const uint8_t addr[16], int ipver)
+{
+    if (ipver == 4) {
+        octets_init();
+        for (int k = 0; k < 4; k++) {
+            const char *oct = octets[addr[k]];
+            memcpy(p, oct, 4);
+            p += oct[3];
+            *p++ = '.';
+        }
+        return p - 1;
+    }
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, addr, buf, sizeof buf);
+    size_t n = strlen(buf);
+    memcpy(p, buf, n);
+    return p + n;
 }

@@ -71,5 +71,7 @@ size_t fs_u64_to_str(uint64_t v, char *buf);
 char *fs_fmt_u64(char *p, uint64_t v);
 char *fs_fmt_fixed(char *p, double v, int decimals);
 char *fs_fmt_time(char *p, uint64_t ns, int decimals);
+/* An address: IPv4 (ipver 4, the first 4 bytes) dotted, from a table; IPv6 as inet_ntop writes it. */
+char *fs_fmt_addr(char *p, const uint8_t addr[16], int ipver);
 
 #endif
