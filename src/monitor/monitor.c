@@ -606,13 +606,13 @@ static fs_result roll_level(struct fs_monitor *m, int level, uint64_t idx)
     return rc;
 }
 
-static struct hacc *hacc_get(struct fs_bmap *hosts, const uint8_t addr[16], uint8_t ipver)
+static struct hacc *hacc_get(struct fs_bmap *hosts, const uint8_t addr[16], uint8_t ipver, int *created)
 {
     struct hkey k;
     memset(&k, 0, sizeof k);
     memcpy(k.addr, addr, 16);
     k.ipver = ipver;
-    return fs_bmap_get(hosts, &k, fs_bmap_hash(&k, sizeof k), NULL);
+    return fs_bmap_get(hosts, &k, fs_bmap_hash(&k, sizeof k), created);
 }
 
 static void note_memory(struct fs_monitor *m, uint64_t extra);
@@ -639,10 +639,6 @@ static fs_result close_level(struct fs_monitor *m, int level)
     for (uint32_t i = 0; i < hosts->n; i++) {
         const struct hkey *k = fs_bmap_key(hosts, i);
         struct hacc *h = fs_bmap_val(hosts, i);
-        if (up && rc == FS_OK) {
-            struct hacc *n = hacc_get(&m->level_hosts[level + 1], k->addr, k->ipver);
-            if (!n || hacc_merge(n, h) != FS_OK) rc = FS_ERR_NOMEM;
-        }
         struct fs_host_window rec;
         start_record(&rec, idx, len);
         memcpy(rec.host, k->addr, 16);
@@ -653,6 +649,17 @@ static fs_result close_level(struct fs_monitor *m, int level)
         m->stats.records[level]++;
         m->stats.updates += rec.out.flows + rec.in.flows;
         if (m->emit) m->emit(m->emit_arg, level, &rec);
+        if (up && rc == FS_OK) {
+            int created;
+            struct hacc *n = hacc_get(&m->level_hosts[level + 1], k->addr, k->ipver, &created);
+            if (!n) rc = FS_ERR_NOMEM;
+            else if (created) { /* the host's first window in the longer one: its sketches move, no copy */
+                *n = *h;
+                memset(h, 0, sizeof *h);
+            } else if (hacc_merge(n, h) != FS_OK) {
+                rc = FS_ERR_NOMEM;
+            }
+        }
         hacc_free(h);
     }
     fs_bmap_clear(hosts);
@@ -699,7 +706,7 @@ static fs_result close_base(struct fs_monitor *m, const struct fs_bmap *parts, u
             while (b < j && same_host(parts, &m->ends[a], &m->ends[b])) b++;
             const struct fs_flow_key *k = fs_bmap_key(parts, m->ends[a].part);
             struct hacc *acc = NULL;
-            if (up && !(acc = hacc_get(&m->level_hosts[1], m->ends[a].end ? k->b : k->a, k->ipver))) {
+            if (up && !(acc = hacc_get(&m->level_hosts[1], m->ends[a].end ? k->b : k->a, k->ipver, NULL))) {
                 rc = FS_ERR_NOMEM;
                 break;
             }
