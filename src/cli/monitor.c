@@ -46,6 +46,8 @@ struct mon {
     uint64_t files, files_damaged, bytes_read, datagrams;
     struct fs_live *live;
     int quiet;
+    struct fs_pkt batch[64];         /* decoded packets not yet monitored (fs_monitor_packets fetches ahead) */
+    size_t nbatch;
     struct fs_profiles prof;
     int prof_level;                  /* the window length profiled (index), or -1 */
     char prof_path[4400];            /* where profiles are kept, or "" (memory only) */
@@ -93,12 +95,26 @@ static void note(struct mon *x, fs_result r)
     if (r != FS_OK && x->rc == FS_OK) x->rc = r;
 }
 
+/* Monitors the batched packets. Called before the clock is moved by other means than packets (live, paced)
+ * and at the end of input, so that a batch never holds packets across a window's close. */
+static void flush_packets(struct mon *x)
+{
+    if (x->nbatch) note(x, fs_monitor_packets(&x->m, x->batch, x->nbatch));
+    x->nbatch = 0;
+}
+
+static void batch_packet(struct mon *x, const struct fs_pkt *p)
+{
+    x->batch[x->nbatch++] = *p;
+    if (x->nbatch == sizeof x->batch / sizeof x->batch[0]) flush_packets(x);
+}
+
 /* One captured frame: decoded and monitored, with any fragments it released. */
 static void take_frame(struct mon *x, const struct fs_capture_pkt *cp)
 {
     struct fs_pkt p;
-    if (fs_decode(&x->dec, cp, &p)) note(x, fs_monitor_packet(&x->m, &p));
-    while (fs_decode_pending(&x->dec, &p)) note(x, fs_monitor_packet(&x->m, &p));
+    if (fs_decode(&x->dec, cp, &p)) batch_packet(x, &p);
+    while (fs_decode_pending(&x->dec, &p)) batch_packet(x, &p);
 }
 
 #define PUBLISH_EVERY 5.0 /* seconds: how stale the store may be behind a live run */
@@ -136,6 +152,7 @@ static void on_live(void *arg, const struct fs_capture_pkt *cp) { take_frame(arg
  * close during gaps of the replayed capture. */
 static void pace_until(struct mon *x, double until, double wall0, uint64_t ts0, double speed)
 {
+    flush_packets(x);
     for (;;) {
         double now = fs_now_seconds();
         if (now >= until || stop_requested) return;
@@ -214,6 +231,7 @@ static int read_live(struct mon *x, const struct fs_live_opts *lo, uint64_t dura
             rc = fs_cli_error(C, "capture on '%s' failed: %s", lo->iface, fs_live_error(x->live));
             break;
         }
+        flush_packets(x);
         uint64_t now = wall_ns();
         note(x, fs_monitor_advance(&x->m, now));
         publish(x);
@@ -677,7 +695,8 @@ int fs_cmd_monitor(int argc, char **argv)
     else rc = read_store(&x, from_store);
     fs_decode_flush(&x.dec);
     struct fs_pkt p;
-    while (fs_decode_pending(&x.dec, &p)) note(&x, fs_monitor_packet(&x.m, &p));
+    while (fs_decode_pending(&x.dec, &p)) batch_packet(&x, &p);
+    flush_packets(&x);
     note(&x, fs_monitor_finish(&x.m));
     if (x.rc != FS_OK) rc = fs_cli_error(C, "out of memory (lower --max-conversations or shorten --idle-timeout)");
     if (x.live) {

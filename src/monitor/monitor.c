@@ -870,45 +870,84 @@ static struct part *part_at(struct fs_monitor *m, uint64_t idx, const struct fs_
     return pt;
 }
 
-fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *pkt)
+/* One packet, its key canonical (p->from_b set) and hashed. */
+static fs_result packet_in(struct fs_monitor *m, const struct fs_pkt *pk, uint64_t h)
 {
+    const struct fs_pkt *p = pk;
     m->stats.packets++;
-    struct fs_pkt p = *pkt;
-    if (!p.routed) {
-        p.from_b = (uint8_t)fs_key_canonicalize(&p.key);
-        p.routed = 1;
-    }
-    int mon_a = fs_monitor_watches(m, p.key.a, p.key.ipver), mon_b = fs_monitor_watches(m, p.key.b, p.key.ipver);
+    int mon_a = fs_monitor_watches(m, p->key.a, p->key.ipver), mon_b = fs_monitor_watches(m, p->key.b, p->key.ipver);
     if (!mon_a && !mon_b) {
         m->stats.unmonitored++;
         return FS_OK;
     }
     uint64_t idx;
-    if (!take_time(m, p.ts_ns, &idx)) {
+    if (!take_time(m, p->ts_ns, &idx)) {
         m->stats.late_packets++;
         return FS_OK;
     }
-    uint64_t h = fs_bmap_hash(&p.key, sizeof p.key);
     int is_new, refused;
-    struct conv *c = conv_at(m, &p.key, h, p.ts_ns, (p.tcp_flags & 0x12) == 0x02, &is_new, &refused);
+    struct conv *c = conv_at(m, &p->key, h, p->ts_ns, (p->tcp_flags & 0x12) == 0x02, &is_new, &refused);
     if (refused) {
         m->stats.refused++;
         return FS_OK;
     }
     if (!c) return FS_ERR_NOMEM;
-    if (p.tcp_flags & 0x05) c->closed = 1;
-    struct part *pt = part_at(m, idx, &p.key, h, c, is_new, mon_a, mon_b);
+    if (p->tcp_flags & 0x05) c->closed = 1;
+    struct part *pt = part_at(m, idx, &p->key, h, c, is_new, mon_a, mon_b);
     if (!pt) return FS_ERR_NOMEM;
-    if (p.ts_ns > pt->last_ns) pt->last_ns = p.ts_ns;
-    int d = p.from_b;
-    uint32_t size = m->opts.size_basis == FS_SIZE_FRAME ? p.wirelen
-                    : m->opts.size_basis == FS_SIZE_PAYLOAD ? p.payload : p.ip_len;
+    if (p->ts_ns > pt->last_ns) pt->last_ns = p->ts_ns;
+    int d = p->from_b;
+    uint32_t size = m->opts.size_basis == FS_SIZE_FRAME ? p->wirelen
+                    : m->opts.size_basis == FS_SIZE_PAYLOAD ? p->payload : p->ip_len;
     pt->packets[d]++;
     pt->bytes[d] += size;
-    for (int k = 0; k < FS_TCP_NFLAGS; k++) pt->flags[d][k] += (p.tcp_flags >> k) & 1;
-    if (p.ts_ns > m->clock_ns) {
-        m->clock_ns = p.ts_ns;
+    for (int k = 0; k < FS_TCP_NFLAGS; k++) pt->flags[d][k] += (p->tcp_flags >> k) & 1;
+    if (p->ts_ns > m->clock_ns) {
+        m->clock_ns = p->ts_ns;
         return close_due(m);
+    }
+    return FS_OK;
+}
+
+fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *pkt)
+{
+    struct fs_pkt p = *pkt;
+    if (!p.routed) {
+        p.from_b = (uint8_t)fs_key_canonicalize(&p.key);
+        p.routed = 1;
+    }
+    return packet_in(m, &p, fs_bmap_hash(&p.key, sizeof p.key));
+}
+
+#define PACKET_BATCH 16
+
+fs_result fs_monitor_packets(struct fs_monitor *m, const struct fs_pkt *pkts, size_t n)
+{
+    struct fs_pkt p[PACKET_BATCH];
+    uint64_t hash[PACKET_BATCH];
+    for (size_t at = 0; at < n; at += PACKET_BATCH) {
+        size_t k = n - at < PACKET_BATCH ? n - at : PACKET_BATCH;
+        /* the conversations, and the partials of the newest open window (where packets in time order go):
+         * their index slots, then their entries, fetched ahead for the whole batch */
+        const struct fs_bmap *parts = m->nopen ? &m->open[m->nopen - 1].parts : NULL;
+        for (size_t i = 0; i < k; i++) {
+            p[i] = pkts[at + i];
+            if (!p[i].routed) {
+                p[i].from_b = (uint8_t)fs_key_canonicalize(&p[i].key);
+                p[i].routed = 1;
+            }
+            hash[i] = fs_bmap_hash(&p[i].key, sizeof p[i].key);
+            fs_bmap_prefetch_slot(&m->conv, hash[i]);
+            if (parts) fs_bmap_prefetch_slot(parts, hash[i]);
+        }
+        for (size_t i = 0; i < k; i++) {
+            fs_bmap_prefetch_entry(&m->conv, hash[i]);
+            if (parts) fs_bmap_prefetch_entry(parts, hash[i]);
+        }
+        for (size_t i = 0; i < k; i++) {
+            fs_result rc = packet_in(m, &p[i], hash[i]);
+            if (rc != FS_OK) return rc;
+        }
     }
     return FS_OK;
 }

@@ -126,6 +126,8 @@ struct fs_monitor {
 fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o, fs_host_emit_fn emit, void *arg);
 /* Takes one decoded packet. FS_ERR_NOMEM without memory. */
 fs_result fs_monitor_packet(struct fs_monitor *m, const struct fs_pkt *p);
+/* The same for n packets, their table entries fetched ahead in batches. */
+fs_result fs_monitor_packets(struct fs_monitor *m, const struct fs_pkt *p, size_t n);
 /* Takes one flow record (emitted form: key.a the source), in the base window of at_ns, or of its last packet
  * when at_ns is 0. */
 fs_result fs_monitor_flow(struct fs_monitor *m, const struct fs_flow *f, uint64_t at_ns);

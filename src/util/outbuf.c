@@ -2,6 +2,7 @@
 #include "outbuf.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -228,19 +229,19 @@ void fs_outbuf_json_str(struct fs_outbuf *o, const char *s)
     fs_outbuf_putc(o, '"');
 }
 
-/* "0".."255" with their lengths in the last byte, built once (threads race to write the same bytes). */
+/* "0".."255" with their lengths in the last byte, built once (writers format on several threads). */
 static char octets[256][4];
+static pthread_once_t octets_once = PTHREAD_ONCE_INIT;
 
-static void octets_init(void)
+static void octets_build(void)
 {
-    if (octets[255][3]) return;
     for (int i = 0; i < 256; i++) octets[i][3] = (char)fs_u64_to_str((uint64_t)i, octets[i]);
 }
 
 char *fs_fmt_addr(char *p, const uint8_t addr[16], int ipver)
 {
     if (ipver == 4) {
-        octets_init();
+        pthread_once(&octets_once, octets_build);
         for (int k = 0; k < 4; k++) {
             const char *oct = octets[addr[k]];
             memcpy(p, oct, 4);

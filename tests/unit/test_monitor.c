@@ -327,6 +327,26 @@ static void test_batch(void)
     CHECK(one.n > 1000);
     CHECK_EQ_U(one.n, many.n);
     CHECK(one.n == many.n && memcmp(one.v, many.v, one.n * sizeof *one.v) == 0);
+    /* and packets: fs_monitor_packets gives the records of fs_monitor_packet */
+    struct fs_pkt *pk = calloc(N, sizeof *pk);
+    for (int i = 0; i < N; i++) {
+        pk[i].key = f[i].key;
+        pk[i].ts_ns = T0 + (uint64_t)i * (S / 500);
+        pk[i].ip_len = pk[i].wirelen = (uint32_t)(40 + check_rnd() % 1400);
+        pk[i].tcp_flags = (uint8_t)(check_rnd() % 64);
+    }
+    one.n = many.n = 0;
+    CHECK(fs_monitor_init(&m, &o, to_sink, &one) == FS_OK);
+    for (int i = 0; i < N; i++) CHECK(fs_monitor_packet(&m, &pk[i]) == FS_OK);
+    fs_monitor_finish(&m);
+    fs_monitor_release(&m);
+    CHECK(fs_monitor_init(&m, &o, to_sink, &many) == FS_OK);
+    for (int i = 0; i < N; i += 37) CHECK(fs_monitor_packets(&m, &pk[i], N - i < 37 ? (size_t)(N - i) : 37) == FS_OK);
+    fs_monitor_finish(&m);
+    fs_monitor_release(&m);
+    CHECK(one.n > 1000);
+    CHECK(one.n == many.n && memcmp(one.v, many.v, one.n * sizeof *one.v) == 0);
+    free(pk);
     free(one.v);
     free(many.v);
     free(f);
