@@ -5,6 +5,7 @@
  * skipped by their names and headers, every other record is tested against the
  * filter. Grouping, top-N and column pruning come next (issue 4).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -143,6 +144,7 @@ static void help(void)
            "      --limit N         stop after N records                                       [no limit]\n"
            "      --table NAME      flows; counters: the interface counters of sFlow counter samples;\n"
            "                        hosts: per-host window statistics of flowsift monitor\n"
+           "      --host ADDR       with --table hosts: the records of one host\n"
            "                        (every column, in the time range)                           [flows]\n"
            "      --ordered         records in order of their first packet (holds the matching records of\n"
            "                        one hourly partition in memory at a time)         [the order stored]\n"
@@ -185,11 +187,20 @@ static int print_aligned(FILE *csv, const char *out_path)
 struct rows_out {
     struct fs_record_writer w;
     uint64_t limit, n;
+    int host_col, ver_col;          /* with --host: the host column and its version column, else -1 */
+    uint8_t host[16];
+    uint8_t host_ver;
 };
 
 static int on_record(void *arg, const void *record)
 {
     struct rows_out *o = arg;
+    if (o->host_col >= 0) { /* --host: this host's records only */
+        const struct fs_store_schema *sc = o->w.sc;
+        const uint8_t *r = record;
+        if (memcmp(r + sc->cols[o->host_col].off, o->host, 16) != 0 || r[sc->cols[o->ver_col].off] != o->host_ver)
+            return 0;
+    }
     if (o->n >= o->limit) return 1;
     fs_record_write(&o->w, record);
     o->n++;
@@ -203,7 +214,7 @@ static void on_record_damage(void *arg, const char *message)
 }
 
 static int query_table(const char *store, const char *tname, uint64_t since, uint64_t until, uint64_t limit,
-                       const char *out_path, enum fs_format format, int aligned, int quiet)
+                       const char *out_path, enum fs_format format, int aligned, int quiet, const char *host)
 {
     const char *C = "query";
     char err[1024];
@@ -214,6 +225,18 @@ static int query_table(const char *store, const char *tname, uint64_t since, uin
     static struct rows_out o;
     memset(&o, 0, sizeof o);
     o.limit = limit;
+    o.host_col = o.ver_col = -1;
+    if (host) {
+        const struct fs_flow_member *hc = NULL, *vc = NULL;
+        for (size_t c = 0; c < sc->ncols; c++) {
+            if (strcmp(sc->cols[c].name, "host") == 0) hc = &sc->cols[c], o.host_col = (int)c;
+            if (strcmp(sc->cols[c].name, "host_ipver") == 0) vc = &sc->cols[c], o.ver_col = (int)c;
+        }
+        if (!hc || !vc) return fs_cli_error(C, "--host is for the hosts table") + 1;
+        if (inet_pton(AF_INET, host, o.host) == 1) o.host_ver = 4;
+        else if (inet_pton(AF_INET6, host, o.host) == 1) o.host_ver = 6;
+        else return fs_cli_error(C, "--host: '%s' is not an IPv4 or IPv6 address", host) + 1;
+    }
     fs_result orc = aligned ? fs_record_writer_open(&o.w, "-", sc, FS_FORMAT_CSV, fs_store_time_decimals(store, tname))
                             : fs_record_writer_open(&o.w, out_path, sc, format, fs_store_time_decimals(store, tname));
     if (aligned && csv) o.w.f = csv;
@@ -254,6 +277,7 @@ int fs_cmd_query(int argc, char **argv)
         { "top", required_argument, 0, 't' },     { "by", required_argument, 0, 'b' },
         { "all-columns", no_argument, 0, 'A' }, { "no-skip", no_argument, 0, 'K' },
         { "ordered", no_argument, 0, 'O' },     { "table", required_argument, 0, 'T' },
+        { "host", required_argument, 0, 'H' },
         { 0, 0, 0, 0 },
     };
     const char *C = "query", *out_path = "-", *fields_spec = "default";
@@ -261,7 +285,7 @@ int fs_cmd_query(int argc, char **argv)
     int table = -1; /* -1: a table when standard output is a terminal */
     uint64_t since = 0, until = UINT64_MAX;
     int quiet = 0, all_columns = 0, no_skip = 0, c;
-    const char *group_by = NULL, *agg = NULL, *by = NULL, *tname = "flows";
+    const char *group_by = NULL, *agg = NULL, *by = NULL, *tname = "flows", *host = NULL;
     uint64_t top = 0;
     struct query q;
     memset(&q, 0, sizeof q);
@@ -293,6 +317,7 @@ int fs_cmd_query(int argc, char **argv)
         case 'K': no_skip = 1; break;
         case 'O': q.ordered = 1; break;
         case 'T': tname = optarg; break;
+        case 'H': host = optarg; break;
         case 'a': agg = optarg; break;
         case 'b': by = optarg; break;
         case 't':
@@ -307,12 +332,15 @@ int fs_cmd_query(int argc, char **argv)
         return 2;
     }
     const char *store = argv[optind++];
+    if (host && strcmp(tname, "hosts") != 0)
+        return fs_cli_error(C, "--host chooses records of the hosts table (--table hosts); for flows, filter with "
+                               "'host ADDR'") + 1;
     if (strcmp(tname, "flows") != 0) {
         if (optind < argc || group_by || agg || top || by || q.ordered || strcmp(fields_spec, "default") != 0)
             return fs_cli_error(C, "filters, --fields, --group-by, --agg, --top, --by and --ordered are for the "
                                    "flows table; '%s' gives every column of its records in the time range", tname) + 1;
         if (table < 0) table = format == FS_FORMAT_CSV && isatty(1);
-        return query_table(store, tname, since, until, q.limit, out_path, format, table, quiet);
+        return query_table(store, tname, since, until, q.limit, out_path, format, table, quiet, host);
     }
     char expr[8192] = "";
     for (int i = optind; i < argc; i++) {

@@ -234,6 +234,13 @@ def sources(tmp):
     a = sorted(json.dumps(json.loads(line), sort_keys=True) for line in out.splitlines())
     b = sorted(json.dumps(json.loads(line), sort_keys=True) for line in q.splitlines())
     check(rc == 0 and rc2 == 0 and a == b and len(a) > 50, f"query --table hosts reads back every record ({len(b)})")
+    host = json.loads(out.splitlines()[0])["host"]
+    rc3, q1, _ = run("query", store, "--table", "hosts", "--host", host, "-F", "json", "-q")
+    mine = sorted(x for x in a if json.loads(x)["host"] == host)
+    got1 = sorted(json.dumps(json.loads(line), sort_keys=True) for line in q1.splitlines())
+    check(rc3 == 0 and got1 == mine and len(mine) >= 1, f"query --table hosts --host {host}: that host's records ({len(got1)})")
+    rc4, _, err4 = run("query", store, "--host", host)
+    check(rc4 == 2 and "--table hosts" in err4, "--host without --table hosts is refused with a hint")
     # extract's flow records through a store
     fstore = os.path.join(tmp, "flows")
     run("extract", "-q", "--store", fstore, SAMPLE)
