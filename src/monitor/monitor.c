@@ -67,6 +67,7 @@ struct hacc_dir {
 };
 
 struct hacc {
+    uint64_t khash;                      /* fs_bmap_hash of the host's key in every length's map */
     struct fs_hll sessions;              /* conversation keys */
     struct hacc_dir d[2];                /* 0 out, 1 in */
 };
@@ -606,13 +607,14 @@ static fs_result roll_level(struct fs_monitor *m, int level, uint64_t idx)
     return rc;
 }
 
-static struct hacc *hacc_get(struct fs_bmap *hosts, const uint8_t addr[16], uint8_t ipver, int *created)
+/* A host's accumulator in a longer length's map (created zeroed, with its key's hash, if absent). */
+static struct hacc *hacc_get(struct fs_bmap *hosts, const struct hkey *k, uint64_t khash, int *created)
 {
-    struct hkey k;
-    memset(&k, 0, sizeof k);
-    memcpy(k.addr, addr, 16);
-    k.ipver = ipver;
-    return fs_bmap_get(hosts, &k, fs_bmap_hash(&k, sizeof k), created);
+    int made;
+    struct hacc *a = fs_bmap_get(hosts, k, khash, &made);
+    if (a && made) a->khash = khash;
+    if (created) *created = made;
+    return a;
 }
 
 static void note_memory(struct fs_monitor *m, uint64_t extra);
@@ -636,9 +638,12 @@ static fs_result close_level(struct fs_monitor *m, int level)
     for (uint32_t i = 0; i < hosts->n; i++) heap += hacc_heap(fs_bmap_val(hosts, i));
     note_memory(m, heap);
     if (hosts->n) m->stats.windows[level]++;
+    struct fs_bmap *next = up ? &m->level_hosts[level + 1] : NULL;
     for (uint32_t i = 0; i < hosts->n; i++) {
         const struct hkey *k = fs_bmap_key(hosts, i);
         struct hacc *h = fs_bmap_val(hosts, i);
+        if (next && i + 8 < hosts->n) /* the next length's slot of a host coming up */
+            fs_bmap_prefetch_slot(next, ((const struct hacc *)fs_bmap_val(hosts, i + 8))->khash);
         struct fs_host_window rec;
         start_record(&rec, idx, len);
         memcpy(rec.host, k->addr, 16);
@@ -651,7 +656,7 @@ static fs_result close_level(struct fs_monitor *m, int level)
         if (m->emit) m->emit(m->emit_arg, level, &rec);
         if (up && rc == FS_OK) {
             int created;
-            struct hacc *n = hacc_get(&m->level_hosts[level + 1], k->addr, k->ipver, &created);
+            struct hacc *n = hacc_get(next, k, h->khash, &created);
             if (!n) rc = FS_ERR_NOMEM;
             else if (created) { /* the host's first window in the longer one: its sketches move, no copy */
                 *n = *h;
@@ -706,9 +711,15 @@ static fs_result close_base(struct fs_monitor *m, const struct fs_bmap *parts, u
             while (b < j && same_host(parts, &m->ends[a], &m->ends[b])) b++;
             const struct fs_flow_key *k = fs_bmap_key(parts, m->ends[a].part);
             struct hacc *acc = NULL;
-            if (up && !(acc = hacc_get(&m->level_hosts[1], m->ends[a].end ? k->b : k->a, k->ipver, NULL))) {
-                rc = FS_ERR_NOMEM;
-                break;
+            if (up) {
+                struct hkey hk;
+                memset(&hk, 0, sizeof hk);
+                memcpy(hk.addr, m->ends[a].end ? k->b : k->a, 16);
+                hk.ipver = k->ipver;
+                if (!(acc = hacc_get(&m->level_hosts[1], &hk, fs_bmap_hash(&hk, sizeof hk), NULL))) {
+                    rc = FS_ERR_NOMEM;
+                    break;
+                }
             }
             struct fs_host_window rec;
             start_record(&rec, idx, len);
