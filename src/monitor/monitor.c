@@ -67,7 +67,7 @@ struct hacc_dir {
 };
 
 struct hacc {
-    uint64_t khash;                      /* fs_bmap_hash of the host's key in every length's map */
+    uint64_t khash;                      /* the hash of the host's key in every length's map: host_hash() */
     struct fs_hll sessions;              /* conversation keys */
     struct hacc_dir d[2];                /* 0 out, 1 in */
 };
@@ -698,6 +698,7 @@ static fs_result close_base(struct fs_monitor *m, const struct fs_bmap *parts, u
             __builtin_prefetch(e + 64);
             __builtin_prefetch(e + 128);
         }
+        if (up && i + 8 < n) fs_bmap_prefetch_slot(&m->level_hosts[1], m->ends[i + 8].hhash); /* and their slots */
         size_t j = i + 1;
         while (j < n && m->ends[j].hhash == m->ends[i].hhash) j++;
         int mixed = 0; /* two hosts with one hash: sort the run by address */
@@ -716,7 +717,7 @@ static fs_result close_base(struct fs_monitor *m, const struct fs_bmap *parts, u
                 memset(&hk, 0, sizeof hk);
                 memcpy(hk.addr, m->ends[a].end ? k->b : k->a, 16);
                 hk.ipver = k->ipver;
-                if (!(acc = hacc_get(&m->level_hosts[1], &hk, fs_bmap_hash(&hk, sizeof hk), NULL))) {
+                if (!(acc = hacc_get(&m->level_hosts[1], &hk, m->ends[a].hhash, NULL))) {
                     rc = FS_ERR_NOMEM;
                     break;
                 }

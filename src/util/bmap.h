@@ -31,8 +31,9 @@ void fs_bmap_clear(struct fs_bmap *m);
 /* The hash of a key (XXH3). */
 uint64_t fs_bmap_hash(const void *key, size_t ksize);
 
-/* The value of key, or NULL. `hash` is always fs_bmap_hash(key) (computed once by callers that look a key up
- * in several maps). */
+/* The value of key, or NULL. `hash` is the key's hash, by one function for all keys of a map: fs_bmap_hash(key)
+ * (computed once by callers that look a key up in several maps), or another well-mixed 64-bit hash the caller
+ * already has. A map that is rebuilt (fs_bmap_rebuild_keep) must use fs_bmap_hash. */
 void *fs_bmap_find(const struct fs_bmap *m, const void *key, uint64_t hash);
 /* The value of key, inserted zeroed if absent (*created says which); NULL without memory. */
 void *fs_bmap_get(struct fs_bmap *m, const void *key, uint64_t hash, int *created);
