@@ -634,9 +634,7 @@ static fs_result close_level(struct fs_monitor *m, int level)
     int up = level + 1 < m->opts.nwindows;
     fs_result rc = FS_OK;
     if (up && hosts->n) rc = roll_level(m, level + 1, idx * len / m->opts.windows_ns[level + 1]);
-    uint64_t heap = 0;
-    for (uint32_t i = 0; i < hosts->n; i++) heap += hacc_heap(fs_bmap_val(hosts, i));
-    note_memory(m, heap);
+    uint64_t heap = 0; /* the sketches' arrays, counted as the loop meets them */
     if (hosts->n) m->stats.windows[level]++;
     struct fs_bmap *next = up ? &m->level_hosts[level + 1] : NULL;
     for (uint32_t i = 0; i < hosts->n; i++) {
@@ -654,6 +652,7 @@ static fs_result close_level(struct fs_monitor *m, int level)
         m->stats.records[level]++;
         m->stats.updates += rec.out.flows + rec.in.flows;
         if (m->emit) m->emit(m->emit_arg, level, &rec);
+        heap += hacc_heap(h);
         if (up && rc == FS_OK) {
             int created;
             struct hacc *n = hacc_get(next, k, h->khash, &created);
@@ -667,6 +666,7 @@ static fs_result close_level(struct fs_monitor *m, int level)
         }
         hacc_free(h);
     }
+    note_memory(m, heap); /* this length's sketches (the next length's own are counted when it closes) */
     fs_bmap_clear(hosts);
     return rc;
 }
