@@ -1,10 +1,11 @@
 /*
  * monitor.c - per-host windowed statistics; see monitor.h.
  *
- * Three kinds of maps: the conversations (key -> first and last packet, whether it was torn down); per open
- * window (several base windows while they wait for late data, one of each longer length), the
- * conversations' partials of that window; and, while a window closes, its hosts' accumulators, built from
- * its partials, emitted and dropped. The partials flow from each length into the next as windows close.
+ * Three kinds of maps: the conversations of packets (key -> first and last packet, whether it was torn down);
+ * per open base window (several while they wait for late data), the conversations' partials of that window;
+ * per longer length, the host accumulators of its open window. A closing base window groups its partials by
+ * host (radix sort), emits one exact record per host and folds it into the host's accumulator of the next
+ * length; a closing longer window emits its accumulators and folds them into the next length in turn.
  */
 #include "monitor.h"
 
@@ -50,6 +51,14 @@ struct fs_monitor_port {
     uint32_t port;
     uint32_t flows;
     uint64_t bytes;
+};
+
+/* Bytes per protocol of one side of a host (scratch of host_record). */
+struct fs_monitor_protos {
+    uint64_t bytes[256];
+    uint8_t seen[256];
+    uint8_t list[256];
+    int n;
 };
 
 struct fs_monitor_window {
@@ -150,6 +159,7 @@ fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o,
     m->opts.prefixes = m->prefixes;
     m->emit = emit;
     m->emit_arg = arg;
+    if (!(m->protos = calloc(2, sizeof(struct fs_monitor_protos)))) return FS_ERR_NOMEM;
     fs_bmap_init(&m->conv, sizeof(struct fs_flow_key), sizeof(struct conv));
     for (int l = 0; l < FS_MONITOR_MAX_LEVELS; l++)
         fs_bmap_init(&m->level_hosts[l], sizeof(struct hkey), sizeof(struct hacc));
@@ -366,14 +376,8 @@ static int finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_t
     return bad;
 }
 
-struct proto_bytes {
-    uint64_t bytes[256];
-    uint8_t seen[256];
-    uint8_t list[256];
-    int n;
-};
 
-static int finish_protos(struct fs_host_dir *o, struct proto_bytes *pb, struct hacc_dir *up)
+static int finish_protos(struct fs_host_dir *o, struct fs_monitor_protos *pb, struct hacc_dir *up)
 {
     uint64_t listed = 0;
     int bad = 0;
@@ -517,7 +521,7 @@ static fs_result host_record(struct fs_monitor *m, const struct fs_bmap *parts, 
     rec->sessions = 0;
     size_t np[2] = { 0, 0 }, nq[2] = { 0, 0 };
     uint64_t dur[2] = { 0, 0 };
-    static struct proto_bytes protos[2];
+    struct fs_monitor_protos *protos = m->protos;
     for (size_t i = 0; i < n; i++) {
         if (i + 4 < n) __builtin_prefetch(fs_bmap_key(parts, ends[i + 4].part));
         const struct fs_flow_key *k = fs_bmap_key(parts, ends[i].part);
@@ -559,7 +563,7 @@ static fs_result host_record(struct fs_monitor *m, const struct fs_bmap *parts, 
                     return FS_ERR_NOMEM;
                 m->ports[side][nq[side]++] = (struct fs_monitor_port){ d ? k->pa : k->pb, 1, p->bytes[d] };
             }
-            struct proto_bytes *pb = &protos[side];
+            struct fs_monitor_protos *pb = &protos[side];
             if (!pb->seen[k->proto]) {
                 pb->seen[k->proto] = 1;
                 pb->list[pb->n++] = k->proto;
@@ -1075,6 +1079,8 @@ void fs_monitor_release(struct fs_monitor *m)
     fs_bmap_free(&m->conv);
     free(m->ends);
     free(m->ends_tmp);
+    free(m->protos);
+    m->protos = NULL;
     for (int s = 0; s < 2; s++) {
         free(m->peers[s]);
         free(m->ports[s]);

@@ -96,6 +96,7 @@ struct fs_monitor_window;
 struct fs_monitor_end;
 struct fs_monitor_peer;
 struct fs_monitor_port;
+struct fs_monitor_protos;
 
 struct fs_monitor {
     struct fs_monitor_opts opts;
@@ -121,6 +122,7 @@ struct fs_monitor {
     struct fs_monitor_peer *peers[2];
     struct fs_monitor_port *ports[2];
     size_t peers_cap[2], ports_cap[2];
+    struct fs_monitor_protos *protos;  /* owned: bytes per protocol of a host's two sides */
 };
 
 fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o, fs_host_emit_fn emit, void *arg);
