@@ -1,7 +1,8 @@
 /* fuzz_monitor.c - libFuzzer entry point: decoded packets and flow records through the host monitor, with
  * timestamps that jump forward and back (late data), windows closing, and every record checked.
- * Input: 1 byte choosing windows and lateness, then records: u16 time step (10 ms units; the top bit steps
- * back), 1 byte link type and kind, 1 byte length, the frame. */
+ * Input: 1 byte choosing windows, lateness and whether packets go one by one or in batches
+ * (fs_monitor_packets), then records: u16 time step (10 ms units; the top bit steps back), 1 byte link type and
+ * kind, 1 byte length, the frame. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,6 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fs_monitor_init(&m, &o, on_rec, NULL) != FS_OK) return 0;
     uint64_t ts = 1700000000ull * 1000000000ull;
     size_t at = 1;
+    int batched = data[0] & 0x40;
+    struct fs_pkt batch[8];
+    size_t nb = 0;
     while (at + 4 <= size) {
         unsigned step = (unsigned)data[at] << 8 | data[at + 1], kind = data[at + 2];
         size_t len = data[at + 3];
@@ -72,6 +76,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 f.dir[0].flags_or = pkt.tcp_flags;
                 f.state = kind & 0x20 ? FS_FLOW_EXPORTED : 0;
                 fs_monitor_flow(&m, &f, kind & 0x08 ? ts + 1 : 0);
+            } else if (batched) {
+                batch[nb++] = pkt;
+                if (nb == 8) {
+                    fs_monitor_packets(&m, batch, nb);
+                    nb = 0;
+                }
             } else {
                 fs_monitor_packet(&m, &pkt);
             }
@@ -79,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (fs_decode_pending(&dec, &pkt)) fs_monitor_packet(&m, &pkt);
         if (kind == 0x7f) fs_monitor_advance(&m, ts + 5000000000ull);
     }
+    if (nb) fs_monitor_packets(&m, batch, nb);
     fs_monitor_finish(&m);
     fs_monitor_release(&m);
     return 0;
