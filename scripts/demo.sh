@@ -16,3 +16,10 @@ echo
 echo "== into the embedded store $out/store, then the published example query: flows without payload"
 build/flowsift extract -q samples/many-protocols.pcap --store "$out/store"
 build/flowsift query "$out/store" 'paysize == 0' --preset brief | head -6 | column -s, -t
+echo
+echo "== per-host statistics of every address, 1 min and 1 h windows, into the same store's hosts table"
+build/flowsift monitor --all-hosts -w 1m,1h --store "$out/store" samples/many-protocols.pcap
+echo
+echo "== host 10.0.0.1's windows (1 h and 1 min), read back: a few of their 111 columns"
+build/flowsift query "$out/store" --table hosts --host 10.0.0.1 -F csv -q \
+  | cut -d, -f1-3,7-13 | column -s, -t
