@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "../capture/capture.h"
 #include "../capture/inputs.h"
 #include "../capture/live.h"
+#include "../collect/listen.h"
 #include "../collect/netflow.h"
 #include "../decode/decode.h"
 #include "../monitor/monitor.h"
@@ -266,33 +266,10 @@ static void on_export_flow(void *arg, struct fs_flow *f)
 
 static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
 {
-    char host[256] = "", *colon;
-    const char *port = spec;
-    if ((colon = strrchr(spec, ':')) != NULL) {
-        snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
-        port = colon + 1;
-        if (host[0] == '[') { /* [::1]:2055 */
-            memmove(host, host + 1, strlen(host));
-            char *e = strchr(host, ']');
-            if (e) *e = 0;
-        }
-    }
-    struct addrinfo hints, *ai;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_PASSIVE;
-    int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-    if (g) return fs_cli_error(C, "--listen '%s': %s", spec, gai_strerror(g));
-    int fd = socket(ai->ai_family, SOCK_DGRAM, 0);
-    int big = 32 << 20;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        int e = errno;
-        freeaddrinfo(ai);
-        if (fd >= 0) close(fd);
-        return fs_cli_error(C, "cannot listen on '%s': %s", spec, strerror(e));
-    }
-    freeaddrinfo(ai);
+    char err[512];
+    int fd;
+    if (fs_export_listen(spec, SOCK_DGRAM, 0, 32 << 20, &fd, err, sizeof err) != 0)
+        return fs_cli_error(C, "cannot listen: %s", err);
     struct timeval tv = { 0, 100000 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct fs_nf_decoder *nf;
@@ -313,18 +290,7 @@ static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
         uint64_t now = wall_ns();
         if (n >= 0) {
             struct fs_export_origin o;
-            memset(&o, 0, sizeof o);
-            if (from.ss_family == AF_INET) {
-                const struct sockaddr_in *s4 = (const struct sockaddr_in *)&from;
-                memcpy(o.addr, &s4->sin_addr, 4);
-                o.ipver = 4;
-                o.port = ntohs(s4->sin_port);
-            } else {
-                const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&from;
-                memcpy(o.addr, &s6->sin6_addr, 16);
-                o.ipver = 6;
-                o.port = ntohs(s6->sin6_port);
-            }
+            fs_export_origin_of(&from, &o);
             x->datagrams++;
             e->x = x;
             e->recv_ns = now;
