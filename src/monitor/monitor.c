@@ -159,7 +159,9 @@ fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o,
     m->opts.prefixes = m->prefixes;
     m->emit = emit;
     m->emit_arg = arg;
-    if (!(m->protos = calloc(2, sizeof(struct fs_monitor_protos)))) return FS_ERR_NOMEM;
+    if (!(m->protos = calloc(2, sizeof(struct fs_monitor_protos))) ||
+        !(m->radix_count = malloc((1u << 16) * sizeof *m->radix_count)))
+        return FS_ERR_NOMEM;
     fs_bmap_init(&m->conv, sizeof(struct fs_flow_key), sizeof(struct conv));
     for (int l = 0; l < FS_MONITOR_MAX_LEVELS; l++)
         fs_bmap_init(&m->level_hosts[l], sizeof(struct hkey), sizeof(struct hacc));
@@ -168,16 +170,9 @@ fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o,
 
 /* ---- closing a window: its partials grouped by monitored host ---- */
 
-static uint64_t be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
-
 static uint64_t host_hash(const uint8_t a[16], uint8_t ipver)
 {
-    uint64_t h = be64(a) * 0x9e3779b97f4a7c15ull ^ (be64(a + 8) + ipver) * 0xc2b2ae3d27d4eb4full;
+    uint64_t h = fs_be64_at(a) * 0x9e3779b97f4a7c15ull ^ (fs_be64_at(a + 8) + ipver) * 0xc2b2ae3d27d4eb4full;
     h ^= h >> 31;
     h *= 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 29);
@@ -201,10 +196,10 @@ static int sort_ends(struct fs_monitor *m, size_t n)
 {
     if (room((void **)&m->ends_tmp, &m->ends_tmp_cap, n, sizeof *m->ends)) return -1;
     struct fs_monitor_end *a = m->ends, *b = m->ends_tmp;
-    static uint32_t count[1 << 16];
+    uint32_t *count = m->radix_count;
     for (int pass = 0; pass < 4; pass++) {
         int shift = 16 * pass;
-        memset(count, 0, sizeof count);
+        memset(count, 0, (1u << 16) * sizeof *count);
         for (size_t i = 0; i < n; i++) count[(a[i].hhash >> shift) & 0xffff]++;
         uint32_t sum = 0;
         for (size_t d = 0; d < (1u << 16); d++) {
@@ -314,7 +309,7 @@ static int finish_peers(struct fs_host_dir *o, struct fs_monitor_peer *v, size_t
         if (up) {
             uint8_t a[16];
             put_addr(a, &g);
-            bad |= fs_topk_add(&up->peer, a, g.bytes, g.flows);
+            bad |= fs_topk_add(&up->peer, a, g.bytes, g.flows) | fs_hll_add(&up->peers, fs_hll_hash(a, 16));
         }
         size_t at = ntop;
         while (at > 0 && peer_before(&g, &top[at - 1])) at--;
@@ -357,7 +352,8 @@ static int finish_ports(struct fs_host_dir *o, struct fs_monitor_port *v, size_t
         all += g.bytes;
         if (up) {
             uint8_t key[16] = { (uint8_t)(g.port >> 8), (uint8_t)g.port };
-            bad |= fs_topk_add(&up->port, key, g.bytes, g.flows);
+            uint16_t port = (uint16_t)g.port;
+            bad |= fs_topk_add(&up->port, key, g.bytes, g.flows) | fs_hll_add(&up->ports, fs_hll_hash(&port, 2));
         }
         if (distinct++ == 0 || g.flows > busiest.flows || (g.flows == busiest.flows && port_before(&g, &busiest)))
             busiest = g;
@@ -533,21 +529,8 @@ static fs_result host_record(struct fs_monitor *m, const struct fs_bmap *parts, 
             if (!p->packets[d]) continue;
             unsigned side = d ^ e; /* the host sent direction d (out) when it is that direction's sender */
             struct fs_host_dir *o = side ? &rec->in : &rec->out;
-            if (up) {
-                struct hacc_dir *u = &up->d[side];
-                const uint8_t *peer = e ? k->a : k->b;
-                uint16_t dport = d ? k->pa : k->pb;
-                u->new_flows += p->is_new;
-                u->packets += p->packets[d];
-                u->bytes += p->bytes[d];
-                u->dur_sum += p->last_ns - p->conv_first_ns;
-                u->dur_n++;
-                for (int f = 0; f < FS_TCP_NFLAGS; f++) u->flags[f] += p->flags[d][f];
-                if (fs_hll_add(&u->flows, p->hash ^ (d ? 0x5851f42d4c957f2dull : 0)) ||
-                    fs_hll_add(&u->peers, fs_hll_hash(peer, 16)) ||
-                    (has_ports(k->proto) && fs_hll_add(&u->ports, fs_hll_hash(&dport, 2))))
-                    return FS_ERR_NOMEM;
-            }
+            if (up && fs_hll_add(&up->d[side].flows, p->hash ^ (d ? 0x5851f42d4c957f2dull : 0)))
+                return FS_ERR_NOMEM; /* the one-way flow's key, for the distinct flows of longer windows */
             o->flows++;
             o->new_flows += p->is_new;
             o->packets += p->packets[d];
@@ -557,7 +540,7 @@ static fs_result host_record(struct fs_monitor *m, const struct fs_bmap *parts, 
             if (room((void **)&m->peers[side], &m->peers_cap[side], np[side] + 1, sizeof *m->peers[side]))
                 return FS_ERR_NOMEM;
             const uint8_t *peer = e ? k->a : k->b;
-            m->peers[side][np[side]++] = (struct fs_monitor_peer){ be64(peer), be64(peer + 8), p->bytes[d], 1 };
+            m->peers[side][np[side]++] = (struct fs_monitor_peer){ fs_be64_at(peer), fs_be64_at(peer + 8), p->bytes[d], 1 };
             if (has_ports(k->proto)) {
                 if (room((void **)&m->ports[side], &m->ports_cap[side], nq[side] + 1, sizeof *m->ports[side]))
                     return FS_ERR_NOMEM;
@@ -575,6 +558,14 @@ static fs_result host_record(struct fs_monitor *m, const struct fs_bmap *parts, 
         struct fs_host_dir *o = side ? &rec->in : &rec->out;
         o->avg_duration_ns = o->flows ? dur[side] / o->flows : 0;
         struct hacc_dir *u = up ? &up->d[side] : NULL;
+        if (u) { /* the sums of this side go to the longer window as they are; its flows are its pieces */
+            u->new_flows += o->new_flows;
+            u->packets += o->packets;
+            u->bytes += o->bytes;
+            u->dur_sum += dur[side];
+            u->dur_n += o->flows;
+            for (int f = 0; f < FS_TCP_NFLAGS; f++) u->flags[f] += o->flags[f];
+        }
         if (finish_peers(o, m->peers[side], np[side], ipver, u) | finish_ports(o, m->ports[side], nq[side], u) |
             finish_protos(o, &protos[side], u))
             return FS_ERR_NOMEM;
@@ -588,12 +579,12 @@ static int same_host(const struct fs_bmap *parts, const struct fs_monitor_end *x
     return a->ipver == b->ipver && memcmp(x->end ? a->b : a->a, y->end ? b->b : b->a, 16) == 0;
 }
 
-static const struct fs_bmap *cmp_parts; /* for cmp_end_key (qsort has no argument) */
-
-static int cmp_end_key(const void *pa, const void *pb)
+/* Ends by host address (qsort_r: arg is the parts map). */
+static int cmp_end_key(const void *pa, const void *pb, void *arg)
 {
+    const struct fs_bmap *parts = arg;
     const struct fs_monitor_end *x = pa, *y = pb;
-    const struct fs_flow_key *a = fs_bmap_key(cmp_parts, x->part), *b = fs_bmap_key(cmp_parts, y->part);
+    const struct fs_flow_key *a = fs_bmap_key(parts, x->part), *b = fs_bmap_key(parts, y->part);
     if (a->ipver != b->ipver) return a->ipver < b->ipver ? -1 : 1;
     return memcmp(x->end ? a->b : a->a, y->end ? b->b : b->a, 16);
 }
@@ -707,10 +698,7 @@ static fs_result close_base(struct fs_monitor *m, const struct fs_bmap *parts, u
         while (j < n && m->ends[j].hhash == m->ends[i].hhash) j++;
         int mixed = 0; /* two hosts with one hash: sort the run by address */
         for (size_t k = i + 1; k < j && !mixed; k++) mixed = !same_host(parts, &m->ends[i], &m->ends[k]);
-        if (mixed) {
-            cmp_parts = parts;
-            qsort(&m->ends[i], j - i, sizeof *m->ends, cmp_end_key);
-        }
+        if (mixed) qsort_r(&m->ends[i], j - i, sizeof *m->ends, cmp_end_key, (void *)parts);
         for (size_t a = i; a < j && rc == FS_OK;) {
             size_t b = a + 1;
             while (b < j && same_host(parts, &m->ends[a], &m->ends[b])) b++;
@@ -1081,6 +1069,8 @@ void fs_monitor_release(struct fs_monitor *m)
     free(m->ends_tmp);
     free(m->protos);
     m->protos = NULL;
+    free(m->radix_count);
+    m->radix_count = NULL;
     for (int s = 0; s < 2; s++) {
         free(m->peers[s]);
         free(m->ports[s]);

@@ -123,6 +123,7 @@ struct fs_monitor {
     struct fs_monitor_port *ports[2];
     size_t peers_cap[2], ports_cap[2];
     struct fs_monitor_protos *protos;  /* owned: bytes per protocol of a host's two sides */
+    uint32_t *radix_count;       /* owned: 65,536 counters of the radix sort of a closing window's ends */
 };
 
 fs_result fs_monitor_init(struct fs_monitor *m, const struct fs_monitor_opts *o, fs_host_emit_fn emit, void *arg);
