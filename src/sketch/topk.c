@@ -92,30 +92,13 @@ int fs_topk_merge(struct fs_topk *into, const struct fs_topk *from)
 {
     if (!from->n) return 0;
     const struct fs_topk_entry *fe = fs_topk_centries(from);
-    if (into->n + from->n <= FS_TOPK_M) { /* room for every key: counters added or appended, exact */
-        if (grow(into, (uint32_t)into->n + from->n)) return -1;
-        struct fs_topk_entry *v = fs_topk_entries(into);
-        for (uint32_t j = 0; j < from->n; j++) {
-            uint32_t i = 0;
-            while (i < into->n && !same_key(v[i].key, fe[j].key)) i++;
-            if (i < into->n) {
-                v[i].bytes += fe[j].bytes;
-                v[i].err += fe[j].err;
-                v[i].flows += fe[j].flows;
-            } else {
-                v[into->n++] = fe[j];
-            }
-        }
-        into->replaced += from->replaced;
-        return 0;
-    }
     struct fs_topk_entry all[2 * FS_TOPK_M];
-    uint32_t n = into->n;
+    uint32_t n0 = into->n, n = n0;
     if (n) memcpy(all, fs_topk_entries(into), n * sizeof all[0]);
-    for (uint32_t j = 0; j < from->n; j++) {
+    for (uint32_t j = 0; j < from->n; j++) { /* counters of one key add up; the other keys are appended */
         uint32_t i = 0;
-        while (i < into->n && !same_key(all[i].key, fe[j].key)) i++;
-        if (i < into->n) {
+        while (i < n0 && !same_key(all[i].key, fe[j].key)) i++;
+        if (i < n0) {
             all[i].bytes += fe[j].bytes;
             all[i].err += fe[j].err;
             all[i].flows += fe[j].flows;
@@ -123,9 +106,12 @@ int fs_topk_merge(struct fs_topk *into, const struct fs_topk *from)
             all[n++] = fe[j];
         }
     }
-    sort_entries(all, n);
-    uint32_t dropped = n > FS_TOPK_M ? n - FS_TOPK_M : 0;
-    n -= dropped;
+    uint32_t dropped = 0;
+    if (n > FS_TOPK_M) { /* more keys than counters: the largest stay */
+        sort_entries(all, n);
+        dropped = n - FS_TOPK_M;
+        n = FS_TOPK_M;
+    }
     if (grow(into, n)) return -1;
     into->replaced += from->replaced + dropped;
     memcpy(fs_topk_entries(into), all, n * sizeof all[0]);
