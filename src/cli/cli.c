@@ -227,3 +227,10 @@ int fs_cli_progress_mode(const char *cmd, const char *arg)
     fs_cli_error(cmd, "--progress takes on, off or auto");
     return -2;
 }
+
+uint64_t fs_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -39,6 +39,7 @@ void fs_progress_update(struct fs_progress *p, uint64_t bytes, uint64_t packets,
 void fs_progress_done(struct fs_progress *p);
 
 double fs_now_seconds(void);   /* monotonic clock */
+uint64_t fs_wall_ns(void);     /* the time of day, ns since 1970 (what packets and exports are stamped with) */
 double fs_cpu_seconds(void);   /* user + system of this process */
 
 /* "1700000000.5", "2024-05-01T13:00:00Z" (or a prefix of it), "now", "-1h" (relative to now) -> ns. */

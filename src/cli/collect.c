@@ -118,13 +118,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void help(void)
 {
     printf("usage: flowsift collect [OPTIONS] [FILE ...]\n"
@@ -312,7 +305,7 @@ static int collect_file(struct collect *x, const char *path, uint64_t *messages)
                 size_t l = (size_t)(buf[off + 2] << 8 | buf[off + 3]);
                 if (l >= 16 && l <= mlen) mlen = l;
             }
-            fs_nf_message(x->nf, &file_origin, now_ns(), buf + off, mlen, on_flow, x);
+            fs_nf_message(x->nf, &file_origin, fs_wall_ns(), buf + off, mlen, on_flow, x);
             ++*messages;
             off += mlen;
             if (!ipfix) break;
@@ -424,7 +417,7 @@ static int conn_read(struct collect *x, struct conn *c, uint64_t *messages)
             return -1;
         }
         if (c->len - off < mlen) break;
-        fs_nf_message(x->nf, &c->origin, now_ns(), c->buf + off, mlen, on_flow, x);
+        fs_nf_message(x->nf, &c->origin, fs_wall_ns(), c->buf + off, mlen, on_flow, x);
         ++*messages;
         off += mlen;
     }
@@ -514,7 +507,7 @@ static uint64_t read_datagrams(struct collect *x, int fd, uint32_t *drops, uint8
             }
         struct fs_export_origin o;
         fs_export_origin_of(&ss, &o);
-        fs_nf_message(x->nf, &o, now_ns(), buf, (size_t)len, on_flow, x);
+        fs_nf_message(x->nf, &o, fs_wall_ns(), buf, (size_t)len, on_flow, x);
         n++;
     }
     return n;
@@ -826,13 +819,13 @@ int fs_cmd_collect(int argc, char **argv)
         static struct conn conns[MAX_CONNS]; /* 17 MB of buffers: not on the stack */
         int nconns = 0;
         struct pollfd pfd[MAX_LISTEN + MAX_CONNS];
-        uint64_t deadline = duration_ns ? now_ns() + duration_ns : 0, next_save = now_ns() + 10000000000ull;
+        uint64_t deadline = duration_ns ? fs_wall_ns() + duration_ns : 0, next_save = fs_wall_ns() + 10000000000ull;
         for (int last = 0; !last;) {
             /* a signal ends the loop after one more pass that reads what the sockets already hold */
             uint64_t received = messages;
             for (int i = 0; i < nw; i++) received += atomic_load(&workers[i].messages);
             last = rc || stop_requested || (max_messages && received >= max_messages);
-            if (now_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
+            if (fs_wall_ns() >= next_save) { /* a collector killed loses 10 s of templates at most */
                 uint64_t gen;
                 struct fs_nf_decoder *all = all_decoders(x, workers, nw, &gen);
                 if (all) {
@@ -840,11 +833,11 @@ int fs_cmd_collect(int argc, char **argv)
                     if (stats_path) write_stats(all, stats_path, udp_drops(fds, tcp, sock_drops, nfds, workers, nw));
                     if (all != x->nf) fs_nf_free(all);
                 }
-                next_save = now_ns() + 10000000000ull;
+                next_save = fs_wall_ns() + 10000000000ull;
             }
             int timeout = last ? 0 : 200;
             if (deadline && !last) {
-                uint64_t now = now_ns();
+                uint64_t now = fs_wall_ns();
                 if (now >= deadline) break;
                 if ((deadline - now) / 1000000 < 200) timeout = (int)((deadline - now) / 1000000) + 1;
             }

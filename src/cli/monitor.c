@@ -83,13 +83,6 @@ static void on_host(void *arg, int level, const struct fs_host_window *r)
     if (x->out_open) fs_record_write(&x->out, rec);
 }
 
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void note(struct mon *x, fs_result r)
 {
     if (r != FS_OK && x->rc == FS_OK) x->rc = r;
@@ -119,8 +112,6 @@ static void take_frame(struct mon *x, const struct fs_capture_pkt *cp)
 
 #define PUBLISH_EVERY 5.0 /* seconds: how stale the store may be behind a live run */
 
-/* A live run: what closed is written out now, and what the store holds is published every few seconds (a
- * new writer each time: readers see whole segments only), so that readers follow within seconds. */
 static void save_profiles(struct mon *x)
 {
     char err[4400];
@@ -129,6 +120,8 @@ static void save_profiles(struct mon *x)
         fs_cli_error(C, "%s", err);
 }
 
+/* A live run: what closed is written out now, and what the store holds is published every few seconds (a
+ * new writer each time: readers see whole segments only), so that readers follow within seconds. */
 static void publish(struct mon *x)
 {
     if (x->out_open) fflush(x->out.f);
@@ -223,7 +216,7 @@ static int read_live(struct mon *x, const struct fs_live_opts *lo, uint64_t dura
     char err[512];
     if (fs_live_open(&x->live, lo, err, sizeof err) != FS_OK) return fs_cli_error(C, "%s", err);
     live_to_break = x->live;
-    uint64_t start = wall_ns();
+    uint64_t start = fs_wall_ns();
     if (!x->quiet) fprintf(stderr, "flowsift monitor: capturing on '%s' (SIGINT or SIGTERM ends)\n", lo->iface);
     int rc = 0;
     while (!stop_requested && x->rc == FS_OK) {
@@ -232,7 +225,7 @@ static int read_live(struct mon *x, const struct fs_live_opts *lo, uint64_t dura
             break;
         }
         flush_packets(x);
-        uint64_t now = wall_ns();
+        uint64_t now = fs_wall_ns();
         note(x, fs_monitor_advance(&x->m, now));
         publish(x);
         if (duration_ns && now - start >= duration_ns) break;
@@ -282,12 +275,12 @@ static int read_udp(struct mon *x, const char *spec, uint64_t duration_ns)
     static struct export_ctx ectx;
     struct export_ctx *e = &ectx;
     e->n = 0;
-    uint64_t start = wall_ns();
+    uint64_t start = fs_wall_ns();
     while (!stop_requested && x->rc == FS_OK) {
         struct sockaddr_storage from;
         socklen_t flen = sizeof from;
         ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
-        uint64_t now = wall_ns();
+        uint64_t now = fs_wall_ns();
         if (n >= 0) {
             struct fs_export_origin o;
             fs_export_origin_of(&from, &o);
